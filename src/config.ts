@@ -1,0 +1,176 @@
+import { z } from 'zod';
+import type { JWTPayload } from 'jose';
+import type { AccountDirectory, DirectoryAccount } from './accounts.js';
+import type { AuditSink } from './audit/events.js';
+import { HARD_MAX_LIFETIME_SECONDS } from './constants.js';
+import type { ResourceServerDefinition } from './exchange/targets.js';
+
+/** What a policy hook learns about the exchange it may still refuse. */
+export interface AuthorizeInput {
+  readonly actor: DirectoryAccount | undefined;
+  readonly subject: DirectoryAccount;
+  readonly clientId: string;
+  readonly reason: string | undefined;
+  readonly scopes: readonly string[];
+  readonly audience: readonly string[];
+}
+
+/** The answer of the `authorize` hook: nothing (allow) or a denial with a private detail. */
+export type AuthorizeResult = void | { readonly allow: false; readonly detail?: string };
+
+/** TypeScript hooks for what declarative policy cannot say (SPEC §2). */
+export interface ExchangeHooks {
+  /** Maps a verified token identity to a local account id; `undefined` means no such account. */
+  resolveSubject?(input: { issuer: string; sub: string; claims: JWTPayload; ownIssuer: boolean }): Promise<string | undefined>;
+  /** Final say after every built-in rule passed. */
+  authorize?(input: AuthorizeInput): Promise<AuthorizeResult>;
+  /** Scopes the subject may hold for this client; `undefined` leaves the client's own scope as the limit. */
+  scopesFor?(subject: DirectoryAccount, clientId: string): Promise<readonly string[] | undefined>;
+}
+
+const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a scope token (RFC 6749 §3.3)');
+
+const jwksSchema = z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1) });
+
+const trustedIssuerSchema = z
+  .object({
+    issuer: z.url(),
+    jwks: jwksSchema.optional(),
+    jwksUri: z.url().optional(),
+  })
+  .refine((v) => (v.jwks === undefined) !== (v.jwksUri === undefined), {
+    message: 'give exactly one of jwks or jwksUri',
+  });
+
+const resourceServerSchema = z
+  .object({
+    scope: z.string(),
+    accessTokenFormat: z.enum(['opaque', 'jwt']).default('opaque'),
+    audience: z.string().min(1).optional(),
+    clients: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+
+/** SPEC §2 policy. Every default of the project lives here. */
+export const policySchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    actorRoles: z.array(z.string().min(1)).min(1).default(['impersonator']),
+    globalRole: z.string().min(1).default('global_impersonator'),
+    protectedRoles: z.array(z.string().min(1)).default(['admin']),
+    requireReason: z.boolean().default(true),
+    maxLifetimeSeconds: z
+      .number()
+      .int()
+      .positive()
+      .max(HARD_MAX_LIFETIME_SECONDS, `must be at most ${HARD_MAX_LIFETIME_SECONDS} seconds (the hard maximum of an impersonation)`)
+      .default(HARD_MAX_LIFETIME_SECONDS),
+    scopes: z
+      .object({
+        allow: z.array(scopeToken).optional(),
+        deny: z.array(scopeToken).default([]),
+      })
+      .strict()
+      .default({ deny: [] }),
+    audiences: z
+      .object({ allow: z.array(z.string().min(1)).optional() })
+      .strict()
+      .default({}),
+    maxActors: z.number().int().min(1).max(10).default(3),
+    rateLimit: z
+      .union([
+        z.literal(false),
+        z.object({ points: z.number().int().positive(), durationSeconds: z.number().int().positive() }).strict(),
+      ])
+      .default({ points: 30, durationSeconds: 60 }),
+    maxActorAuthAgeSeconds: z.number().int().positive().optional(),
+  })
+  .strict();
+
+export type ImpersonationPolicy = z.infer<typeof policySchema>;
+export type PolicyInput = z.input<typeof policySchema>;
+
+const hookFunction = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function');
+
+const optionsSchema = z
+  .object({
+    accounts: z.custom<AccountDirectory>(
+      (v) => typeof v === 'object' && v !== null && typeof (v as AccountDirectory).findAccount === 'function',
+      'must be an AccountDirectory (an object with findAccount(id))',
+    ),
+    audit: z
+      .custom<AuditSink>(
+        (v) => typeof v === 'object' && v !== null && typeof (v as AuditSink).write === 'function',
+        'must be an AuditSink (an object with write(event))',
+      )
+      .optional(),
+    policy: policySchema.default(() => policySchema.parse({})),
+    trustedIssuers: z.array(trustedIssuerSchema).default([]),
+    resourceServers: z.record(z.string().min(1), resourceServerSchema).default({}),
+    hooks: z
+      .object({
+        resolveSubject: hookFunction.optional(),
+        authorize: hookFunction.optional(),
+        scopesFor: hookFunction.optional(),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+export type TrustedIssuer = z.infer<typeof trustedIssuerSchema>;
+
+/** The options of `tokenExchange()`, before defaults. */
+export interface TokenExchangeOptions {
+  accounts: AccountDirectory;
+  audit?: AuditSink;
+  policy?: PolicyInput;
+  trustedIssuers?: Array<{ issuer: string; jwks?: { keys: Array<Record<string, unknown>> }; jwksUri?: string }>;
+  /** Resource servers by RFC 8707 indicator; each chooses its access token format. */
+  resourceServers?: Record<string, z.input<typeof resourceServerSchema>>;
+  hooks?: ExchangeHooks;
+}
+
+/** Options after validation, every default filled in. */
+export interface ResolvedOptions {
+  readonly accounts: AccountDirectory;
+  readonly audit: AuditSink | undefined;
+  readonly policy: ImpersonationPolicy;
+  readonly trustedIssuers: readonly TrustedIssuer[];
+  readonly resourceServers: Readonly<Record<string, ResourceServerDefinition>>;
+  readonly hooks: ExchangeHooks;
+}
+
+/** Thrown at start-up for invalid options; the message names every bad field. */
+export class ConfigurationError extends Error {
+  readonly code = 'ERR_TOKEN_EXCHANGE_CONFIG';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigurationError';
+  }
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(options)'}: ${issue.message}`)
+    .join('; ');
+}
+
+/** Validates options and fills defaults. Throws {@link ConfigurationError} naming the bad field. */
+export function resolveOptions(input: unknown): ResolvedOptions {
+  const result = optionsSchema.safeParse(input);
+  if (!result.success) {
+    throw new ConfigurationError(`invalid token exchange options: ${describeIssues(result.error)}`);
+  }
+  const { accounts, audit, policy, trustedIssuers, resourceServers, hooks } = result.data;
+  return { accounts, audit, policy, trustedIssuers, resourceServers, hooks: hooks as ExchangeHooks };
+}
+
+/** Validates a policy document alone (e.g. the shipped config/ file). */
+export function parsePolicy(input: unknown): ImpersonationPolicy {
+  const result = policySchema.safeParse(input);
+  if (!result.success) {
+    throw new ConfigurationError(`invalid impersonation policy: ${describeIssues(result.error)}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,39 @@
+/** RFC 8693 §2.1 grant type. */
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+
+/** RFC 8693 §3 token type identifiers, plus this project's user-id subject type. */
+export const TokenType = {
+  accessToken: 'urn:ietf:params:oauth:token-type:access_token',
+  refreshToken: 'urn:ietf:params:oauth:token-type:refresh_token',
+  idToken: 'urn:ietf:params:oauth:token-type:id_token',
+  jwt: 'urn:ietf:params:oauth:token-type:jwt',
+  userId: 'urn:oidc-provider-token-exchange:token-type:user-id',
+} as const;
+
+export type TokenTypeUri = (typeof TokenType)[keyof typeof TokenType];
+
+/** Parameters the grant reads; anything else is stripped by oidc-provider before the handler runs. */
+export const GRANT_PARAMETERS = [
+  'subject_token',
+  'subject_token_type',
+  'actor_token',
+  'actor_token_type',
+  'requested_token_type',
+  'requested_expires_in',
+  'reason',
+  'scope',
+  'resource',
+  'audience',
+] as const;
+
+/** RFC 8693 §2.1 and RFC 8707 allow these to repeat; every other parameter appears at most once. */
+export const REPEATABLE_PARAMETERS = ['resource', 'audience'] as const;
+
+/** SPEC §2: the lifetime ceiling may be lowered by config, never raised above this. */
+export const HARD_MAX_LIFETIME_SECONDS = 3600;
+
+export const REASON_MIN_LENGTH = 10;
+export const REASON_MAX_LENGTH = 500;
+
+/** The only public description a refusal about the subject ever carries (SPEC §1). */
+export const SUBJECT_REFUSAL = 'subject cannot be impersonated by this actor';

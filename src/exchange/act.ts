@@ -1,0 +1,42 @@
+/** RFC 8693 §4.1 actor claim: the acting party, with the prior actor nested inside. */
+export interface ActClaim {
+  readonly sub: string;
+  readonly iss?: string;
+  readonly act?: ActClaim;
+}
+
+/** Reads an `act` claim from untrusted JSON; anything not shaped like one yields `undefined`. */
+export function readAct(value: unknown, depth = 0): ActClaim | undefined {
+  if (depth > 16 || typeof value !== 'object' || value === null) return undefined;
+  const { sub, iss, act } = value as Record<string, unknown>;
+  if (typeof sub !== 'string' || sub === '') return undefined;
+  const nested = act === undefined ? undefined : readAct(act, depth + 1);
+  return {
+    sub,
+    ...(typeof iss === 'string' ? { iss } : {}),
+    ...(nested ? { act: nested } : {}),
+  };
+}
+
+/** How many actors a chain names (0 for none). */
+export function chainLength(act: ActClaim | undefined): number {
+  let n = 0;
+  for (let a = act; a; a = a.act) n += 1;
+  return n;
+}
+
+/** Every actor of a chain, the current one first. */
+export function actorChain(act: ActClaim | undefined): ActClaim[] {
+  const chain: ActClaim[] = [];
+  for (let a = act; a; a = a.act) chain.push(a);
+  return chain;
+}
+
+/** RFC 8693 §4.1: the new actor wraps the existing chain; `act` is never dropped. */
+export function wrapActor(actor: { sub: string; iss?: string | undefined }, prior: ActClaim | undefined): ActClaim {
+  return {
+    sub: actor.sub,
+    ...(actor.iss ? { iss: actor.iss } : {}),
+    ...(prior ? { act: prior } : {}),
+  };
+}

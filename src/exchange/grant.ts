@@ -1,0 +1,302 @@
+import { randomUUID } from 'node:crypto';
+import type { TokenEndpointGrantContext } from 'oidc-provider';
+import type { DirectoryAccount } from '../accounts.js';
+import type { AuditRecorder, RequestFacts } from '../audit/recorder.js';
+import type { ResolvedOptions } from '../config.js';
+import { TokenType } from '../constants.js';
+import { ExchangeRefusal, invalidRequest, toProviderError } from '../errors.js';
+import { wrapActor, type ActClaim } from './act.js';
+import type { IssueDependencies, IssuePlan } from './issue.js';
+import { AuditBeforeIssueError, issueTokens } from './issue.js';
+import {
+  assertActorMayImpersonate,
+  assertActorTokenUnchained,
+  assertChainLength,
+  assertMayAct,
+  assertReason,
+  assertSubjectActive,
+  assertSubjectMayBeImpersonated,
+  grantedScopes,
+  lifetimeSeconds,
+} from './policy.js';
+import type { ActorRateLimiter } from './rate-limit.js';
+import { auditableReason, parseExchangeRequest, type ExchangeRequest } from './request.js';
+import { resolveTarget, type ResourceServerRegistry } from './targets.js';
+import { isIssuedTo, verifyToken, type ImpersonationFacts, type VerifiedToken, type VerifyContext } from './verify.js';
+
+/** What the grant needs, injected once at registration. */
+export interface GrantDependencies {
+  readonly options: ResolvedOptions;
+  readonly recorder: AuditRecorder;
+  readonly verify: VerifyContext;
+  readonly rateLimiter: ActorRateLimiter;
+  readonly resourceServers: ResourceServerRegistry;
+  readonly issue: IssueDependencies;
+  readonly requestFacts: (ctx: TokenEndpointGrantContext) => RequestFacts;
+  readonly markAudited: (ctx: TokenEndpointGrantContext) => void;
+}
+
+/** Facts gathered while deciding, so a refusal's audit record says as much as is known. */
+interface Attempt {
+  actor?: string;
+  subject?: string;
+  reason?: string;
+  scope?: string;
+  audience?: string[];
+}
+
+/** The acting party: a verified actor token, or — in a chained exchange without one — the client. */
+interface ActingParty {
+  readonly sub: string;
+  readonly iss: string | undefined;
+  readonly token: VerifiedToken | undefined;
+}
+
+interface Subject {
+  readonly id: string;
+  readonly token: VerifiedToken | undefined;
+}
+
+type Ctx = TokenEndpointGrantContext;
+
+const epoch = () => Math.floor(Date.now() / 1000);
+
+/**
+ * The RFC 8693 token-exchange grant handler: parse → decide → build claims → audit → issue.
+ * Every refusal is audited with its rule and answered with a fixed public description.
+ */
+export function createTokenExchangeHandler(deps: GrantDependencies) {
+  const { options, recorder } = deps;
+  const { policy } = options;
+
+  function assertGrantEnabled(): void {
+    if (!policy.enabled) {
+      throw new ExchangeRefusal('impersonation_disabled', 'unsupported_grant_type', 'token exchange is disabled');
+    }
+  }
+
+  /** SPEC §1: public clients are refused (RFC 8693 §2.1 relies on client authentication). */
+  function assertConfidentialClient(ctx: Ctx): void {
+    if (ctx.oidc.client.clientAuthMethod === 'none') {
+      throw new ExchangeRefusal('client_public', 'invalid_client', 'public clients cannot use token exchange');
+    }
+  }
+
+  function actorKey(token: VerifiedToken): string {
+    return `${token.issuer} ${token.sub}`;
+  }
+
+  async function accountIdOf(token: VerifiedToken): Promise<string | undefined> {
+    if (token.ownIssuer || !options.hooks.resolveSubject) return token.sub;
+    return options.hooks.resolveSubject({ issuer: token.issuer, sub: token.sub, claims: token.claims ?? {}, ownIssuer: token.ownIssuer });
+  }
+
+  /** RFC 8693 §2.1 actor_token: active, addressed to this client, not itself impersonated. */
+  async function verifyActor(ctx: Ctx, request: ExchangeRequest, attempt: Attempt): Promise<VerifiedToken | undefined> {
+    if (request.actorToken === undefined) return undefined;
+    const actor = await verifyToken(request.actorToken, request.actorTokenType!, 'actor', deps.verify);
+    attempt.actor = actor.sub;
+    const clientId = ctx.oidc.client.clientId;
+    if (!isIssuedTo(actor, clientId, deps.resourceServers.servedBy(clientId))) {
+      throw invalidRequest('actor_token_audience', 'actor_token was not issued to this client', `client ${clientId}`);
+    }
+    assertActorTokenUnchained(actor);
+    return actor;
+  }
+
+  /** RFC 8693 §2.1 subject_token: a token of the subject, or (user-id type) the subject's account id. */
+  async function verifySubject(ctx: Ctx, request: ExchangeRequest, actor: VerifiedToken | undefined, attempt: Attempt): Promise<Subject> {
+    if (request.subjectTokenType === TokenType.userId) {
+      attempt.subject = request.subjectToken;
+      return { id: request.subjectToken, token: undefined };
+    }
+    const token = await verifyToken(request.subjectToken, request.subjectTokenType, 'subject', deps.verify);
+    attempt.subject = token.sub;
+    if (token.principal !== 'user') {
+      throw invalidRequest('subject_token_invalid', 'subject_token must identify a user', 'client credentials token');
+    }
+    const clientId = ctx.oidc.client.clientId;
+    if (!actor && !isIssuedTo(token, clientId, deps.resourceServers.servedBy(clientId))) {
+      throw invalidRequest('subject_token_audience', 'subject_token was not issued to this client', `client ${clientId}`);
+    }
+    const id = await accountIdOf(token);
+    if (id === undefined) throw invalidRequest('subject_unknown', 'subject cannot be impersonated by this actor', token.sub);
+    attempt.subject = id;
+    return { id, token };
+  }
+
+  /** Starting an impersonation: a user actor takes on a subject that carries no `act` yet. */
+  async function decideImpersonation(ctx: Ctx, request: ExchangeRequest, actor: VerifiedToken, subject: Subject) {
+    if (actor.principal !== 'user') {
+      throw invalidRequest('actor_not_a_user', 'only a user can start an impersonation', `actor ${actor.sub} is a client`);
+    }
+    await deps.rateLimiter.consume(actorKey(actor));
+    const actorId = await accountIdOf(actor);
+    const actorAccount = assertActorMayImpersonate(
+      actorId === undefined ? undefined : await options.accounts.findAccount(actorId),
+      actor,
+      policy,
+      epoch(),
+    );
+    const subjectAccount = assertSubjectMayBeImpersonated(await options.accounts.findAccount(subject.id), subject.id, actorAccount, policy);
+    assertMayAct(subject.token?.mayAct, { sub: actor.sub, iss: actor.issuer, clientId: ctx.oidc.client.clientId });
+    assertReason(request.reason, policy);
+    const act = wrapActor({ sub: actor.sub, iss: actor.ownIssuer ? undefined : actor.issuer }, undefined);
+    const impersonation: ImpersonationFacts = { id: randomUUID(), reason: request.reason, started_at: epoch() };
+    return { actorAccount, subjectAccount, act, impersonation };
+  }
+
+  /**
+   * RFC 8693 §4.1 chained delegation: the subject token already carries `act`; the new acting party
+   * (the actor token's subject, or the requesting client) wraps the chain, which is never dropped.
+   */
+  async function decideChain(ctx: Ctx, actor: VerifiedToken | undefined, subject: Subject, prior: ActClaim) {
+    const acting: ActingParty = actor
+      ? { sub: actor.sub, iss: actor.ownIssuer ? undefined : actor.issuer, token: actor }
+      : { sub: ctx.oidc.client.clientId, iss: undefined, token: undefined };
+    let actorAccount: DirectoryAccount | undefined;
+    if (actor?.principal === 'user') {
+      const actorId = await accountIdOf(actor);
+      actorAccount = assertActorMayImpersonate(actorId === undefined ? undefined : await options.accounts.findAccount(actorId), actor, policy, epoch());
+    }
+    const subjectAccount = assertSubjectActive(await options.accounts.findAccount(subject.id), subject.id);
+    assertMayAct(subject.token?.mayAct, { sub: acting.sub, iss: acting.iss ?? deps.verify.ownIssuer, clientId: ctx.oidc.client.clientId });
+    const act = wrapActor(acting, prior);
+    assertChainLength(act, policy);
+    return { actorAccount, subjectAccount, act, impersonation: subject.token?.impersonation };
+  }
+
+  /** Delegation without impersonation: the client (or a service actor) acts with the subject's own token. */
+  async function decideDelegation(ctx: Ctx, actor: VerifiedToken | undefined, subject: Subject) {
+    const subjectAccount = assertSubjectActive(await options.accounts.findAccount(subject.id), subject.id);
+    if (actor) {
+      assertMayAct(subject.token?.mayAct, { sub: actor.sub, iss: actor.issuer, clientId: ctx.oidc.client.clientId });
+    }
+    const act = actor ? wrapActor({ sub: actor.sub, iss: actor.ownIssuer ? undefined : actor.issuer }, undefined) : undefined;
+    return { actorAccount: undefined, subjectAccount, act, impersonation: undefined };
+  }
+
+  async function decide(ctx: Ctx, request: ExchangeRequest, attempt: Attempt): Promise<IssuePlan> {
+    const actor = await verifyActor(ctx, request, attempt);
+    const subject = await verifySubject(ctx, request, actor, attempt);
+    const prior = subject.token?.act;
+
+    const decision = prior
+      ? await decideChain(ctx, actor, subject, prior)
+      : actor?.principal === 'user' || request.subjectTokenType === TokenType.userId
+        ? await decideImpersonation(ctx, request, actor!, subject)
+        : await decideDelegation(ctx, actor, subject);
+    const impersonating = decision.impersonation !== undefined;
+    if (decision.act) attempt.actor = decision.act.sub;
+    if (decision.impersonation?.reason) attempt.reason = decision.impersonation.reason;
+
+    const target = resolveTarget(request.targets, request.requestedTokenType, deps.resourceServers, policy);
+    if (target) attempt.audience = [target.identifier];
+
+    const clientScope = ctx.oidc.client.scope?.split(' ').filter(Boolean);
+    const scopes = grantedScopes({
+      requested: request.scopes,
+      limits: [
+        subject.token?.scopes,
+        clientScope,
+        options.hooks.scopesFor ? await options.hooks.scopesFor(decision.subjectAccount, ctx.oidc.client.clientId) : undefined,
+        target ? target.definition.scope.split(' ').filter(Boolean) : undefined,
+      ],
+      policy,
+      impersonating,
+    });
+    attempt.scope = scopes.join(' ');
+
+    if (options.hooks.authorize) {
+      const verdict = await options.hooks.authorize({
+        actor: decision.actorAccount,
+        subject: decision.subjectAccount,
+        clientId: ctx.oidc.client.clientId,
+        reason: decision.impersonation?.reason,
+        scopes,
+        audience: target ? [target.identifier] : [],
+      });
+      if (verdict && verdict.allow === false) {
+        throw new ExchangeRefusal('subject_denied_by_hook', 'invalid_request', 'subject cannot be impersonated by this actor', { detail: verdict.detail });
+      }
+    }
+
+    const lifetime = lifetimeSeconds({
+      requested: request.requestedExpiresIn,
+      ceiling: policy.maxLifetimeSeconds,
+      incomingExpiresAt: subject.token?.expiresAt,
+      now: epoch(),
+    });
+
+    return {
+      subjectId: decision.subjectAccount.id,
+      act: decision.act,
+      impersonation: decision.impersonation,
+      scopes,
+      target,
+      lifetime,
+      requestedTokenType: request.requestedTokenType,
+    };
+  }
+
+  async function recordDenial(ctx: Ctx, refusal: ExchangeRefusal, attempt: Attempt): Promise<void> {
+    try {
+      await recorder.record(
+        'exchange.denied',
+        {
+          outcome: refusal.status >= 500 ? 'error' : 'denied',
+          rule: refusal.rule,
+          client_id: ctx.oidc.client.clientId,
+          actor: attempt.actor,
+          subject: attempt.subject,
+          reason: attempt.reason ?? auditableReason(ctx.oidc.params as Record<string, string>),
+          scope: attempt.scope,
+          audience: attempt.audience,
+        },
+        deps.requestFacts(ctx),
+      );
+    } catch {
+      // The refusal stands and nothing was issued; the sink reports its own failure.
+    }
+  }
+
+  return async function tokenExchangeGrant(ctx: Ctx): Promise<void> {
+    const attempt: Attempt = {};
+    deps.markAudited(ctx);
+    try {
+      assertGrantEnabled();
+      assertConfidentialClient(ctx);
+      const request = parseExchangeRequest(ctx.oidc.params as Record<string, string | string[] | undefined>);
+      attempt.reason = request.reason;
+      const plan = await decide(ctx, request, attempt);
+      ctx.body = await issueTokens(ctx, plan, deps.issue, async (issued) => {
+        await recorder.record(
+          'exchange.granted',
+          {
+            outcome: 'granted',
+            client_id: ctx.oidc.client.clientId,
+            actor: plan.act?.sub,
+            subject: plan.subjectId,
+            reason: plan.impersonation?.reason,
+            scope: plan.scopes.join(' '),
+            audience: plan.target ? [plan.target.identifier] : undefined,
+            token_id: issued.tokenId,
+            expires_at: new Date(issued.expiresAt * 1000).toISOString(),
+          },
+          deps.requestFacts(ctx),
+        );
+      });
+    } catch (err) {
+      const refusal =
+        err instanceof ExchangeRefusal
+          ? err
+          : new ExchangeRefusal(err instanceof AuditBeforeIssueError ? 'audit_write_failed' : 'server_error', 'server_error', 'server error', {
+              status: 500,
+              detail: err instanceof Error ? err.name : 'unknown',
+            });
+      if (!(err instanceof AuditBeforeIssueError)) await recordDenial(ctx, refusal, attempt);
+      for (const [name, value] of Object.entries(refusal.headers)) ctx.set(name, value);
+      throw toProviderError(refusal);
+    }
+  };
+}

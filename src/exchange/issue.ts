@@ -1,0 +1,160 @@
+import { randomUUID } from 'node:crypto';
+import type { FindAccount, TokenEndpointGrantContext } from 'oidc-provider';
+import { TOKEN_EXCHANGE_GRANT, TokenType } from '../constants.js';
+import type { ActClaim } from './act.js';
+import type { RequestedTokenType } from './request.js';
+import type { Target } from './targets.js';
+import type { ImpersonationFacts } from './verify.js';
+
+/** Everything decided about the token to issue. */
+export interface IssuePlan {
+  readonly subjectId: string;
+  readonly act: ActClaim | undefined;
+  readonly impersonation: ImpersonationFacts | undefined;
+  readonly scopes: readonly string[];
+  readonly target: Target | undefined;
+  readonly lifetime: number;
+  readonly requestedTokenType: RequestedTokenType;
+}
+
+/** What is known of a token before it is saved: enough for the audit record. */
+export interface AboutToIssue {
+  readonly tokenId: string;
+  readonly expiresAt: number;
+}
+
+/** RFC 8693 §2.2.1 success response. Never a refresh token. */
+export interface ExchangeResponse {
+  access_token: string;
+  issued_token_type: string;
+  token_type: string;
+  expires_in: number;
+  scope: string;
+}
+
+export interface IssueDependencies {
+  /** Attaches the claims a token must carry; read back by the provider's `extraTokenClaims`. */
+  readonly attachClaims: (token: object, claims: Record<string, unknown>) => void;
+  /** The host provider's `findAccount`, for the claims of an ID token. */
+  readonly findAccount: FindAccount;
+}
+
+/** Thrown when the audit write before issuing failed: no token was saved. */
+export class AuditBeforeIssueError extends Error {
+  constructor(cause: unknown) {
+    super('audit record could not be written', { cause });
+    this.name = 'AuditBeforeIssueError';
+  }
+}
+
+type Ctx = TokenEndpointGrantContext;
+
+const epoch = () => Math.floor(Date.now() / 1000);
+
+/** Claims an issued token carries: `act` (RFC 8693 §4.1) and this extension's impersonation facts. */
+function exchangeClaims(plan: IssuePlan): Record<string, unknown> {
+  return {
+    ...(plan.act ? { act: plan.act } : {}),
+    ...(plan.impersonation ? { impersonation: plan.impersonation } : {}),
+  };
+}
+
+async function audit(beforeSave: (about: AboutToIssue) => Promise<void>, about: AboutToIssue): Promise<void> {
+  try {
+    await beforeSave(about);
+  } catch (err) {
+    throw new AuditBeforeIssueError(err);
+  }
+}
+
+/**
+ * A grant of its own backs every exchanged access token, expiring with it, so that revoking the
+ * grant (oidc-provider's `revokeByGrantId`) revokes the token, and introspection finds it valid.
+ */
+async function saveGrant(ctx: Ctx, plan: IssuePlan): Promise<string> {
+  const { provider, client } = ctx.oidc;
+  const grant = new provider.Grant({ accountId: plan.subjectId, clientId: client.clientId });
+  if (plan.target) grant.addResourceScope(plan.target.identifier, plan.scopes.join(' '));
+  else grant.addOIDCScope(plan.scopes.join(' '));
+  Object.assign(grant, { expiresIn: plan.lifetime });
+  return grant.save();
+}
+
+async function issueAccessToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependencies, beforeSave: (about: AboutToIssue) => Promise<void>): Promise<ExchangeResponse> {
+  const { provider, client } = ctx.oidc;
+  const asJwt = plan.requestedTokenType === TokenType.jwt;
+  const resourceServer = plan.target
+    ? new provider.ResourceServer(plan.target.identifier, {
+        scope: plan.target.definition.scope,
+        audience: plan.target.definition.audience ?? plan.target.identifier,
+        accessTokenFormat: asJwt ? 'jwt' : plan.target.definition.accessTokenFormat,
+        accessTokenTTL: plan.lifetime,
+      })
+    : undefined;
+
+  const grantId = await saveGrant(ctx, plan);
+  const token = new provider.AccessToken({
+    accountId: plan.subjectId,
+    client,
+    grantId,
+    gty: TOKEN_EXCHANGE_GRANT,
+    scope: plan.scopes.join(' '),
+    expiresIn: plan.lifetime,
+    ...(resourceServer ? { resourceServer } : {}),
+  });
+  const model = token as unknown as { jti: string; generateTokenId(): string };
+  model.jti = model.generateTokenId();
+  deps.attachClaims(token, exchangeClaims(plan));
+
+  await audit(beforeSave, { tokenId: model.jti, expiresAt: epoch() + plan.lifetime });
+  ctx.oidc.entity('AccessToken', token);
+  const value = await token.save();
+  return {
+    access_token: value,
+    issued_token_type: asJwt ? TokenType.jwt : TokenType.accessToken,
+    token_type: token.tokenType,
+    expires_in: plan.lifetime,
+    scope: plan.scopes.join(' '),
+  };
+}
+
+/** OIDC Core §2 ID token for the subject, with the same `act`; its audience is the client. */
+async function issueIdToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependencies, beforeSave: (about: AboutToIssue) => Promise<void>): Promise<ExchangeResponse> {
+  const { provider } = ctx.oidc;
+  const account = await deps.findAccount(ctx, plan.subjectId);
+  if (!account) throw new Error('findAccount returned nothing for an account the directory knows');
+  const scope = plan.scopes.join(' ');
+  const claims = await account.claims('id_token', scope, {}, []);
+  const idToken = new provider.IdToken({ ...claims, sub: plan.subjectId }, { ctx });
+  Object.assign(idToken, { scope });
+  const jti = randomUUID();
+  idToken.set('jti', jti);
+  for (const [name, value] of Object.entries(exchangeClaims(plan))) idToken.set(name, value);
+
+  const expiresAt = epoch() + plan.lifetime;
+  await audit(beforeSave, { tokenId: jti, expiresAt });
+  const value = await idToken.issue({ use: 'idtoken', expiresAt });
+  return {
+    access_token: value,
+    issued_token_type: TokenType.idToken,
+    // RFC 8693 §2.2.1: N_A when the issued token is not an access token.
+    token_type: 'N_A',
+    expires_in: plan.lifetime,
+    scope,
+  };
+}
+
+/**
+ * Issues the planned token. `beforeSave` writes the audit record once the token id is known and
+ * before anything is stored or returned: if it fails, nothing is issued (SPEC §5).
+ */
+export async function issueTokens(
+  ctx: Ctx,
+  plan: IssuePlan,
+  deps: IssueDependencies,
+  beforeSave: (about: AboutToIssue) => Promise<void>,
+): Promise<ExchangeResponse> {
+  return plan.requestedTokenType === TokenType.idToken
+    ? issueIdToken(ctx, plan, deps, beforeSave)
+    : issueAccessToken(ctx, plan, deps, beforeSave);
+}

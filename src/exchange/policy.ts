@@ -1,0 +1,142 @@
+import type { DirectoryAccount } from '../accounts.js';
+import type { ImpersonationPolicy } from '../config.js';
+import { ExchangeRefusal, invalidRequest, subjectRefused } from '../errors.js';
+import { chainLength, type ActClaim } from './act.js';
+import type { VerifiedToken } from './verify.js';
+
+/*
+ * Pure decisions of SPEC §2. Each function enforces one rule family and throws the refusal that
+ * names the rule; none performs I/O.
+ */
+
+/** SPEC §1: an impersonated identity cannot start an impersonation. */
+export function assertActorTokenUnchained(actor: VerifiedToken): void {
+  if (actor.act) {
+    throw invalidRequest('actor_token_carries_act', 'actor_token must not itself carry an act claim', `actor ${actor.sub} acts for someone already`);
+  }
+}
+
+/** SPEC §2: the actor's account exists, is enabled, holds an actor role, and (optionally) authenticated recently. */
+export function assertActorMayImpersonate(
+  account: DirectoryAccount | undefined,
+  actor: VerifiedToken,
+  policy: ImpersonationPolicy,
+  now: number,
+): DirectoryAccount {
+  if (!account) throw invalidRequest('actor_unknown', 'the actor account does not exist', actor.sub);
+  if (account.disabled) throw invalidRequest('actor_disabled', 'the actor account is disabled', account.id);
+  const roles = new Set(account.roles);
+  if (!policy.actorRoles.some((role) => roles.has(role))) {
+    throw invalidRequest('actor_not_impersonator', 'the actor is not allowed to impersonate', `needs one of ${policy.actorRoles.join(', ')}`);
+  }
+  if (policy.maxActorAuthAgeSeconds !== undefined) {
+    if (actor.authTime === undefined || now - actor.authTime > policy.maxActorAuthAgeSeconds) {
+      throw invalidRequest(
+        'actor_authentication_stale',
+        'the actor must authenticate again before impersonating',
+        actor.authTime === undefined ? 'no auth_time known' : `auth_time ${now - actor.authTime}s ago`,
+      );
+    }
+  }
+  return account;
+}
+
+/**
+ * SPEC §2: the subject exists and is enabled, is not the actor, holds no protected role, and shares
+ * the actor's tenant unless the actor holds the global role. Every refusal reads the same.
+ */
+export function assertSubjectMayBeImpersonated(
+  subject: DirectoryAccount | undefined,
+  subjectId: string,
+  actor: DirectoryAccount,
+  policy: ImpersonationPolicy,
+): DirectoryAccount {
+  if (!subject) throw subjectRefused('subject_unknown', subjectId);
+  if (subject.disabled) throw subjectRefused('subject_disabled', subject.id);
+  if (subject.id === actor.id) throw subjectRefused('subject_is_actor', subject.id);
+  const protectedRole = subject.roles.find((role) => policy.protectedRoles.includes(role));
+  if (protectedRole) throw subjectRefused('subject_protected', `${subject.id} holds ${protectedRole}`);
+  if (subject.tenant !== actor.tenant && !actor.roles.includes(policy.globalRole)) {
+    throw subjectRefused('subject_other_tenant', `${actor.tenant ?? '(none)'} vs ${subject.tenant ?? '(none)'}`);
+  }
+  return subject;
+}
+
+/** Delegation without impersonation still needs the subject's account to be usable. */
+export function assertSubjectActive(subject: DirectoryAccount | undefined, subjectId: string): DirectoryAccount {
+  if (!subject) throw subjectRefused('subject_unknown', subjectId);
+  if (subject.disabled) throw subjectRefused('subject_disabled', subject.id);
+  return subject;
+}
+
+/** RFC 8693 §4.4: when the subject token names who may act for it, the actor must match. */
+export function assertMayAct(
+  mayAct: Record<string, unknown> | undefined,
+  actor: { sub: string; iss: string | undefined; clientId: string },
+): void {
+  if (!mayAct) return;
+  const matches =
+    (mayAct.sub === undefined || mayAct.sub === actor.sub) &&
+    (mayAct.iss === undefined || mayAct.iss === actor.iss) &&
+    (mayAct.client_id === undefined || mayAct.client_id === actor.clientId) &&
+    (mayAct.sub !== undefined || mayAct.client_id !== undefined);
+  if (!matches) throw subjectRefused('subject_may_act', `may_act does not name ${actor.sub}`);
+}
+
+/** SPEC §1: chains longer than the configured maximum number of actors are refused. */
+export function assertChainLength(act: ActClaim, policy: ImpersonationPolicy): void {
+  const length = chainLength(act);
+  if (length > policy.maxActors) {
+    throw invalidRequest('chain_too_long', 'the delegation chain is too long', `${length} actors, at most ${policy.maxActors}`);
+  }
+}
+
+/** SPEC §2: a reason is required for impersonation unless policy relaxes it. */
+export function assertReason(reason: string | undefined, policy: ImpersonationPolicy): void {
+  if (policy.requireReason && reason === undefined) {
+    throw invalidRequest('reason_missing', "missing required parameter 'reason'");
+  }
+}
+
+/**
+ * SPEC §1: issued scope = requested ∩ what the subject may hold ∩ allow-list − deny-list, never
+ * `offline_access`. Without `scope`, the request asks for everything it may get (RFC 8693 §2.1).
+ */
+export function grantedScopes(input: {
+  requested: readonly string[] | undefined;
+  limits: ReadonlyArray<readonly string[] | undefined>;
+  policy: ImpersonationPolicy;
+  impersonating: boolean;
+}): string[] {
+  const { requested, limits, policy, impersonating } = input;
+  const known = limits.filter((l): l is readonly string[] => l !== undefined);
+  let scopes = requested ? [...requested] : [...(known[0] ?? [])];
+  for (const limit of known) scopes = scopes.filter((s) => limit.includes(s));
+  if (impersonating && policy.scopes.allow) scopes = scopes.filter((s) => policy.scopes.allow!.includes(s));
+  if (impersonating) scopes = scopes.filter((s) => !policy.scopes.deny.includes(s));
+  scopes = scopes.filter((s) => s !== 'offline_access');
+  if (scopes.length === 0) {
+    throw new ExchangeRefusal('scope_empty', 'invalid_scope', 'none of the requested scopes can be granted', {
+      detail: requested ? `requested ${requested.join(' ')}` : 'no scope available',
+    });
+  }
+  return scopes;
+}
+
+/**
+ * SPEC §1: lifetime = min(requested_expires_in, policy ceiling, remaining life of an incoming
+ * impersonation token). An exchange can shorten an impersonation, never lengthen it.
+ */
+export function lifetimeSeconds(input: {
+  requested: number | undefined;
+  ceiling: number;
+  incomingExpiresAt: number | undefined;
+  now: number;
+}): number {
+  const candidates = [input.ceiling];
+  if (input.requested !== undefined) candidates.push(input.requested);
+  if (input.incomingExpiresAt !== undefined) candidates.push(input.incomingExpiresAt - input.now);
+  const lifetime = Math.min(...candidates);
+  if (lifetime < 1) throw invalidRequest('lifetime_exhausted', 'subject_token is invalid, expired or revoked', 'no lifetime left');
+  return lifetime;
+}

@@ -1,0 +1,60 @@
+import type Provider from 'oidc-provider';
+import type { IssuedTokenLookup, StoredToken } from './verify.js';
+
+interface ModelToken {
+  kind: string;
+  jti: string;
+  accountId?: string;
+  clientId?: string;
+  aud?: string | string[];
+  scope?: string;
+  exp?: number;
+  extra?: Record<string, unknown>;
+  grantId?: string;
+  sessionUid?: string;
+  isValid: boolean;
+}
+
+/**
+ * Reads tokens through oidc-provider's public models: a token counts only while it is stored,
+ * unexpired, and (for access tokens) its grant still exists for the same client and account —
+ * the same test the provider's own introspection applies.
+ */
+export function providerTokenLookup(provider: Provider): IssuedTokenLookup {
+  async function grantStands(token: ModelToken): Promise<boolean> {
+    if (!token.grantId) return true;
+    const grant = await provider.Grant.find(token.grantId);
+    return !!grant && grant.clientId === token.clientId && grant.accountId === token.accountId;
+  }
+
+  function toStored(token: ModelToken): StoredToken {
+    return {
+      kind: token.kind as StoredToken['kind'],
+      jti: token.jti,
+      accountId: token.accountId,
+      clientId: token.clientId!,
+      aud: token.aud,
+      scope: token.scope,
+      exp: token.exp!,
+      extra: token.extra,
+      grantId: token.grantId,
+      sessionUid: token.sessionUid,
+    };
+  }
+
+  return {
+    async findActiveToken(value) {
+      const [access, clientCredentials] = (await Promise.all([
+        provider.AccessToken.find(value),
+        provider.ClientCredentials.find(value),
+      ])) as Array<ModelToken | undefined>;
+      const token = access ?? clientCredentials;
+      if (!token?.isValid || !token.clientId) return undefined;
+      return (await grantStands(token)) ? toStored(token) : undefined;
+    },
+    async sessionAuthTime(sessionUid) {
+      const session = await provider.Session.findByUid(sessionUid);
+      return session?.authTime();
+    },
+  };
+}

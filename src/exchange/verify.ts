@@ -1,0 +1,184 @@
+import { decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
+import type { JWTPayload } from 'jose';
+import { TokenType } from '../constants.js';
+import { invalidRequest } from '../errors.js';
+import { readAct, type ActClaim } from './act.js';
+import type { IssuerKeys } from './keys.js';
+import type { ActorTokenType, SubjectTokenType } from './request.js';
+
+/** Impersonation facts a token issued by this extension carries (also shown by introspection). */
+export interface ImpersonationFacts {
+  readonly id: string;
+  readonly reason?: string | undefined;
+  readonly started_at: number;
+}
+
+/** A token this provider stored (opaque access token or client credentials), as the lookup returns it. */
+export interface StoredToken {
+  readonly kind: 'AccessToken' | 'ClientCredentials';
+  readonly jti: string;
+  readonly accountId: string | undefined;
+  readonly clientId: string;
+  readonly aud: string | string[] | undefined;
+  readonly scope: string | undefined;
+  readonly exp: number;
+  readonly extra: Record<string, unknown> | undefined;
+  readonly grantId: string | undefined;
+  readonly sessionUid: string | undefined;
+}
+
+/** The narrow view of oidc-provider the verifiers need. */
+export interface IssuedTokenLookup {
+  /** An active opaque access token or client-credentials token whose grant still stands, else `undefined`. */
+  findActiveToken(value: string): Promise<StoredToken | undefined>;
+  /** The time the session behind an access token authenticated the user, if known. */
+  sessionAuthTime(sessionUid: string): Promise<number | undefined>;
+}
+
+/** A token that passed verification: who it names and what it allows. */
+export interface VerifiedToken {
+  /** `user` tokens name an account; `client` tokens name a client (client credentials). */
+  readonly principal: 'user' | 'client';
+  readonly issuer: string;
+  readonly ownIssuer: boolean;
+  readonly sub: string;
+  /** The client this provider issued the token to, for tokens of this provider. */
+  readonly clientId: string | undefined;
+  readonly audience: readonly string[];
+  readonly scopes: readonly string[] | undefined;
+  readonly act: ActClaim | undefined;
+  readonly mayAct: Record<string, unknown> | undefined;
+  readonly expiresAt: number;
+  readonly authTime: number | undefined;
+  readonly impersonation: ImpersonationFacts | undefined;
+  readonly claims: JWTPayload | undefined;
+}
+
+export interface VerifyContext {
+  readonly keys: IssuerKeys;
+  readonly lookup: IssuedTokenLookup;
+  readonly ownIssuer: string;
+  readonly clockTolerance: number;
+}
+
+type Role = 'actor' | 'subject';
+
+function toList(aud: string | string[] | undefined): string[] {
+  if (aud === undefined) return [];
+  return Array.isArray(aud) ? aud : [aud];
+}
+
+function readImpersonation(value: unknown): ImpersonationFacts | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { id, reason, started_at: startedAt } = value as Record<string, unknown>;
+  if (typeof id !== 'string' || typeof startedAt !== 'number') return undefined;
+  return { id, started_at: startedAt, ...(typeof reason === 'string' ? { reason } : {}) };
+}
+
+function readMayAct(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+function looksLikeJwt(value: string): boolean {
+  return /^[\w-]+\.[\w-]+\.[\w-]*$/.test(value);
+}
+
+function invalidToken(role: Role, detail: string) {
+  return role === 'actor'
+    ? invalidRequest('actor_token_invalid', 'actor_token is invalid, expired or revoked', detail)
+    : invalidRequest('subject_token_invalid', 'subject_token is invalid, expired or revoked', detail);
+}
+
+/** An opaque access token (or client-credentials token) this provider stored. */
+async function verifyStoredToken(value: string, role: Role, context: VerifyContext): Promise<VerifiedToken> {
+  const stored = await context.lookup.findActiveToken(value);
+  if (!stored) throw invalidToken(role, 'no active access token with that value');
+  const extra = stored.extra ?? {};
+  const authTime = stored.sessionUid ? await context.lookup.sessionAuthTime(stored.sessionUid) : undefined;
+  const principal = stored.kind === 'AccessToken' && stored.accountId ? 'user' : 'client';
+  return {
+    principal,
+    issuer: context.ownIssuer,
+    ownIssuer: true,
+    sub: principal === 'user' ? stored.accountId! : stored.clientId,
+    clientId: stored.clientId,
+    audience: toList(stored.aud),
+    scopes: stored.scope ? stored.scope.split(' ') : [],
+    act: readAct(extra.act),
+    mayAct: readMayAct(extra.may_act),
+    expiresAt: stored.exp,
+    authTime,
+    impersonation: readImpersonation(extra.impersonation),
+    claims: undefined,
+  };
+}
+
+/** A signed JWT from this provider or a trusted issuer (RFC 7519 §7.2 validation via jose). */
+async function verifySignedJwt(value: string, type: ActorTokenType | SubjectTokenType, role: Role, context: VerifyContext): Promise<VerifiedToken> {
+  let issuer: string | undefined;
+  try {
+    issuer = decodeJwt(value).iss;
+  } catch {
+    throw invalidToken(role, 'not a JWT');
+  }
+  const keys = issuer ? context.keys.forIssuer(issuer) : undefined;
+  if (!issuer || !keys) throw invalidToken(role, 'issuer is not trusted');
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(value, keys, {
+      issuer,
+      clockTolerance: context.clockTolerance,
+      requiredClaims: ['sub', 'exp'],
+      ...(type === TokenType.accessToken ? { typ: 'at+jwt' } : {}),
+    }));
+  } catch (err) {
+    const detail = err instanceof joseErrors.JOSEError ? err.code : 'verification failed';
+    throw invalidToken(role, detail);
+  }
+  if (type === TokenType.idToken && typeof payload.iat !== 'number') {
+    throw invalidToken(role, 'ID token without iat (OIDC Core §2)');
+  }
+  const own = context.keys.isOwn(issuer);
+  const clientId = typeof payload.client_id === 'string' ? payload.client_id : typeof payload.azp === 'string' ? payload.azp : undefined;
+  const scope = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : undefined;
+  return {
+    principal: own && clientId !== undefined && payload.sub === clientId && type === TokenType.accessToken ? 'client' : 'user',
+    issuer,
+    ownIssuer: own,
+    sub: payload.sub!,
+    clientId: own ? clientId ?? (type === TokenType.idToken ? toList(payload.aud)[0] : undefined) : undefined,
+    audience: toList(payload.aud),
+    scopes: scope,
+    act: readAct(payload.act),
+    mayAct: readMayAct(payload.may_act),
+    expiresAt: payload.exp!,
+    authTime: typeof payload.auth_time === 'number' ? payload.auth_time : undefined,
+    impersonation: readImpersonation(payload.impersonation),
+    claims: payload,
+  };
+}
+
+/**
+ * Verifies an actor or subject token of the given RFC 8693 type: signature, `iss`, `exp`, and for
+ * this provider's own access tokens that the token and its grant are still stored (not revoked).
+ */
+export async function verifyToken(
+  value: string,
+  type: ActorTokenType | Exclude<SubjectTokenType, typeof TokenType.userId>,
+  role: Role,
+  context: VerifyContext,
+): Promise<VerifiedToken> {
+  if (type === TokenType.accessToken && !looksLikeJwt(value)) return verifyStoredToken(value, role, context);
+  const verified = await verifySignedJwt(value, type, role, context);
+  if (type === TokenType.accessToken && !verified.ownIssuer) throw invalidToken(role, 'access tokens are accepted from this provider only');
+  return verified;
+}
+
+/**
+ * RFC 8693 §2.1 leaves audience checks to the server; SPEC §1: a token is acceptable from this
+ * client when it was issued to it, or names it (or a resource it serves) in `aud`.
+ */
+export function isIssuedTo(token: VerifiedToken, clientId: string, servedResources: readonly string[]): boolean {
+  if (token.clientId === clientId) return true;
+  return token.audience.some((aud) => aud === clientId || servedResources.includes(aud));
+}

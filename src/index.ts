@@ -1,0 +1,18 @@
+export { tokenExchange, type TokenExchange } from './extension.js';
+export {
+  ConfigurationError,
+  parsePolicy,
+  type AuthorizeInput,
+  type AuthorizeResult,
+  type ExchangeHooks,
+  type ImpersonationPolicy,
+  type PolicyInput,
+  type TokenExchangeOptions,
+} from './config.js';
+export type { AccountDirectory, DirectoryAccount } from './accounts.js';
+export type { AuditEvent, AuditEventName, AuditSink } from './audit/events.js';
+export { MemoryAuditSink } from './audit/memory-sink.js';
+export { ExchangeRefusal, type OAuthErrorCode, type RefusalRule } from './errors.js';
+export { TOKEN_EXCHANGE_GRANT, TokenType, SUBJECT_REFUSAL } from './constants.js';
+export type { ActClaim } from './exchange/act.js';
+export type { ResourceServerDefinition } from './exchange/targets.js';

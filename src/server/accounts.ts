@@ -1,0 +1,58 @@
+import type { Account, FindAccount } from 'oidc-provider';
+import type { AccountDirectory, DirectoryAccount } from '../accounts.js';
+import { verifyPassword } from './passwords.js';
+
+/** A demo account as the fixture file holds it (password stored only as a scrypt hash). */
+export interface FixtureAccount extends DirectoryAccount {
+  readonly name: string;
+  readonly email: string;
+  readonly passwordHash: string;
+}
+
+/**
+ * The reference server's account store: the directory the grant reads roles from, the provider's
+ * `findAccount`, and password checks for the login page. State changes (disable, roles) apply at
+ * once, which is what the live-roles rules of SPEC §2 are tested against.
+ */
+export class FixtureAccounts implements AccountDirectory {
+  readonly #accounts = new Map<string, FixtureAccount>();
+
+  constructor(accounts: readonly FixtureAccount[]) {
+    for (const account of accounts) this.#accounts.set(account.id, account);
+  }
+
+  async findAccount(id: string): Promise<DirectoryAccount | undefined> {
+    const account = this.#accounts.get(id);
+    return account && { id: account.id, tenant: account.tenant, roles: [...account.roles], disabled: account.disabled ?? false };
+  }
+
+  /** The account whose login and password match, unless it is disabled. */
+  async authenticate(login: string, password: string): Promise<string | undefined> {
+    const account = this.#accounts.get(login);
+    if (!account || account.disabled) return undefined;
+    return (await verifyPassword(password, account.passwordHash)) ? account.id : undefined;
+  }
+
+  /** Replaces fields of an account (demo and tests: disable, change roles). */
+  update(id: string, change: Partial<Pick<FixtureAccount, 'disabled' | 'roles' | 'tenant'>>): void {
+    const account = this.#accounts.get(id);
+    if (!account) throw new Error(`no account ${id}`);
+    this.#accounts.set(id, { ...account, ...change });
+  }
+
+  list(): DirectoryAccount[] {
+    return [...this.#accounts.values()].map(({ id, tenant, roles, disabled }) => ({ id, tenant, roles, disabled }));
+  }
+
+  /** oidc-provider's `findAccount`: standard claims for the scopes granted. */
+  readonly oidcFindAccount: FindAccount = async (_ctx, sub) => {
+    const account = this.#accounts.get(sub);
+    if (!account || account.disabled) return undefined;
+    return {
+      accountId: account.id,
+      async claims() {
+        return { sub: account.id, name: account.name, email: account.email, email_verified: true, tenant: account.tenant };
+      },
+    } as Account;
+  };
+}

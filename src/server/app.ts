@@ -1,0 +1,59 @@
+import type { Server } from 'node:http';
+import type { JWK } from 'jose';
+import type { AuditSink } from '../audit/events.js';
+import type { TokenExchangeOptions } from '../config.js';
+import { FixtureAccounts } from './accounts.js';
+import { adminRoutes } from './admin.js';
+import type { Fixtures } from './fixtures.js';
+import { interactionRoutes } from './interactions.js';
+import { createReferenceProvider, type ReferenceProvider } from './provider.js';
+
+export interface ReferenceServerOptions {
+  readonly issuer: string;
+  readonly fixtures: Fixtures;
+  readonly audit?: AuditSink;
+  readonly jwks?: { keys: JWK[] };
+  readonly hooks?: TokenExchangeOptions['hooks'];
+  /** Overrides of the fixture policy (tests). */
+  readonly policy?: Record<string, unknown>;
+}
+
+export interface ReferenceServer extends ReferenceProvider {
+  readonly accounts: FixtureAccounts;
+  listen(port: number, host?: string): Promise<Server>;
+}
+
+/** Assembles the reference server: provider + token exchange, login pages, support-console sign-in. */
+export async function createReferenceServer(options: ReferenceServerOptions): Promise<ReferenceServer> {
+  const { fixtures, issuer } = options;
+  const accounts = new FixtureAccounts(fixtures.accounts);
+  const reference = await createReferenceProvider({
+    issuer,
+    accounts,
+    clients: fixtures.clients,
+    policy: { ...fixtures.policy, ...options.policy },
+    resourceServers: fixtures.resourceServers,
+    trustedIssuers: fixtures.trustedIssuers,
+    ...(options.hooks ? { hooks: options.hooks } : {}),
+    ...(options.audit ? { audit: options.audit } : {}),
+    ...(options.jwks ? { jwks: options.jwks } : {}),
+  });
+  const consoleClient = fixtures.clients.find((c) => c.client_id === 'support-console');
+  reference.provider.use(interactionRoutes(reference.provider, accounts));
+  if (consoleClient?.client_secret) {
+    reference.provider.use(
+      adminRoutes({ issuer, clientId: consoleClient.client_id, clientSecret: consoleClient.client_secret, redirectUri: new URL('/admin/callback', issuer).href }),
+    );
+  }
+  return {
+    ...reference,
+    accounts,
+    listen(port, host = '127.0.0.1') {
+      return new Promise((resolve, reject) => {
+        const server = reference.provider.listen(port, host);
+        server.once('listening', () => resolve(server));
+        server.once('error', reject);
+      });
+    },
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * Plays the user's browser against the reference server's login page: follows the authorization
+ * redirects with a cookie jar, posts `login` and `password`, and returns the redirect back to the
+ * client (carrying `code` and `state`). For the README walk-through and the end-to-end tests.
+ */
+export async function signInThroughLoginPage(input: {
+  authorizationUrl: string;
+  redirectUri: string;
+  login: string;
+  password: string;
+}): Promise<URL> {
+  const jar = new Map<string, string>();
+  const cookieHeader = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  const remember = (response: Response) => {
+    for (const line of response.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq).trim();
+      const value = pair!.slice(eq + 1).trim();
+      if (value === '' || /expires=Thu, 01 Jan 1970/i.test(line)) jar.delete(name);
+      else jar.set(name, value);
+    }
+  };
+
+  let url = new URL(input.authorizationUrl);
+  let init: RequestInit = { method: 'GET' };
+  for (let hop = 0; hop < 12; hop += 1) {
+    const response = await fetch(url, { ...init, redirect: 'manual', headers: { ...(init.headers as Record<string, string>), cookie: cookieHeader() } });
+    remember(response);
+    const location = response.headers.get('location');
+    if (location) {
+      const next = new URL(location, url);
+      if (next.href.startsWith(input.redirectUri)) return next;
+      url = next;
+      init = { method: 'GET' };
+      continue;
+    }
+    const loginForm = /\/interaction\/([\w-]+)$/.exec(url.pathname);
+    if (response.status === 200 && loginForm && init.method === 'GET') {
+      await response.text();
+      url = new URL(`${url.pathname}/login`, url);
+      init = {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ login: input.login, password: input.password }).toString(),
+      };
+      continue;
+    }
+    throw new Error(`sign-in stopped at ${url.pathname} with status ${response.status}`);
+  }
+  throw new Error('sign-in did not finish within 12 redirects');
+}

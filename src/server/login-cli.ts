@@ -1,0 +1,30 @@
+import { redeemCode, startAuthorization } from './console-client.js';
+import { signInThroughLoginPage } from './demo-login.js';
+
+/**
+ * `npm run -s demo:login -- <login> [password]`: signs a demo account in to the support console
+ * (authorization code + PKCE through the real login page) and prints its access token.
+ * Reads ISSUER (default http://localhost:3000); demo client credentials only.
+ */
+async function main(): Promise<void> {
+  const [login = 'support', password = 'demo-password'] = process.argv.slice(2);
+  const issuer = process.env.ISSUER ?? 'http://localhost:3000';
+  const client = {
+    issuer,
+    clientId: 'support-console',
+    clientSecret: 'support-console-secret',
+    redirectUri: new URL('/admin/callback', issuer).href,
+  };
+  const start = startAuthorization(client, 'openid profile email');
+  const callback = await signInThroughLoginPage({ authorizationUrl: start.url, redirectUri: client.redirectUri, login, password });
+  if (callback.searchParams.get('state') !== start.state) throw new Error('state mismatch');
+  const code = callback.searchParams.get('code');
+  if (!code) throw new Error(`sign-in refused: ${callback.searchParams.get('error_description') ?? callback.searchParams.get('error')}`);
+  const tokens = await redeemCode(client, code, start.verifier);
+  process.stdout.write(`${tokens.access_token}\n`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

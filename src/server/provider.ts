@@ -1,0 +1,102 @@
+import { generateKeyPair, exportJWK, type JWK } from 'jose';
+import Provider, { type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { randomBytes } from 'node:crypto';
+import type { AuditSink } from '../audit/events.js';
+import { MemoryAuditSink } from '../audit/memory-sink.js';
+import type { PolicyInput, TokenExchangeOptions } from '../config.js';
+import { tokenExchange, type TokenExchange } from '../extension.js';
+import type { FixtureAccounts } from './accounts.js';
+
+/** Everything the reference provider is built from; the bootstrap reads it from config/ and env. */
+export interface ReferenceSettings {
+  readonly issuer: string;
+  readonly accounts: FixtureAccounts;
+  readonly clients: readonly ClientMetadata[];
+  readonly policy: PolicyInput;
+  readonly resourceServers: NonNullable<TokenExchangeOptions['resourceServers']>;
+  readonly trustedIssuers?: TokenExchangeOptions['trustedIssuers'];
+  readonly hooks?: TokenExchangeOptions['hooks'];
+  readonly audit?: AuditSink;
+  readonly jwks?: { keys: JWK[] };
+}
+
+export interface ReferenceProvider {
+  readonly provider: Provider;
+  readonly exchange: TokenExchange;
+  readonly audit: AuditSink;
+}
+
+const SCOPES = ['openid', 'offline_access', 'profile', 'email', 'orders:read', 'orders:write', 'billing:read', 'impersonation:admin'];
+
+/** A fresh RS256 signing key: the demo provider's keys live as long as the process. */
+export async function generateSigningKeys(): Promise<{ keys: JWK[] }> {
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const jwk = await exportJWK(privateKey);
+  return { keys: [{ ...jwk, use: 'sig', alg: 'RS256', kid: `demo-${Date.now().toString(36)}` }] };
+}
+
+/**
+ * SPEC §8: consent is implied for first-party clients (`first_party: true`), the way an operator
+ * skips consent for its own console; other clients get the consent page.
+ */
+async function loadFirstPartyGrant(ctx: KoaContextWithOIDC) {
+  const { client, session, params, provider } = ctx.oidc;
+  if (!client || !session?.accountId || (client as unknown as { first_party?: boolean }).first_party !== true) {
+    const grantId = ctx.oidc.result?.consent?.grantId || (client && session?.grantIdFor(client.clientId));
+    return grantId ? provider.Grant.find(grantId) : undefined;
+  }
+  const existing = session.grantIdFor(client.clientId);
+  const grant = (existing && (await provider.Grant.find(existing))) || new provider.Grant({ clientId: client.clientId, accountId: session.accountId });
+  grant.addOIDCScope(String(params?.scope ?? 'openid'));
+  await grant.save();
+  return grant;
+}
+
+/** Builds the reference oidc-provider with the token-exchange extension registered. */
+export async function createReferenceProvider(settings: ReferenceSettings): Promise<ReferenceProvider> {
+  const audit = settings.audit ?? new MemoryAuditSink();
+  const exchange = tokenExchange({
+    accounts: settings.accounts,
+    audit,
+    policy: settings.policy,
+    resourceServers: settings.resourceServers,
+    ...(settings.trustedIssuers ? { trustedIssuers: settings.trustedIssuers } : {}),
+    ...(settings.hooks ? { hooks: settings.hooks } : {}),
+  });
+
+  const configuration: Configuration = {
+    clients: settings.clients.map((c) => ({ ...c })),
+    jwks: settings.jwks ?? (await generateSigningKeys()),
+    findAccount: settings.accounts.oidcFindAccount,
+    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    scopes: SCOPES,
+    claims: {
+      openid: ['sub'],
+      profile: ['name', 'tenant'],
+      email: ['email', 'email_verified'],
+    },
+    extraClientMetadata: { properties: ['first_party', 'initiate_login_uri'] },
+    features: {
+      devInteractions: { enabled: false },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      clientCredentials: { enabled: true },
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    loadExistingGrant: loadFirstPartyGrant,
+    pkce: { required: () => true },
+    ttl: {
+      AccessToken: 3600,
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      Interaction: 600,
+      Session: 8 * 3600,
+      Grant: 8 * 3600,
+      ClientCredentials: 600,
+    },
+  };
+
+  const provider = new Provider(settings.issuer, exchange.configuration(configuration));
+  exchange.register(provider);
+  return { provider, exchange, audit };
+}
