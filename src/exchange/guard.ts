@@ -11,8 +11,14 @@ interface ErrorBody {
   error_description?: unknown;
 }
 
-/** oidc-provider's fixed text for a client whose `grant_types` lacks the requested grant. */
-const GRANT_NOT_ALLOWED = 'requested grant type is not allowed for this client';
+/**
+ * oidc-provider answers these with `invalid_request`; RFC 6749 §5.2 names `unauthorized_client`
+ * and `invalid_client` (400: no Authorization header was used).
+ */
+const REWRITES: ReadonlyMap<string, { error: string; error_description: string }> = new Map([
+  ['requested grant type is not allowed for this client', { error: 'unauthorized_client', error_description: 'this client is not allowed to use the token-exchange grant' }],
+  ['no client authentication mechanism provided', { error: 'invalid_client', error_description: 'client authentication is required' }],
+]);
 
 /**
  * Refusals oidc-provider makes before the grant handler runs (client authentication, duplicate
@@ -28,8 +34,9 @@ function ruleOf(body: ErrorBody, status: number): RefusalRule {
 
 /**
  * Koa middleware around the provider (installed with `provider.use`). For token-exchange requests it
- * (1) answers a client lacking the grant with `unauthorized_client` (RFC 6749 §5.2) where
- * oidc-provider says `invalid_request`, and (2) audits every refusal the grant handler never saw.
+ * (1) answers a client lacking the grant with `unauthorized_client`, and a request without client
+ * authentication with `invalid_client` (RFC 6749 §5.2), where oidc-provider says `invalid_request`;
+ * (2) audits every refusal the grant handler never saw.
  */
 export function createTokenEndpointGuard(deps: {
   recorder: AuditRecorder;
@@ -43,9 +50,10 @@ export function createTokenEndpointGuard(deps: {
     if (params.grant_type !== TOKEN_EXCHANGE_GRANT) return;
 
     const body = (typeof ctx.body === 'object' && ctx.body !== null ? ctx.body : {}) as ErrorBody;
-    if (body.error === 'invalid_request' && body.error_description === GRANT_NOT_ALLOWED) {
+    const rewrite = body.error === 'invalid_request' && typeof body.error_description === 'string' ? REWRITES.get(body.error_description) : undefined;
+    if (rewrite) {
       ctx.status = 400;
-      ctx.body = { error: 'unauthorized_client', error_description: 'this client is not allowed to use the token-exchange grant' };
+      ctx.body = { ...rewrite };
     }
     if (deps.wasAudited(ctx)) return;
     try {

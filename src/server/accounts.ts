@@ -40,6 +40,11 @@ export class FixtureAccounts implements AccountDirectory {
     this.#accounts.set(id, { ...account, ...change });
   }
 
+  /** Removes an account (demo and tests: an actor deleted after signing in). */
+  remove(id: string): void {
+    this.#accounts.delete(id);
+  }
+
   list(): DirectoryAccount[] {
     return [...this.#accounts.values()].map(({ id, tenant, roles, disabled }) => ({ id, tenant, roles, disabled }));
   }

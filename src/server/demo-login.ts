@@ -1,7 +1,7 @@
 /**
  * Plays the user's browser against the reference server's login page: follows the authorization
- * redirects with a cookie jar, posts `login` and `password`, and returns the redirect back to the
- * client (carrying `code` and `state`). For the README walk-through and the end-to-end tests.
+ * redirects with a cookie jar, posts `login` and `password` (and the consent form, when one is
+ * shown), and returns the redirect back to the client (carrying `code` and `state`). For the README walk-through and the end-to-end tests.
  */
 export async function signInThroughLoginPage(input: {
   authorizationUrl: string;
@@ -35,18 +35,20 @@ export async function signInThroughLoginPage(input: {
       init = { method: 'GET' };
       continue;
     }
-    const loginForm = /\/interaction\/([\w-]+)$/.exec(url.pathname);
-    if (response.status === 200 && loginForm && init.method === 'GET') {
-      await response.text();
-      url = new URL(`${url.pathname}/login`, url);
+    const html = await response.text();
+    const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
+    if (response.status === 200 && action && init.method === 'GET') {
+      url = new URL(action, url);
+      const fields = action.endsWith('/login') ? { login: input.login, password: input.password } : {};
       init = {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ login: input.login, password: input.password }).toString(),
+        body: new URLSearchParams(fields).toString(),
       };
       continue;
     }
-    throw new Error(`sign-in stopped at ${url.pathname} with status ${response.status}`);
+    const text = html.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').slice(0, 300);
+    throw new Error(`sign-in stopped at ${url.pathname} with status ${response.status}: ${text}`);
   }
   throw new Error('sign-in did not finish within 12 redirects');
 }

@@ -75,7 +75,7 @@ export async function createReferenceProvider(settings: ReferenceSettings): Prom
       profile: ['name', 'tenant'],
       email: ['email', 'email_verified'],
     },
-    extraClientMetadata: { properties: ['first_party', 'initiate_login_uri'] },
+    extraClientMetadata: { properties: ['first_party'] },
     features: {
       devInteractions: { enabled: false },
       introspection: { enabled: true },

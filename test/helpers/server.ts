@@ -1,0 +1,172 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { JWK } from 'jose';
+import * as oidc from 'openid-client';
+import type { ClientMetadata } from 'oidc-provider';
+import type { AuditEvent, AuditSink } from '../../src/audit/events.js';
+import { MemoryAuditSink } from '../../src/audit/memory-sink.js';
+import type { TokenExchangeOptions } from '../../src/config.js';
+import { TOKEN_EXCHANGE_GRANT, TokenType } from '../../src/constants.js';
+import { createReferenceServer, type ReferenceServer } from '../../src/server/app.js';
+import { signInThroughLoginPage } from '../../src/server/demo-login.js';
+import { loadFixtures } from '../../src/server/fixtures.js';
+
+export { TOKEN_EXCHANGE_GRANT, TokenType };
+
+export const CONFIG_DIR = join(process.cwd(), 'config');
+export const PASSWORD = 'demo-password';
+export const REASON = 'Ticket 4711: customer cannot see her orders';
+export const SUPPORT_CONSOLE = { id: 'support-console', secret: 'support-console-secret' };
+export const ORDERS_API = { id: 'orders-api', secret: 'orders-api-secret' };
+export const ORDERS = 'https://api.example.test/orders';
+export const BILLING = 'https://api.example.test/billing';
+
+/** Clients only the tests use, beside the shipped fixtures. */
+export const TEST_CLIENTS: ClientMetadata[] = [
+  {
+    client_id: 'public-app',
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code', TOKEN_EXCHANGE_GRANT],
+    response_types: ['code'],
+    redirect_uris: ['http://localhost:3002/callback'],
+  },
+  {
+    client_id: 'service-x',
+    client_secret: 'service-x-secret',
+    grant_types: ['client_credentials', TOKEN_EXCHANGE_GRANT],
+    response_types: [],
+    redirect_uris: [],
+    scope: 'openid profile orders:read',
+  },
+];
+
+export interface HttpResult {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown>;
+}
+
+export interface TestServer {
+  readonly issuer: string;
+  readonly reference: ReferenceServer;
+  readonly audit: MemoryAuditSink;
+  /** How many access tokens the provider has saved or issued so far. */
+  issuedCount(): number;
+  /** Signs `login` in to a client by authorization code + PKCE (openid-client) and returns its tokens. */
+  signIn(login: string, client?: { id: string; secret: string; redirectUri?: string }): Promise<oidc.TokenEndpointResponse>;
+  /** POSTs a token-exchange request as `client` (client_secret_basic) and returns the raw answer. */
+  exchange(params: Record<string, string | string[]>, client?: { id: string; secret?: string } | null, headers?: Record<string, string>): Promise<HttpResult>;
+  /** POSTs a form to a provider endpoint with client_secret_basic. */
+  post(path: string, params: Record<string, string | string[]>, client?: { id: string; secret?: string } | null, headers?: Record<string, string>): Promise<HttpResult>;
+  /** Audit records written since the mark. */
+  auditSince(mark: number): AuditEvent[];
+  auditMark(): number;
+  close(): Promise<void>;
+}
+
+export interface TestServerOptions {
+  policy?: Record<string, unknown>;
+  hooks?: TokenExchangeOptions['hooks'];
+  audit?: AuditSink;
+  trustedIssuers?: TokenExchangeOptions['trustedIssuers'];
+  /** The provider's signing keys (private JWKs), so a test can forge tokens "from" the provider. */
+  jwks?: { keys: JWK[] };
+}
+
+function basic(client: { id: string; secret?: string }): string {
+  return `Basic ${Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret ?? '')}`).toString('base64')}`;
+}
+
+function form(params: Record<string, string | string[]>): URLSearchParams {
+  const body = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    for (const v of Array.isArray(value) ? value : [value]) body.append(name, v);
+  }
+  return body;
+}
+
+/** Starts the reference server (shipped config/ plus test clients) on a random 127.0.0.1 port. */
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const http: Server = createServer();
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const issuer = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  const fixtures = await loadFixtures(CONFIG_DIR, issuer);
+  const memory = new MemoryAuditSink();
+  const reference = await createReferenceServer({
+    issuer,
+    fixtures: {
+      ...fixtures,
+      clients: [...fixtures.clients, ...TEST_CLIENTS],
+      ...(options.trustedIssuers ? { trustedIssuers: options.trustedIssuers } : {}),
+    },
+    audit: options.audit ?? memory,
+    ...(options.policy ? { policy: options.policy } : {}),
+    ...(options.hooks ? { hooks: options.hooks } : {}),
+    ...(options.jwks ? { jwks: options.jwks } : {}),
+  });
+  http.on('request', reference.provider.callback());
+
+  let issued = 0;
+  reference.provider.on('access_token.saved', () => (issued += 1));
+  reference.provider.on('access_token.issued', () => (issued += 1));
+
+  const configs = new Map<string, oidc.Configuration>();
+  async function clientConfig(id: string, secret: string): Promise<oidc.Configuration> {
+    let config = configs.get(id);
+    if (!config) {
+      config = await oidc.discovery(new URL(issuer), id, secret, undefined, { execute: [oidc.allowInsecureRequests] });
+      configs.set(id, config);
+    }
+    return config;
+  }
+
+  async function post(path: string, params: Record<string, string | string[]>, client: { id: string; secret?: string } | null = SUPPORT_CONSOLE, headers: Record<string, string> = {}): Promise<HttpResult> {
+    const response = await fetch(new URL(path, issuer), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...(client ? { authorization: basic(client) } : {}), ...headers },
+      body: form(params),
+    });
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  }
+
+  return {
+    issuer,
+    reference,
+    audit: memory,
+    issuedCount: () => issued,
+    async signIn(login, client = SUPPORT_CONSOLE) {
+      const redirectUri = 'redirectUri' in client && client.redirectUri ? client.redirectUri : `${issuer}/admin/callback`;
+      const config = await clientConfig(client.id, client.secret);
+      const verifier = oidc.randomPKCECodeVerifier();
+      const state = oidc.randomState();
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: redirectUri,
+        scope: 'openid profile email',
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+        state,
+      });
+      const callback = await signInThroughLoginPage({ authorizationUrl: url.href, redirectUri, login, password: PASSWORD });
+      return oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state }, { redirect_uri: redirectUri });
+    },
+    exchange: (params, client = SUPPORT_CONSOLE, headers = {}) => post('/token', { grant_type: TOKEN_EXCHANGE_GRANT, ...params }, client, headers),
+    post,
+    auditMark: () => memory.records().length,
+    auditSince: (mark) => memory.records().slice(mark),
+    close: () => new Promise<void>((resolve) => http.close(() => resolve())),
+  };
+}
+
+/** The parameters of an impersonation by user id with an actor access token. */
+export function impersonate(actorToken: string, subject: string, extra: Record<string, string | string[]> = {}): Record<string, string | string[]> {
+  return {
+    subject_token: subject,
+    subject_token_type: TokenType.userId,
+    actor_token: actorToken,
+    actor_token_type: TokenType.accessToken,
+    reason: REASON,
+    ...extra,
+  };
+}
