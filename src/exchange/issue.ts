@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { FindAccount, TokenEndpointGrantContext } from 'oidc-provider';
 import { TOKEN_EXCHANGE_GRANT, TokenType } from '../constants.js';
 import type { ActClaim } from './act.js';
@@ -51,6 +51,14 @@ type Ctx = TokenEndpointGrantContext;
 
 const epoch = () => Math.floor(Date.now() / 1000);
 
+/**
+ * The token's identifier as the audit trail may hold it: a JWT's `jti`; for an opaque token, whose
+ * value *is* its identifier in oidc-provider, the SHA-256 of it, so no record holds a usable token.
+ */
+export function auditableTokenId(jti: string, format: string): string {
+  return format === 'jwt' ? jti : `sha256:${createHash('sha256').update(jti).digest('base64url')}`;
+}
+
 /** Claims an issued token carries: `act` (RFC 8693 §4.1) and this extension's impersonation facts. */
 function exchangeClaims(plan: IssuePlan): Record<string, unknown> {
   return {
@@ -102,11 +110,11 @@ async function issueAccessToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependenci
     expiresIn: plan.lifetime,
     ...(resourceServer ? { resourceServer } : {}),
   });
-  const model = token as unknown as { jti: string; generateTokenId(): string };
+  const model = token as unknown as { jti: string; format: string; generateTokenId(): string };
   model.jti = model.generateTokenId();
   deps.attachClaims(token, exchangeClaims(plan));
 
-  await audit(beforeSave, { tokenId: model.jti, expiresAt: epoch() + plan.lifetime });
+  await audit(beforeSave, { tokenId: auditableTokenId(model.jti, model.format), expiresAt: epoch() + plan.lifetime });
   ctx.oidc.entity('AccessToken', token);
   const value = await token.save();
   return {

@@ -93,6 +93,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const issuer = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   const fixtures = await loadFixtures(CONFIG_DIR, issuer);
   const memory = new MemoryAuditSink();
+  const given = options.audit;
+  // Every record the configured sink accepted is mirrored in `memory`, for auditSince().
+  const audit: AuditSink = given ? { write: async (event) => { await given.write(event); await memory.write(event); } } : memory;
   const reference = await createReferenceServer({
     issuer,
     fixtures: {
@@ -100,7 +103,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       clients: [...fixtures.clients, ...TEST_CLIENTS],
       ...(options.trustedIssuers ? { trustedIssuers: options.trustedIssuers } : {}),
     },
-    audit: options.audit ?? memory,
+    audit,
     ...(options.policy ? { policy: options.policy } : {}),
     ...(options.hooks ? { hooks: options.hooks } : {}),
     ...(options.jwks ? { jwks: options.jwks } : {}),

@@ -1,0 +1,78 @@
+import { describe, expect, it } from '@jest/globals';
+import Provider from 'oidc-provider';
+import { ConfigurationError, tokenExchange } from '../src/index.js';
+import { createReferenceServer } from '../src/server/app.js';
+import { loadFixtures } from '../src/server/fixtures.js';
+import { CONFIG_DIR } from './helpers/server.js';
+
+const accounts = { findAccount: async () => undefined };
+
+function messageOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigurationError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigurationError');
+}
+
+describe('options are validated at start-up, naming the bad field', () => {
+  it('rejects a lifetime ceiling above 3600 seconds', () => {
+    expect(messageOf(() => tokenExchange({ accounts, policy: { maxLifetimeSeconds: 7200 } }))).toBe(
+      'invalid token exchange options: policy.maxLifetimeSeconds: must be at most 3600 seconds (the hard maximum of an impersonation)',
+    );
+  });
+
+  it('rejects a missing account directory', () => {
+    expect(messageOf(() => tokenExchange({} as never))).toBe(
+      'invalid token exchange options: accounts: must be an AccountDirectory (an object with findAccount(id))',
+    );
+  });
+
+  it('rejects a misspelt policy field', () => {
+    expect(messageOf(() => tokenExchange({ accounts, policy: { enabeld: true } as never }))).toMatch(/^invalid token exchange options: policy: .*"enabeld"/);
+  });
+
+  it('rejects a trusted issuer with both jwks and jwksUri', () => {
+    expect(
+      messageOf(() => tokenExchange({ accounts, trustedIssuers: [{ issuer: 'https://idp.example', jwks: { keys: [{ kty: 'EC' }] }, jwksUri: 'https://idp.example/jwks' }] })),
+    ).toBe('invalid token exchange options: trustedIssuers.0: give exactly one of jwks or jwksUri');
+  });
+
+  it('starts disabled, with the SPEC §2 defaults', () => {
+    const { policy } = tokenExchange({ accounts }).options;
+    expect(policy).toEqual({
+      enabled: false,
+      actorRoles: ['impersonator'],
+      globalRole: 'global_impersonator',
+      protectedRoles: ['admin'],
+      requireReason: true,
+      maxLifetimeSeconds: 3600,
+      scopes: { deny: [] },
+      audiences: {},
+      maxActors: 3,
+      rateLimit: { points: 30, durationSeconds: 60 },
+    });
+  });
+
+  it('needs the provider signing keys in the configuration', () => {
+    expect(messageOf(() => tokenExchange({ accounts }).configuration({ findAccount: async () => undefined }))).toBe(
+      'token exchange needs configuration.jwks: it verifies JWTs this provider signed',
+    );
+  });
+
+  it('refuses to register on a provider not built from its configuration', () => {
+    const provider = new Provider('http://localhost:3999', {});
+    expect(messageOf(() => tokenExchange({ accounts }).register(provider))).toBe(
+      'build the provider from exchange.configuration(yourConfiguration) before exchange.register(provider)',
+    );
+  });
+
+  it('stops the reference server from starting with a ceiling above 3600', async () => {
+    const fixtures = await loadFixtures(CONFIG_DIR, 'http://localhost:3000');
+    await expect(createReferenceServer({ issuer: 'http://localhost:3000', fixtures, policy: { maxLifetimeSeconds: 3601 } })).rejects.toThrow(
+      'policy.maxLifetimeSeconds: must be at most 3600 seconds',
+    );
+  });
+});

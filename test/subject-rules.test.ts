@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { JWK } from 'jose';
+import { expectRefusal } from './helpers/refusal.js';
+import { now, signJwt, testKeys } from './helpers/keys.js';
+import { ORDERS_API, startTestServer, SUPPORT_CONSOLE, TokenType, impersonate, type TestServer } from './helpers/server.js';
+
+const SAME_ANSWER = 'subject cannot be impersonated by this actor';
+const subjectRefusal = (rule: string) => ({ status: 400, error: 'invalid_request', description: SAME_ANSWER, rule });
+
+let server: TestServer;
+let providerKey: JWK;
+let support: string;
+
+beforeAll(async () => {
+  providerKey = (await testKeys('provider-key', 'RS256')).privateJwk;
+  server = await startTestServer({
+    jwks: { keys: [providerKey] },
+    hooks: {
+      async authorize({ subject }) {
+        return subject.id === 'bob' ? { allow: false, detail: 'bob opted out of support access' } : undefined;
+      },
+    },
+  });
+  support = (await server.signIn('support')).access_token;
+});
+afterAll(() => server.close());
+
+describe('the subject: every refusal reads the same (SPEC §1–2)', () => {
+  it('refuses an unknown subject', async () => {
+    await expectRefusal(server, () => server.exchange(impersonate(support, 'nobody')), subjectRefusal('subject_unknown'));
+  });
+
+  it('refuses a disabled subject', async () => {
+    server.reference.accounts.update('alice', { disabled: true });
+    try {
+      await expectRefusal(server, () => server.exchange(impersonate(support, 'alice')), subjectRefusal('subject_disabled'));
+    } finally {
+      server.reference.accounts.update('alice', { disabled: false });
+    }
+  });
+
+  it('refuses impersonating oneself', async () => {
+    await expectRefusal(server, () => server.exchange(impersonate(support, 'support')), subjectRefusal('subject_is_actor'));
+  });
+
+  it('refuses a subject holding a protected role', async () => {
+    await expectRefusal(server, () => server.exchange(impersonate(support, 'root')), subjectRefusal('subject_protected'));
+  });
+
+  it('refuses a subject of another tenant', async () => {
+    await expectRefusal(server, () => server.exchange(impersonate(support, 'carol')), subjectRefusal('subject_other_tenant'));
+  });
+
+  it('lets a global_impersonator cross tenants', async () => {
+    server.reference.accounts.update('support', { roles: ['support', 'impersonator', 'global_impersonator'] });
+    try {
+      const result = await server.exchange(impersonate(support, 'carol', { scope: 'openid' }));
+      expect(result.status).toBe(200);
+    } finally {
+      server.reference.accounts.update('support', { roles: ['support', 'impersonator'] });
+    }
+  });
+
+  it('refuses a subject the authorize hook denies', async () => {
+    const { record } = await expectRefusal(server, () => server.exchange(impersonate(support, 'bob')), subjectRefusal('subject_denied_by_hook'));
+    expect(record.subject).toBe('bob');
+  });
+
+  it('refuses an actor that may_act in the subject token does not name (RFC 8693 §4.4)', async () => {
+    const subjectToken = await signJwt(providerKey, { iss: server.issuer, sub: 'alice', aud: SUPPORT_CONSOLE.id, iat: now(), exp: now() + 600, may_act: { sub: 'admin' } });
+    await expectRefusal(
+      server,
+      () => server.exchange(impersonate(support, 'alice', { subject_token: subjectToken, subject_token_type: TokenType.idToken })),
+      subjectRefusal('subject_may_act'),
+    );
+  });
+
+  it('honours may_act naming the actor', async () => {
+    const subjectToken = await signJwt(providerKey, { iss: server.issuer, sub: 'alice', aud: SUPPORT_CONSOLE.id, iat: now(), exp: now() + 600, may_act: { sub: 'support' } });
+    const result = await server.exchange(impersonate(support, 'alice', { subject_token: subjectToken, subject_token_type: TokenType.idToken, scope: 'openid' }));
+    expect(result.status).toBe(200);
+  });
+});
+
+describe('the subject token (SPEC §1)', () => {
+  it('refuses a subject token that does not verify', async () => {
+    await expectRefusal(server, () => server.exchange({ subject_token: 'garbage', subject_token_type: TokenType.accessToken }, ORDERS_API), {
+      status: 400,
+      error: 'invalid_request',
+      description: 'subject_token is invalid, expired or revoked',
+      rule: 'subject_token_invalid',
+    });
+  });
+
+  it('refuses a subject token without actor that was not issued to the requesting client', async () => {
+    const aliceAtConsole = (await server.signIn('alice')).access_token;
+    await expectRefusal(server, () => server.exchange({ subject_token: aliceAtConsole, subject_token_type: TokenType.accessToken }, ORDERS_API), {
+      status: 400,
+      error: 'invalid_request',
+      description: 'subject_token was not issued to this client',
+      rule: 'subject_token_audience',
+    });
+  });
+
+  it('refuses a client-credentials token as subject', async () => {
+    const service = { id: 'service-x', secret: 'service-x-secret' };
+    const cc = await server.post('/token', { grant_type: 'client_credentials', scope: 'orders:read' }, service);
+    await expectRefusal(server, () => server.exchange({ subject_token: cc.body.access_token as string, subject_token_type: TokenType.accessToken }, service), {
+      status: 400,
+      error: 'invalid_request',
+      description: 'subject_token must identify a user',
+      rule: 'subject_token_invalid',
+    });
+  });
+
+  it('exchanges a subject token the client holds without an actor, and adds no act', async () => {
+    const alice = (await server.signIn('alice')).access_token;
+    const result = await server.exchange({ subject_token: alice, subject_token_type: TokenType.accessToken, scope: 'openid' });
+    expect(result.status).toBe(200);
+    const introspection = await server.post('/token/introspection', { token: result.body.access_token as string }, ORDERS_API);
+    expect(introspection.body).toMatchObject({ active: true, sub: 'alice', client_id: 'support-console' });
+    expect(introspection.body.act).toBeUndefined();
+  });
+});
