@@ -7,6 +7,7 @@ export type OAuthErrorCode =
   | 'invalid_client'
   | 'invalid_scope'
   | 'invalid_target'
+  | 'invalid_dpop_proof'
   | 'unauthorized_client'
   | 'unsupported_grant_type'
   | 'server_error';
@@ -31,6 +32,7 @@ export type RefusalRule =
   | 'client_public'
   | 'client_grant_not_allowed'
   | 'impersonation_disabled'
+  | 'dpop_proof_invalid'
   // the actor
   | 'actor_token_invalid'
   | 'actor_token_audience'

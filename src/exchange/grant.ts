@@ -6,6 +6,7 @@ import type { ResolvedOptions } from '../config.js';
 import { TokenType } from '../constants.js';
 import { ExchangeRefusal, invalidRequest, toProviderError } from '../errors.js';
 import { wrapActor, type ActClaim } from './act.js';
+import { assertBoundTokenProven, verifyDpopProof } from './dpop.js';
 import type { IssueDependencies, IssuePlan } from './issue.js';
 import { AuditBeforeIssueError, issueTokens } from './issue.js';
 import {
@@ -92,10 +93,11 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
   }
 
   /** RFC 8693 §2.1 actor_token: active, addressed to this client, not itself impersonated. */
-  async function verifyActor(ctx: Ctx, request: ExchangeRequest, attempt: Attempt): Promise<VerifiedToken | undefined> {
+  async function verifyActor(ctx: Ctx, request: ExchangeRequest, proofKey: string | undefined, attempt: Attempt): Promise<VerifiedToken | undefined> {
     if (request.actorToken === undefined) return undefined;
     const actor = await verifyToken(request.actorToken, request.actorTokenType!, 'actor', deps.verify);
     attempt.actor = actor.sub;
+    assertBoundTokenProven('actor', actor.jkt, proofKey);
     const clientId = ctx.oidc.client.clientId;
     if (!isIssuedTo(actor, clientId, deps.resourceServers.servedBy(clientId))) {
       throw invalidRequest('actor_token_audience', 'actor_token was not issued to this client', `client ${clientId}`);
@@ -105,13 +107,14 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
   }
 
   /** RFC 8693 §2.1 subject_token: a token of the subject, or (user-id type) the subject's account id. */
-  async function verifySubject(ctx: Ctx, request: ExchangeRequest, actor: VerifiedToken | undefined, attempt: Attempt): Promise<Subject> {
+  async function verifySubject(ctx: Ctx, request: ExchangeRequest, actor: VerifiedToken | undefined, proofKey: string | undefined, attempt: Attempt): Promise<Subject> {
     if (request.subjectTokenType === TokenType.userId) {
       attempt.subject = request.subjectToken;
       return { id: request.subjectToken, token: undefined };
     }
     const token = await verifyToken(request.subjectToken, request.subjectTokenType, 'subject', deps.verify);
     attempt.subject = token.sub;
+    assertBoundTokenProven('subject', token.jkt, proofKey);
     if (token.principal !== 'user') {
       throw invalidRequest('subject_token_invalid', 'subject_token must identify a user', 'client credentials token');
     }
@@ -176,9 +179,21 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     return { actorAccount: undefined, subjectAccount, act, impersonation: undefined };
   }
 
+  /** RFC 9449 §4.3: a DPoP proof, when sent, binds the issued token to the proof's key. */
+  function proofKeyOf(ctx: Ctx): Promise<string | undefined> {
+    return verifyDpopProof({
+      proof: ctx.get('DPoP') || undefined,
+      tokenEndpoint: ctx.oidc.urlFor('token'),
+      clientId: ctx.oidc.client.clientId,
+      clockTolerance: deps.verify.clockTolerance,
+      replay: deps.verify.lookup.uniqueProof,
+    });
+  }
+
   async function decide(ctx: Ctx, request: ExchangeRequest, attempt: Attempt): Promise<IssuePlan> {
-    const actor = await verifyActor(ctx, request, attempt);
-    const subject = await verifySubject(ctx, request, actor, attempt);
+    const proofKey = await proofKeyOf(ctx);
+    const actor = await verifyActor(ctx, request, proofKey, attempt);
+    const subject = await verifySubject(ctx, request, actor, proofKey, attempt);
     const prior = subject.token?.act;
 
     const decision = prior
@@ -236,6 +251,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
       target,
       lifetime,
       requestedTokenType: request.requestedTokenType,
+      proofKey,
     };
   }
 

@@ -15,6 +15,8 @@ export interface IssuePlan {
   readonly target: Target | undefined;
   readonly lifetime: number;
   readonly requestedTokenType: RequestedTokenType;
+  /** RFC 9449: the DPoP key thumbprint the access token is bound to, if the request carried a proof. */
+  readonly proofKey: string | undefined;
 }
 
 /** What is known of a token before it is saved: enough for the audit record. */
@@ -113,6 +115,7 @@ async function issueAccessToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependenci
   const model = token as unknown as { jti: string; format: string; generateTokenId(): string };
   model.jti = model.generateTokenId();
   deps.attachClaims(token, exchangeClaims(plan));
+  if (plan.proofKey) token.setThumbprint('jkt', plan.proofKey);
 
   await audit(beforeSave, { tokenId: auditableTokenId(model.jti, model.format), expiresAt: epoch() + plan.lifetime });
   ctx.oidc.entity('AccessToken', token);

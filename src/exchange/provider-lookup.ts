@@ -12,6 +12,7 @@ interface ModelToken {
   extra?: Record<string, unknown>;
   grantId?: string;
   sessionUid?: string;
+  jkt?: string;
   isValid: boolean;
 }
 
@@ -39,6 +40,7 @@ export function providerTokenLookup(provider: Provider): IssuedTokenLookup {
       extra: token.extra,
       grantId: token.grantId,
       sessionUid: token.sessionUid,
+      jkt: token.jkt,
     };
   }
 
@@ -51,6 +53,9 @@ export function providerTokenLookup(provider: Provider): IssuedTokenLookup {
       const token = access ?? clientCredentials;
       if (!token?.isValid || !token.clientId) return undefined;
       return (await grantStands(token)) ? toStored(token) : undefined;
+    },
+    async uniqueProof(clientId, jti, expiresAt) {
+      return provider.ReplayDetection.unique(clientId, jti, expiresAt);
     },
     async sessionAuthTime(sessionUid) {
       const session = await provider.Session.findByUid(sessionUid);

@@ -25,12 +25,16 @@ export interface StoredToken {
   readonly extra: Record<string, unknown> | undefined;
   readonly grantId: string | undefined;
   readonly sessionUid: string | undefined;
+  /** RFC 9449 binding: the thumbprint of the key the token is bound to. */
+  readonly jkt: string | undefined;
 }
 
 /** The narrow view of oidc-provider the verifiers need. */
 export interface IssuedTokenLookup {
   /** An active opaque access token or client-credentials token whose grant still stands, else `undefined`. */
   findActiveToken(value: string): Promise<StoredToken | undefined>;
+  /** Records a DPoP proof `jti` for the client; false when it was seen before (RFC 9449 §11.1). */
+  uniqueProof(clientId: string, jti: string, expiresAt: number): Promise<boolean>;
   /** The time the session behind an access token authenticated the user, if known. */
   sessionAuthTime(sessionUid: string): Promise<number | undefined>;
 }
@@ -52,6 +56,8 @@ export interface VerifiedToken {
   readonly authTime: number | undefined;
   readonly impersonation: ImpersonationFacts | undefined;
   readonly claims: JWTPayload | undefined;
+  /** RFC 9449 §6: the JWK thumbprint a DPoP-bound token is bound to. */
+  readonly jkt: string | undefined;
 }
 
 export interface VerifyContext {
@@ -77,6 +83,11 @@ function readImpersonation(value: unknown): ImpersonationFacts | undefined {
 
 function readMayAct(value: unknown): Record<string, unknown> | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+function readJkt(cnf: unknown): string | undefined {
+  const jkt = typeof cnf === 'object' && cnf !== null ? (cnf as Record<string, unknown>).jkt : undefined;
+  return typeof jkt === 'string' ? jkt : undefined;
 }
 
 function looksLikeJwt(value: string): boolean {
@@ -110,6 +121,7 @@ async function verifyStoredToken(value: string, role: Role, context: VerifyConte
     authTime,
     impersonation: readImpersonation(extra.impersonation),
     claims: undefined,
+    jkt: stored.jkt,
   };
 }
 
@@ -155,6 +167,7 @@ async function verifySignedJwt(value: string, type: ActorTokenType | SubjectToke
     authTime: typeof payload.auth_time === 'number' ? payload.auth_time : undefined,
     impersonation: readImpersonation(payload.impersonation),
     claims: payload,
+    jkt: readJkt(payload.cnf),
   };
 }
 

@@ -39,7 +39,7 @@ export async function signInThroughLoginPage(input: {
     const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
     if (response.status === 200 && action && init.method === 'GET') {
       url = new URL(action, url);
-      const fields = action.endsWith('/login') ? { login: input.login, password: input.password } : {};
+      const fields: Record<string, string> = action.endsWith('/login') ? { login: input.login, password: input.password } : {};
       init = {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },

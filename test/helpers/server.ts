@@ -54,7 +54,9 @@ export interface TestServer {
   /** How many access tokens the provider has saved or issued so far. */
   issuedCount(): number;
   /** Signs `login` in to a client by authorization code + PKCE (openid-client) and returns its tokens. */
-  signIn(login: string, client?: { id: string; secret: string; redirectUri?: string }): Promise<oidc.TokenEndpointResponse>;
+  signIn(login: string, client?: { id: string; secret: string; redirectUri?: string }, dpop?: oidc.DPoPHandle): Promise<oidc.TokenEndpointResponse>;
+  /** openid-client's configuration for a confidential client of this server. */
+  clientConfig(id: string, secret: string): Promise<oidc.Configuration>;
   /** POSTs a token-exchange request as `client` (client_secret_basic) and returns the raw answer. */
   exchange(params: Record<string, string | string[]>, client?: { id: string; secret?: string } | null, headers?: Record<string, string>): Promise<HttpResult>;
   /** POSTs a form to a provider endpoint with client_secret_basic. */
@@ -139,7 +141,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     reference,
     audit: memory,
     issuedCount: () => issued,
-    async signIn(login, client = SUPPORT_CONSOLE) {
+    clientConfig,
+    async signIn(login, client = SUPPORT_CONSOLE, dpop) {
       const redirectUri = 'redirectUri' in client && client.redirectUri ? client.redirectUri : `${issuer}/admin/callback`;
       const config = await clientConfig(client.id, client.secret);
       const verifier = oidc.randomPKCECodeVerifier();
@@ -152,7 +155,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
         state,
       });
       const callback = await signInThroughLoginPage({ authorizationUrl: url.href, redirectUri, login, password: PASSWORD });
-      return oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state }, { redirect_uri: redirectUri });
+      return oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state }, { redirect_uri: redirectUri }, dpop ? { DPoP: dpop } : undefined);
     },
     exchange: (params, client = SUPPORT_CONSOLE, headers = {}) => post('/token', { grant_type: TOKEN_EXCHANGE_GRANT, ...params }, client, headers),
     post,
