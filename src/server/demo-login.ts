@@ -47,6 +47,8 @@ export async function signInThroughLoginPage(input: {
       };
       continue;
     }
+    const alert = /role="alert">([^<]*)</.exec(html)?.[1];
+    if (alert) throw new Error(`sign-in refused: ${alert}`);
     const text = html.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').slice(0, 300);
     throw new Error(`sign-in stopped at ${url.pathname} with status ${response.status}: ${text}`);
   }
