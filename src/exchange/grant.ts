@@ -4,7 +4,7 @@ import type { DirectoryAccount } from '../accounts.js';
 import type { AuditRecorder, RequestFacts } from '../audit/recorder.js';
 import type { ResolvedOptions } from '../config.js';
 import { TokenType } from '../constants.js';
-import { ExchangeRefusal, invalidRequest, toProviderError } from '../errors.js';
+import { ExchangeRefusal, invalidRequest, subjectRefused, toProviderError } from '../errors.js';
 import { wrapActor, type ActClaim } from './act.js';
 import { assertBoundTokenProven, verifyDpopProof } from './dpop.js';
 import type { IssueDependencies, IssuePlan } from './issue.js';
@@ -92,6 +92,13 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     return options.hooks.resolveSubject({ issuer: token.issuer, sub: token.sub, claims: token.claims ?? {}, ownIssuer: token.ownIssuer });
   }
 
+  /** SPEC §2: the actor's account, read live, must be allowed to impersonate right now. */
+  async function actorAccountOf(actor: VerifiedToken): Promise<DirectoryAccount> {
+    const actorId = await accountIdOf(actor);
+    const account = actorId === undefined ? undefined : await options.accounts.findAccount(actorId);
+    return assertActorMayImpersonate(account, actor, policy, epoch());
+  }
+
   /** RFC 8693 §2.1 actor_token: active, addressed to this client, not itself impersonated. */
   async function verifyActor(ctx: Ctx, request: ExchangeRequest, proofKey: string | undefined, attempt: Attempt): Promise<VerifiedToken | undefined> {
     if (request.actorToken === undefined) return undefined;
@@ -123,7 +130,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
       throw invalidRequest('subject_token_audience', 'subject_token was not issued to this client', `client ${clientId}`);
     }
     const id = await accountIdOf(token);
-    if (id === undefined) throw invalidRequest('subject_unknown', 'subject cannot be impersonated by this actor', token.sub);
+    if (id === undefined) throw subjectRefused('subject_unknown', `${token.issuer} ${token.sub} maps to no account`);
     attempt.subject = id;
     return { id, token };
   }
@@ -134,13 +141,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
       throw invalidRequest('actor_not_a_user', 'only a user can start an impersonation', `actor ${actor.sub} is a client`);
     }
     await deps.rateLimiter.consume(actorKey(actor));
-    const actorId = await accountIdOf(actor);
-    const actorAccount = assertActorMayImpersonate(
-      actorId === undefined ? undefined : await options.accounts.findAccount(actorId),
-      actor,
-      policy,
-      epoch(),
-    );
+    const actorAccount = await actorAccountOf(actor);
     const subjectAccount = assertSubjectMayBeImpersonated(await options.accounts.findAccount(subject.id), subject.id, actorAccount, policy);
     assertMayAct(subject.token?.mayAct, { sub: actor.sub, iss: actor.issuer, clientId: ctx.oidc.client.clientId });
     assertReason(request.reason, policy);
@@ -157,11 +158,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     const acting: ActingParty = actor
       ? { sub: actor.sub, iss: actor.ownIssuer ? undefined : actor.issuer, token: actor }
       : { sub: ctx.oidc.client.clientId, iss: undefined, token: undefined };
-    let actorAccount: DirectoryAccount | undefined;
-    if (actor?.principal === 'user') {
-      const actorId = await accountIdOf(actor);
-      actorAccount = assertActorMayImpersonate(actorId === undefined ? undefined : await options.accounts.findAccount(actorId), actor, policy, epoch());
-    }
+    const actorAccount = actor?.principal === 'user' ? await actorAccountOf(actor) : undefined;
     const subjectAccount = assertSubjectActive(await options.accounts.findAccount(subject.id), subject.id);
     assertMayAct(subject.token?.mayAct, { sub: acting.sub, iss: acting.iss ?? deps.verify.ownIssuer, clientId: ctx.oidc.client.clientId });
     const act = wrapActor(acting, prior);
@@ -231,9 +228,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
         scopes,
         audience: target ? [target.identifier] : [],
       });
-      if (verdict && verdict.allow === false) {
-        throw new ExchangeRefusal('subject_denied_by_hook', 'invalid_request', 'subject cannot be impersonated by this actor', { detail: verdict.detail });
-      }
+      if (verdict && verdict.allow === false) throw subjectRefused('subject_denied_by_hook', verdict.detail);
     }
 
     const lifetime = lifetimeSeconds({
