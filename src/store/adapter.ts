@@ -1,0 +1,110 @@
+import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
+import type { Backend } from './backend.js';
+import type { KeyLayout } from './keys.js';
+
+/** Models whose entities oidc-provider revokes together through their `grantId`. */
+const GRANTABLE = new Set([
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+  'PreAuthorizedCode',
+]);
+
+const epoch = () => Math.floor(Date.now() / 1000);
+
+/** An oidc-provider adapter whose `consume` also tells the caller whether it won. */
+export interface StoreAdapter extends Adapter {
+  consume(id: string): Promise<undefined>;
+  /** Marks the entity consumed; true for exactly one of any number of concurrent callers. */
+  consumeOnce(id: string): Promise<boolean>;
+}
+
+/**
+ * Builds oidc-provider's `adapter` (one instance per model name) over a {@link Backend}.
+ * Grant indexes are written before their members, so a token is never stored where
+ * `revokeByGrantId` cannot reach it.
+ */
+export function createAdapter(backend: Backend, keys: KeyLayout): AdapterConstructor {
+  return class BackendAdapter implements StoreAdapter {
+    readonly #model: string;
+
+    constructor(model: string) {
+      this.#model = model;
+    }
+
+    #key(id: string): string {
+      return keys.entity(this.#model, id);
+    }
+
+    async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<undefined> {
+      const key = this.#key(id);
+      const indexes: Array<Promise<void>> = [];
+      if (GRANTABLE.has(this.#model) && typeof payload.grantId === 'string') {
+        indexes.push(backend.addToSet(keys.grant(payload.grantId), key, expiresIn));
+      }
+      if (this.#model === 'Session' && typeof payload.uid === 'string') indexes.push(backend.set(keys.uid(payload.uid), id, expiresIn));
+      if (typeof payload.userCode === 'string') indexes.push(backend.set(keys.userCode(payload.userCode), id, expiresIn));
+      await Promise.all(indexes);
+      await backend.putEntity(key, JSON.stringify(payload), expiresIn);
+      return undefined;
+    }
+
+    async find(id: string): Promise<AdapterPayload | undefined> {
+      const entity = await backend.getEntity(this.#key(id));
+      if (!entity) return undefined;
+      const payload = JSON.parse(entity.json) as AdapterPayload;
+      return entity.consumed === undefined ? payload : { ...payload, consumed: entity.consumed };
+    }
+
+    async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      const id = await backend.get(keys.uid(uid));
+      return id === undefined ? undefined : this.find(id);
+    }
+
+    async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      const id = await backend.get(keys.userCode(userCode));
+      return id === undefined ? undefined : this.find(id);
+    }
+
+    async consume(id: string): Promise<undefined> {
+      await this.consumeOnce(id);
+      return undefined;
+    }
+
+    async consumeOnce(id: string): Promise<boolean> {
+      return backend.consumeEntity(this.#key(id), epoch());
+    }
+
+    async destroy(id: string): Promise<undefined> {
+      const payload = await this.find(id);
+      const doomed = [this.#key(id)];
+      if (payload && typeof payload.uid === 'string' && (await backend.get(keys.uid(payload.uid))) === id) doomed.push(keys.uid(payload.uid));
+      if (payload && typeof payload.userCode === 'string') doomed.push(keys.userCode(payload.userCode));
+      await backend.delete(doomed);
+      return undefined;
+    }
+
+    async revokeByGrantId(grantId: string): Promise<undefined> {
+      await revokeGrantMembers(backend, keys, grantId);
+      return undefined;
+    }
+  };
+}
+
+/** Deletes every entity indexed under a grant, their user-code pointers, and the index itself. */
+export async function revokeGrantMembers(backend: Backend, keys: KeyLayout, grantId: string): Promise<void> {
+  const index = keys.grant(grantId);
+  const members = await backend.members(index);
+  const pointers = await Promise.all(
+    members
+      .filter((key) => key.startsWith(keys.entity('DeviceCode', '')))
+      .map(async (key) => {
+        const entity = await backend.getEntity(key);
+        const code = entity ? (JSON.parse(entity.json) as { userCode?: unknown }).userCode : undefined;
+        return typeof code === 'string' ? keys.userCode(code) : undefined;
+      }),
+  );
+  await backend.delete([...members, ...pointers.filter((k): k is string => k !== undefined), index]);
+}

@@ -1,0 +1,38 @@
+import type { AdapterConstructor } from 'oidc-provider';
+import { createAdapter } from './adapter.js';
+import type { Backend } from './backend.js';
+import { ImpersonationStore } from './impersonations.js';
+import { KeyLayout } from './keys.js';
+import { MemoryBackend } from './memory.js';
+
+/** One storage backend, seen as oidc-provider's adapter and as the impersonation store. */
+export interface Store {
+  readonly backend: Backend;
+  readonly keys: KeyLayout;
+  /** Pass as `adapter` in the provider configuration. */
+  readonly adapter: AdapterConstructor;
+  readonly impersonations: ImpersonationStore;
+  close(): Promise<void>;
+}
+
+/** Wraps a backend; `prefix` namespaces every key (default `oidc:`). */
+export function createStore(backend: Backend, prefix = 'oidc:'): Store {
+  const keys = new KeyLayout(prefix);
+  return {
+    backend,
+    keys,
+    adapter: createAdapter(backend, keys),
+    impersonations: new ImpersonationStore(backend, keys),
+    close: () => backend.close(),
+  };
+}
+
+/** A store in process memory: for one instance, development and tests. */
+export function createMemoryStore(prefix?: string): Store {
+  return createStore(new MemoryBackend(), prefix);
+}
+
+export type { Backend } from './backend.js';
+export type { ImpersonationFilter, ImpersonationRecord } from './impersonations.js';
+export type { StoreAdapter } from './adapter.js';
+export { KeyLayout } from './keys.js';

@@ -1,0 +1,64 @@
+/**
+ * Key layout. Every key carries a Redis Cluster hash tag (the part in braces) naming the one thing
+ * it belongs to, so a multi-key script (an entity and its consumed mark) never spans slots, while
+ * unrelated entities spread over the cluster.
+ *
+ *   <p>{<Model>:<id>}            entity JSON (hash: payload + consumed)
+ *   <p>{grant:<grantId>}         set of entity keys issued under a grant (expires with the last)
+ *   <p>{uid:<uid>}               Session uid → session id
+ *   <p>{userCode:<code>}         DeviceCode user code → device code id
+ *   <p>{imp:<grantId>}           impersonation record (JSON), lives as long as its token
+ *   <p>{imp-actor:<actor>}       set of impersonation grant ids of an actor
+ *   <p>{imp-subject:<subject>}   set of impersonation grant ids of a subject
+ *   <p>{imp-source:<grantId>}    set of impersonation grant ids produced from an actor's grant
+ *   <p>{imp-all}                 set of every live impersonation grant id
+ *   <p>{jwt:<jti>}               JWT access token record (revocation and introspection of JWTs)
+ *   <p>{settings}:<name>         shared settings: the switch, key material
+ */
+export class KeyLayout {
+  constructor(readonly prefix: string) {}
+
+  entity(model: string, id: string): string {
+    return `${this.prefix}{${model}:${id}}`;
+  }
+
+  grant(grantId: string): string {
+    return `${this.prefix}{grant:${grantId}}`;
+  }
+
+  uid(uid: string): string {
+    return `${this.prefix}{uid:${uid}}`;
+  }
+
+  userCode(code: string): string {
+    return `${this.prefix}{userCode:${code}}`;
+  }
+
+  impersonation(grantId: string): string {
+    return `${this.prefix}{imp:${grantId}}`;
+  }
+
+  impersonationsOfActor(actor: string): string {
+    return `${this.prefix}{imp-actor:${actor}}`;
+  }
+
+  impersonationsOfSubject(subject: string): string {
+    return `${this.prefix}{imp-subject:${subject}}`;
+  }
+
+  impersonationsFromGrant(actorGrantId: string): string {
+    return `${this.prefix}{imp-source:${actorGrantId}}`;
+  }
+
+  allImpersonations(): string {
+    return `${this.prefix}{imp-all}`;
+  }
+
+  jwt(jti: string): string {
+    return `${this.prefix}{jwt:${jti}}`;
+  }
+
+  setting(name: string): string {
+    return `${this.prefix}{settings}:${name}`;
+  }
+}

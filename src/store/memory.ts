@@ -1,0 +1,104 @@
+import type { Backend } from './backend.js';
+
+interface Entry {
+  value: string | Set<string> | { json: string; consumed: number | undefined };
+  expiresAt: number | undefined;
+}
+
+const now = () => Date.now();
+const expiry = (ttlSeconds: number | undefined) => (ttlSeconds === undefined ? undefined : now() + ttlSeconds * 1000);
+
+/**
+ * The backend in process memory: the reference server's default and the tests' baseline. Nothing
+ * is evicted before its TTL (unlike oidc-provider's development LRU adapter); expired keys are
+ * dropped when read and by a periodic sweep.
+ */
+export class MemoryBackend implements Backend {
+  readonly #data = new Map<string, Entry>();
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(sweepIntervalMs = 60_000) {
+    this.#sweeper = setInterval(() => this.#sweep(), sweepIntervalMs);
+    this.#sweeper.unref();
+  }
+
+  #live(key: string): Entry | undefined {
+    const entry = this.#data.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt !== undefined && entry.expiresAt <= now()) {
+      this.#data.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  #sweep(): void {
+    for (const key of this.#data.keys()) this.#live(key);
+  }
+
+  async putEntity(key: string, json: string, ttlSeconds: number | undefined): Promise<void> {
+    this.#data.set(key, { value: { json, consumed: undefined }, expiresAt: expiry(ttlSeconds) });
+  }
+
+  async getEntity(key: string) {
+    const value = this.#live(key)?.value;
+    return value && typeof value === 'object' && !(value instanceof Set) ? { ...value } : undefined;
+  }
+
+  async consumeEntity(key: string, at: number): Promise<boolean> {
+    const value = this.#live(key)?.value;
+    if (!value || typeof value !== 'object' || value instanceof Set || value.consumed !== undefined) return false;
+    value.consumed = at;
+    return true;
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    const value = this.#live(key)?.value;
+    return typeof value === 'string' ? value : undefined;
+  }
+
+  async set(key: string, value: string, ttlSeconds: number | undefined): Promise<void> {
+    this.#data.set(key, { value, expiresAt: expiry(ttlSeconds) });
+  }
+
+  async setIfAbsent(key: string, value: string): Promise<string> {
+    const existing = await this.get(key);
+    if (existing !== undefined) return existing;
+    await this.set(key, value, undefined);
+    return value;
+  }
+
+  async delete(keys: readonly string[]): Promise<void> {
+    for (const key of keys) this.#data.delete(key);
+  }
+
+  async addToSet(key: string, member: string, ttlSeconds: number | undefined): Promise<void> {
+    const entry = this.#live(key);
+    const wanted = expiry(ttlSeconds);
+    if (entry && entry.value instanceof Set) {
+      entry.value.add(member);
+      if (entry.expiresAt !== undefined) entry.expiresAt = wanted === undefined ? undefined : Math.max(entry.expiresAt, wanted);
+      return;
+    }
+    this.#data.set(key, { value: new Set([member]), expiresAt: wanted });
+  }
+
+  async members(key: string): Promise<string[]> {
+    const value = this.#live(key)?.value;
+    return value instanceof Set ? [...value] : [];
+  }
+
+  async removeFromSet(key: string, members: readonly string[]): Promise<void> {
+    const value = this.#live(key)?.value;
+    if (!(value instanceof Set)) return;
+    for (const member of members) value.delete(member);
+    if (value.size === 0) this.#data.delete(key);
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper);
+    this.#data.clear();
+  }
+}

@@ -1,0 +1,147 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import type { Adapter, AdapterConstructor } from 'oidc-provider';
+import type { StoreAdapter } from '../src/store/adapter.js';
+import { createStore, type Backend, type Store } from '../src/store/index.js';
+import { backendsUnderTest } from './helpers/backends.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The same cases for every backend: memory, Redis standalone, Redis Cluster. */
+describe.each(backendsUnderTest())('store contract on %s', (_name, open) => {
+  let backend: Backend;
+  let store: Store;
+  let adapterFor: (model: string) => StoreAdapter;
+
+  beforeAll(async () => {
+    backend = await open();
+    store = createStore(backend, `test:${randomUUID()}:`);
+    const Adapter = store.adapter as AdapterConstructor;
+    adapterFor = (model) => new Adapter(model) as unknown as StoreAdapter;
+  });
+  afterAll(() => backend.close());
+
+  it('finds what it stored and nothing else', async () => {
+    const tokens: Adapter = adapterFor('AccessToken');
+    await tokens.upsert('t1', { accountId: 'alice', scope: 'openid', extra: { list: [], nested: { empty: {} } } }, 60);
+    expect(await tokens.find('t1')).toEqual({ accountId: 'alice', scope: 'openid', extra: { list: [], nested: { empty: {} } } });
+    expect(await tokens.find('missing')).toBeUndefined();
+    expect(await adapterFor('RefreshToken').find('t1')).toBeUndefined();
+  });
+
+  it('forgets an entity after its TTL', async () => {
+    const codes = adapterFor('AuthorizationCode');
+    await codes.upsert('short', { accountId: 'alice' }, 1);
+    expect(await codes.find('short')).toBeDefined();
+    await sleep(1100);
+    expect(await codes.find('short')).toBeUndefined();
+  });
+
+  it('replaces an entity on upsert, clearing its consumed mark', async () => {
+    const codes = adapterFor('AuthorizationCode');
+    await codes.upsert('c1', { accountId: 'alice' }, 60);
+    await codes.consume('c1');
+    await codes.upsert('c1', { accountId: 'bob' }, 60);
+    expect(await codes.find('c1')).toEqual({ accountId: 'bob' });
+  });
+
+  it('marks consumed with the time, shown by find', async () => {
+    const codes = adapterFor('AuthorizationCode');
+    await codes.upsert('c2', { accountId: 'alice' }, 60);
+    await codes.consume('c2');
+    const found = await codes.find('c2');
+    expect(typeof found?.consumed).toBe('number');
+  });
+
+  it('lets exactly one of many concurrent consumers win', async () => {
+    const codes = adapterFor('AuthorizationCode');
+    await codes.upsert('race', { accountId: 'alice' }, 60);
+    const results = await Promise.all(Array.from({ length: 25 }, () => codes.consumeOnce('race')));
+    expect(results.filter(Boolean)).toHaveLength(1);
+  });
+
+  it('never resurrects a missing or expired entity when consuming', async () => {
+    const codes = adapterFor('AuthorizationCode');
+    expect(await codes.consumeOnce('never-stored')).toBe(false);
+    expect(await codes.find('never-stored')).toBeUndefined();
+    await codes.upsert('fading', { accountId: 'alice' }, 1);
+    await sleep(1100);
+    expect(await codes.consumeOnce('fading')).toBe(false);
+    expect(await codes.find('fading')).toBeUndefined();
+  });
+
+  it('destroys an entity and its secondary index', async () => {
+    const sessions = adapterFor('Session');
+    await sessions.upsert('s1', { uid: 'uid-1', accountId: 'alice' }, 60);
+    expect(await sessions.findByUid('uid-1')).toEqual({ uid: 'uid-1', accountId: 'alice' });
+    await sessions.destroy('s1');
+    expect(await sessions.find('s1')).toBeUndefined();
+    expect(await sessions.findByUid('uid-1')).toBeUndefined();
+  });
+
+  it('finds a device code by its user code', async () => {
+    const devices = adapterFor('DeviceCode');
+    await devices.upsert('d1', { userCode: 'ABCD-EFGH', grantId: 'g-device' }, 60);
+    expect(await devices.findByUserCode('ABCD-EFGH')).toEqual({ userCode: 'ABCD-EFGH', grantId: 'g-device' });
+  });
+
+  it('revokes every member of a grant across models, with their indexes', async () => {
+    const grantId = `g-${randomUUID()}`;
+    await adapterFor('AccessToken').upsert('a1', { grantId }, 60);
+    await adapterFor('AccessToken').upsert('a2', { grantId }, 120);
+    await adapterFor('RefreshToken').upsert('r1', { grantId }, 600);
+    await adapterFor('DeviceCode').upsert('d2', { grantId, userCode: 'WXYZ-1234' }, 60);
+    await adapterFor('AccessToken').upsert('other', { grantId: 'another-grant' }, 60);
+    await adapterFor('AccessToken').revokeByGrantId(grantId);
+    for (const [model, id] of [['AccessToken', 'a1'], ['AccessToken', 'a2'], ['RefreshToken', 'r1'], ['DeviceCode', 'd2']] as const) {
+      expect(await adapterFor(model).find(id)).toBeUndefined();
+    }
+    expect(await adapterFor('DeviceCode').findByUserCode('WXYZ-1234')).toBeUndefined();
+    expect(await store.backend.members(store.keys.grant(grantId))).toEqual([]);
+    expect(await adapterFor('AccessToken').find('other')).toEqual({ grantId: 'another-grant' });
+  });
+
+  it('keeps a grant index alive as long as its longest-lived member, then lets it expire', async () => {
+    const grantId = `g-${randomUUID()}`;
+    await adapterFor('AccessToken').upsert('long', { grantId }, 2);
+    await adapterFor('AccessToken').upsert('short', { grantId }, 1);
+    await sleep(1100);
+    expect(await store.backend.members(store.keys.grant(grantId))).toContain(store.keys.entity('AccessToken', 'long'));
+    await sleep(1100);
+    expect(await store.backend.members(store.keys.grant(grantId))).toEqual([]);
+  });
+
+  it('indexes impersonations by actor, subject and source grant, and revokes them with their tokens', async () => {
+    const imps = store.impersonations;
+    const base = { actor: 'support', clientId: 'support-console', startedAt: 1, expiresAt: 2, tokenId: 't', impersonationId: 'i' };
+    const grants = [randomUUID(), randomUUID(), randomUUID()];
+    await imps.add({ ...base, grantId: grants[0]!, subject: 'alice', sourceGrantId: 'src-1' }, 60);
+    await imps.add({ ...base, grantId: grants[1]!, subject: 'bob', sourceGrantId: 'src-1' }, 60);
+    await imps.add({ ...base, grantId: grants[2]!, actor: 'admin', subject: 'alice' }, 60);
+    await adapterFor('AccessToken').upsert('imp-token', { grantId: grants[0]! }, 60);
+    await imps.addJwt('jti-1', grants[1]!, 60);
+
+    expect((await imps.list({ actor: 'support' })).map((r) => r.grantId).sort()).toEqual([grants[0], grants[1]].sort());
+    expect((await imps.list({ subject: 'alice' })).map((r) => r.grantId).sort()).toEqual([grants[0], grants[2]].sort());
+    expect(await imps.list({ sourceGrantId: 'src-1' })).toHaveLength(2);
+    expect(await imps.jwtGrant('jti-1')).toBe(grants[1]);
+
+    await imps.revoke(await imps.list({ actor: 'support' }), (id) => store.keys.entity('Grant', id));
+    expect(await adapterFor('AccessToken').find('imp-token')).toBeUndefined();
+    expect(await imps.jwtGrant('jti-1')).toBeUndefined();
+    expect(await imps.list({ actor: 'support' })).toEqual([]);
+    expect((await imps.list({ all: true })).map((r) => r.grantId)).toEqual([grants[2]]);
+  });
+
+  it('keeps the global switch, falling back to the configured default', async () => {
+    expect(await store.impersonations.isEnabled(true)).toBe(true);
+    await store.impersonations.setEnabled(false);
+    expect(await store.impersonations.isEnabled(true)).toBe(false);
+  });
+
+  it('keeps the first value written with setIfAbsent', async () => {
+    const key = store.keys.setting('shared');
+    expect(await store.backend.setIfAbsent(key, 'first')).toBe('first');
+    expect(await store.backend.setIfAbsent(key, 'second')).toBe('first');
+  });
+});
