@@ -4,6 +4,7 @@ import type { AccountDirectory, DirectoryAccount } from './accounts.js';
 import type { AuditSink } from './audit/events.js';
 import { HARD_MAX_LIFETIME_SECONDS } from './constants.js';
 import type { ResourceServerDefinition } from './exchange/targets.js';
+import type { Store } from './store/index.js';
 
 /** What a policy hook learns about the exchange it may still refuse. */
 export interface AuthorizeInput {
@@ -104,6 +105,12 @@ const optionsSchema = z
         'must be an AuditSink (an object with write(event))',
       )
       .optional(),
+    store: z
+      .custom<Store>(
+        (v) => typeof v === 'object' && v !== null && 'impersonations' in v && 'adapter' in v,
+        'must be a Store (createMemoryStore(), or createRedisStore(…))',
+      )
+      .optional(),
     policy: policySchema.default(() => policySchema.parse({})),
     trustedIssuers: z.array(trustedIssuerSchema).default([]),
     resourceServers: z.record(z.string().min(1), resourceServerSchema).default({}),
@@ -124,6 +131,8 @@ export type TrustedIssuer = z.infer<typeof trustedIssuerSchema>;
 export interface TokenExchangeOptions {
   accounts: AccountDirectory;
   audit?: AuditSink;
+  /** Where impersonations, JWT records and the switch live (default: process memory). */
+  store?: Store;
   policy?: PolicyInput;
   trustedIssuers?: Array<{ issuer: string; jwks?: { keys: Array<Record<string, unknown>> }; jwksUri?: string }>;
   /** Resource servers by RFC 8707 indicator; each chooses its access token format. */
@@ -135,6 +144,7 @@ export interface TokenExchangeOptions {
 export interface ResolvedOptions {
   readonly accounts: AccountDirectory;
   readonly audit: AuditSink | undefined;
+  readonly store: Store | undefined;
   readonly policy: ImpersonationPolicy;
   readonly trustedIssuers: readonly TrustedIssuer[];
   readonly resourceServers: Readonly<Record<string, ResourceServerDefinition>>;
@@ -162,8 +172,8 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   if (!result.success) {
     throw new ConfigurationError(`invalid token exchange options: ${describeIssues(result.error)}`);
   }
-  const { accounts, audit, policy, trustedIssuers, resourceServers, hooks } = result.data;
-  return { accounts, audit, policy, trustedIssuers, resourceServers, hooks: hooks as ExchangeHooks };
+  const { accounts, audit, store, policy, trustedIssuers, resourceServers, hooks } = result.data;
+  return { accounts, audit, store, policy, trustedIssuers, resourceServers, hooks: hooks as ExchangeHooks };
 }
 
 /** Validates a policy document alone (e.g. the shipped config/ file). */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { JWK } from 'jose';
 import { errors, type Configuration, type FindAccount, type KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
+import { createAdminApi } from './admin/api.js';
 import { MemoryAuditSink } from './audit/memory-sink.js';
 import { AuditRecorder, type RequestFacts } from './audit/recorder.js';
 import { ConfigurationError, resolveOptions, type ResolvedOptions, type TokenExchangeOptions } from './config.js';
@@ -12,31 +13,57 @@ import { createIssuerKeys } from './exchange/keys.js';
 import { providerTokenLookup } from './exchange/provider-lookup.js';
 import { createActorRateLimiter } from './exchange/rate-limit.js';
 import { ResourceServerRegistry } from './exchange/targets.js';
+import { createLifecycleEndpoints, type ExchangedTokenPolicy } from './lifecycle/endpoints.js';
+import { ImpersonationLifecycle } from './lifecycle/service.js';
+import { createMemoryStore, type ImpersonationFilter, type ImpersonationRecord, type Store } from './store/index.js';
+
+type Middleware = (ctx: KoaContextWithOIDC, next: () => Promise<unknown>) => Promise<void>;
 
 /** The extension, between validating its options and registering on a provider. */
 export interface TokenExchange {
   /** Validated options, every default filled in. */
   readonly options: ResolvedOptions;
+  /** The store: pass `store.adapter` to oidc-provider (done by `configuration()` when you set none). */
+  readonly store: Store;
   /**
    * Returns the host's oidc-provider configuration with what the extension needs at construction:
-   * `extraTokenClaims` (for `act`) composed with the host's, and the resource servers. Pass the
-   * result to `new Provider(issuer, …)`; the host's object is not modified.
+   * `extraTokenClaims` (for `act`) composed with the host's, the resource servers, the
+   * introspection and revocation policies for exchanged tokens, and — unless the host has its
+   * own — the store's adapter. Pass the result to `new Provider(issuer, …)`.
    */
   configuration(host: Configuration): Configuration;
-  /** Registers the grant and its token-endpoint guard on the provider built from `configuration()`. */
+  /** Registers the grant and its endpoint middleware on the provider built from `configuration()`. */
   register(provider: Provider): void;
+  /** Live impersonations (SPEC §3). */
+  list(filter: ImpersonationFilter): Promise<ImpersonationRecord[]>;
+  /** Bulk revocation: every live impersonation of an actor, of a subject, or all. Answers how many ended. */
+  revoke(filter: ImpersonationFilter, by?: { actor?: string }): Promise<number>;
+  /** The global switch, shared by every instance on the store; off ends every live impersonation. */
+  setEnabled(enabled: boolean, by?: { actor?: string }): Promise<number>;
+  isEnabled(): Promise<boolean>;
+  /** Call when an account changes: ends its impersonations if it may no longer impersonate. */
+  actorChanged(actorId: string): Promise<number>;
+  /** Koa middleware serving the JSON admin API under `basePath` (default `/admin/api`). */
+  adminApi(options?: { basePath?: string }): Middleware;
 }
 
 const REQUEST_ID_HEADER = 'x-request-id';
 const DEFAULT_CLOCK_TOLERANCE = 15;
+const INTERNAL_REQUEST: RequestFacts = { ip: undefined, userAgent: undefined, requestId: 'library-call' };
 
-function requestFacts(ctx: KoaContextWithOIDC): RequestFacts {
+function requestFacts(ctx: KoaContextWithOIDC | undefined): RequestFacts {
+  if (!ctx?.get) return { ...INTERNAL_REQUEST, requestId: randomUUID() };
   const given = ctx.get(REQUEST_ID_HEADER);
   return {
     ip: ctx.ip || undefined,
     userAgent: ctx.get('user-agent') || undefined,
     requestId: /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID(),
   };
+}
+
+function audienceList(aud: unknown): string[] {
+  if (typeof aud === 'string') return [aud];
+  return Array.isArray(aud) ? aud.filter((a): a is string => typeof a === 'string') : [];
 }
 
 /**
@@ -47,30 +74,39 @@ function requestFacts(ctx: KoaContextWithOIDC): RequestFacts {
  */
 export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
   const options = resolveOptions(input);
+  const store = options.store ?? createMemoryStore();
   const resourceServers = new ResourceServerRegistry(options.resourceServers);
+  const recorder = new AuditRecorder(options.audit ?? new MemoryAuditSink());
   const tokenClaims = new WeakMap<object, Record<string, unknown>>();
   const audited = new WeakSet<object>();
-  let captured: { jwks: { keys: JWK[] }; findAccount: FindAccount; clockTolerance: number } | undefined;
-  let registered = false;
+  let captured: { jwks: { keys: JWK[] }; findAccount: FindAccount; clockTolerance: number; sharedAdapter: boolean } | undefined;
+  let lifecycle: ImpersonationLifecycle | undefined;
+
+  const exchangedTokens: ExchangedTokenPolicy = {
+    mayIntrospect: (clientId, audience) => audience.some((aud) => resourceServers.servedBy(clientId).includes(aud)),
+    mayRevoke: (clientId, token) => token.clientId === clientId || token.audience.some((aud) => resourceServers.servedBy(clientId).includes(aud)),
+  };
 
   function configuration(host: Configuration): Configuration {
     if (!host.jwks?.keys?.length) {
       throw new ConfigurationError('token exchange needs configuration.jwks: it verifies JWTs this provider signed');
     }
     if (typeof host.findAccount !== 'function') {
-      throw new ConfigurationError('token exchange needs configuration.findAccount: ID tokens carry the subject\'s claims');
+      throw new ConfigurationError("token exchange needs configuration.findAccount: ID tokens carry the subject's claims");
     }
     captured = {
       jwks: host.jwks as { keys: JWK[] },
       findAccount: host.findAccount,
       clockTolerance: host.clockTolerance ?? DEFAULT_CLOCK_TOLERANCE,
+      sharedAdapter: host.adapter === undefined || host.adapter === store.adapter,
     };
     const hostExtraClaims = host.extraTokenClaims;
-    const hostIndicators = host.features?.resourceIndicators;
+    const { resourceIndicators: hostIndicators, introspection: hostIntrospection, revocation: hostRevocation } = host.features ?? {};
     const hostResourceInfo = hostIndicators?.getResourceServerInfo;
 
     return {
       ...host,
+      adapter: host.adapter ?? store.adapter,
       async extraTokenClaims(ctx, token) {
         const own = tokenClaims.get(token);
         const theirs = hostExtraClaims ? await hostExtraClaims(ctx, token) : undefined;
@@ -91,24 +127,67 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
             throw new errors.InvalidTarget();
           },
         },
-      },
+        // RFC 7662 §4: an exchanged token is introspected only by the resource servers it is for.
+        ...(hostIntrospection?.enabled
+          ? {
+              introspection: {
+                ...hostIntrospection,
+                async allowedPolicy(ctx, client, token) {
+                  if ((token as { gty?: string }).gty === TOKEN_EXCHANGE_GRANT) {
+                    return exchangedTokens.mayIntrospect(client.clientId, audienceList((token as { aud?: unknown }).aud));
+                  }
+                  if (hostIntrospection.allowedPolicy) return hostIntrospection.allowedPolicy(ctx, client, token);
+                  return client.clientAuthMethod !== 'none' || token.clientId === client.clientId;
+                },
+              },
+            }
+          : {}),
+        // RFC 7009 §2.1: its client, or a resource server it is for, may revoke an exchanged token.
+        ...(hostRevocation?.enabled
+          ? {
+              revocation: {
+                ...hostRevocation,
+                async allowedPolicy(ctx, client, token) {
+                  if ((token as { gty?: string }).gty === TOKEN_EXCHANGE_GRANT) {
+                    return exchangedTokens.mayRevoke(client.clientId, { clientId: String(token.clientId), audience: audienceList((token as { aud?: unknown }).aud) });
+                  }
+                  if (hostRevocation.allowedPolicy) return hostRevocation.allowedPolicy(ctx, client, token);
+                  if (token.clientId === client.clientId) return true;
+                  if (client.clientAuthMethod === 'none') return false;
+                  throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+                },
+              },
+            }
+          : {}),
+      } as Configuration['features'],
     };
+  }
+
+  function registered(): ImpersonationLifecycle {
+    if (!lifecycle) throw new ConfigurationError('register the extension on a provider first: exchange.register(provider)');
+    return lifecycle;
   }
 
   function register(provider: Provider): void {
     if (!captured) {
       throw new ConfigurationError('build the provider from exchange.configuration(yourConfiguration) before exchange.register(provider)');
     }
-    if (registered) throw new ConfigurationError('token exchange is already registered');
-    registered = true;
+    if (lifecycle) throw new ConfigurationError('token exchange is already registered');
+    const life = new ImpersonationLifecycle(store, provider, options.accounts, options.policy, recorder, captured.sharedAdapter);
+    lifecycle = life;
+    const keys = createIssuerKeys(provider.issuer, captured.jwks, options.trustedIssuers);
 
-    const recorder = new AuditRecorder(options.audit ?? new MemoryAuditSink());
     const handler = createTokenExchangeHandler({
       options,
       recorder,
+      registry: {
+        isEnabled: () => life.isEnabled(),
+        add: (record, ttl) => store.impersonations.add(record, ttl),
+        addJwt: (jti, grantId, ttl) => store.impersonations.addJwt(jti, grantId, ttl),
+      },
       verify: {
-        keys: createIssuerKeys(provider.issuer, captured.jwks, options.trustedIssuers),
-        lookup: providerTokenLookup(provider),
+        keys,
+        lookup: providerTokenLookup(provider, store.impersonations),
         ownIssuer: provider.issuer,
         clockTolerance: captured.clockTolerance,
       },
@@ -123,7 +202,35 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
     });
     provider.registerGrantType(TOKEN_EXCHANGE_GRANT, handler, GRANT_PARAMETERS, REPEATABLE_PARAMETERS);
     provider.use(createTokenEndpointGuard({ recorder, wasAudited: (ctx) => audited.has(ctx), requestFacts }));
+    provider.use(
+      createLifecycleEndpoints({
+        provider,
+        lifecycle: life,
+        impersonations: store.impersonations,
+        keys,
+        clockTolerance: captured.clockTolerance,
+        policy: exchangedTokens,
+        requestFacts,
+      }),
+    );
   }
 
-  return { options, configuration, register };
+  let providerRef: Provider | undefined;
+  return {
+    options,
+    store,
+    configuration,
+    register(provider) {
+      register(provider);
+      providerRef = provider;
+    },
+    list: (filter) => registered().list(filter),
+    revoke: (filter, by) => registered().revoke(filter, { actor: by?.actor, request: requestFacts(undefined) }),
+    setEnabled: (enabled, by) => registered().setEnabled(enabled, { actor: by?.actor, request: requestFacts(undefined) }),
+    isEnabled: () => registered().isEnabled(),
+    actorChanged: (actorId) => registered().actorChanged(actorId, requestFacts(undefined)),
+    adminApi(adminOptions) {
+      return createAdminApi({ provider: providerRef!, lifecycle: registered(), requestFacts, ...adminOptions });
+    },
+  };
 }

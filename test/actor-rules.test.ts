@@ -108,12 +108,12 @@ describe('actor account, read live at exchange time (SPEC §2)', () => {
   });
 
   it('refuses an actor who lost the impersonator role after signing in', async () => {
-    server.reference.accounts.update('admin', { roles: ['admin'] });
+    await server.reference.accounts.update('admin', { roles: ['admin'] });
     await expectRefusal(server, () => server.exchange(impersonate(admin, 'alice')), invalidActor('the actor is not allowed to impersonate', 'actor_not_impersonator'));
   });
 
   it('refuses an actor whose account was disabled after signing in', async () => {
-    server.reference.accounts.update('admin', { disabled: true });
+    await server.reference.accounts.update('admin', { disabled: true });
     await expectRefusal(server, () => server.exchange(impersonate(admin, 'alice')), invalidActor('the actor account is disabled', 'actor_disabled'));
   });
 
@@ -121,7 +121,7 @@ describe('actor account, read live at exchange time (SPEC §2)', () => {
     const local = await startTestServer();
     try {
       const token = (await local.signIn('admin')).access_token;
-      local.reference.accounts.remove('admin');
+      await local.reference.accounts.remove('admin');
       await expectRefusal(local, () => local.exchange(impersonate(token, 'alice')), invalidActor('the actor account does not exist', 'actor_unknown'));
     } finally {
       await local.close();

@@ -113,11 +113,11 @@ describe.each(backendsUnderTest())('store contract on %s', (_name, open) => {
 
   it('indexes impersonations by actor, subject and source grant, and revokes them with their tokens', async () => {
     const imps = store.impersonations;
-    const base = { actor: 'support', clientId: 'support-console', startedAt: 1, expiresAt: 2, tokenId: 't', impersonationId: 'i' };
+    const base = { actors: ['support'], clientId: 'support-console', startedAt: 1, expiresAt: 2, tokenId: 't', impersonationId: 'i', sources: [] };
     const grants = [randomUUID(), randomUUID(), randomUUID()];
-    await imps.add({ ...base, grantId: grants[0]!, subject: 'alice', sourceGrantId: 'src-1' }, 60);
-    await imps.add({ ...base, grantId: grants[1]!, subject: 'bob', sourceGrantId: 'src-1' }, 60);
-    await imps.add({ ...base, grantId: grants[2]!, actor: 'admin', subject: 'alice' }, 60);
+    await imps.add({ ...base, grantId: grants[0]!, subject: 'alice', sources: ['src-1'] }, 60);
+    await imps.add({ ...base, grantId: grants[1]!, subject: 'bob', actors: ['orders-api', 'support'], sources: ['src-1'] }, 60);
+    await imps.add({ ...base, grantId: grants[2]!, actors: ['admin'], subject: 'alice' }, 60);
     await adapterFor('AccessToken').upsert('imp-token', { grantId: grants[0]! }, 60);
     await imps.addJwt('jti-1', grants[1]!, 60);
 

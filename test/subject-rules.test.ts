@@ -31,11 +31,11 @@ describe('the subject: every refusal reads the same (SPEC §1–2)', () => {
   });
 
   it('refuses a disabled subject', async () => {
-    server.reference.accounts.update('alice', { disabled: true });
+    await server.reference.accounts.update('alice', { disabled: true });
     try {
       await expectRefusal(server, () => server.exchange(impersonate(support, 'alice')), subjectRefusal('subject_disabled'));
     } finally {
-      server.reference.accounts.update('alice', { disabled: false });
+      await server.reference.accounts.update('alice', { disabled: false });
     }
   });
 
@@ -52,12 +52,12 @@ describe('the subject: every refusal reads the same (SPEC §1–2)', () => {
   });
 
   it('lets a global_impersonator cross tenants', async () => {
-    server.reference.accounts.update('support', { roles: ['support', 'impersonator', 'global_impersonator'] });
+    await server.reference.accounts.update('support', { roles: ['support', 'impersonator', 'global_impersonator'] });
     try {
       const result = await server.exchange(impersonate(support, 'carol', { scope: 'openid' }));
       expect(result.status).toBe(200);
     } finally {
-      server.reference.accounts.update('support', { roles: ['support', 'impersonator'] });
+      await server.reference.accounts.update('support', { roles: ['support', 'impersonator'] });
     }
   });
 
@@ -115,10 +115,12 @@ describe('the subject token (SPEC §1)', () => {
 
   it('exchanges a subject token the client holds without an actor, and adds no act', async () => {
     const alice = (await server.signIn('alice')).access_token;
+    const mark = server.auditMark();
     const result = await server.exchange({ subject_token: alice, subject_token_type: TokenType.accessToken, scope: 'openid' });
     expect(result.status).toBe(200);
-    const introspection = await server.post('/token/introspection', { token: result.body.access_token as string }, ORDERS_API);
-    expect(introspection.body).toMatchObject({ active: true, sub: 'alice', client_id: 'support-console' });
-    expect(introspection.body.act).toBeUndefined();
+    const userinfo = await fetch(`${server.issuer}/me`, { headers: { authorization: `Bearer ${result.body.access_token as string}` } });
+    expect(await userinfo.json()).toEqual({ sub: 'alice' });
+    expect(server.auditSince(mark)).toEqual([expect.objectContaining({ event: 'exchange.granted', subject: 'alice' })]);
+    expect(server.auditSince(mark)[0]!.actor).toBeUndefined();
   });
 });

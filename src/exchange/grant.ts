@@ -5,9 +5,10 @@ import type { AuditRecorder, RequestFacts } from '../audit/recorder.js';
 import type { ResolvedOptions } from '../config.js';
 import { TokenType } from '../constants.js';
 import { ExchangeRefusal, invalidRequest, subjectRefused, toProviderError } from '../errors.js';
-import { wrapActor, type ActClaim } from './act.js';
+import type { ImpersonationRecord } from '../store/impersonations.js';
+import { actorChain, wrapActor, type ActClaim } from './act.js';
 import { assertBoundTokenProven, verifyDpopProof } from './dpop.js';
-import type { IssueDependencies, IssuePlan } from './issue.js';
+import type { AboutToIssue, IssueDependencies, IssuePlan } from './issue.js';
 import { AuditBeforeIssueError, issueTokens } from './issue.js';
 import {
   assertActorMayImpersonate,
@@ -25,8 +26,16 @@ import { auditableReason, parseExchangeRequest, type ExchangeRequest } from './r
 import { resolveTarget, type ResourceServerRegistry } from './targets.js';
 import { isIssuedTo, verifyToken, type ImpersonationFacts, type VerifiedToken, type VerifyContext } from './verify.js';
 
+/** The store side of the grant: the shared switch and the index of live impersonations. */
+export interface ImpersonationRegistry {
+  isEnabled(): Promise<boolean>;
+  add(record: ImpersonationRecord, ttlSeconds: number): Promise<void>;
+  addJwt(jti: string, grantId: string, ttlSeconds: number): Promise<void>;
+}
+
 /** What the grant needs, injected once at registration. */
 export interface GrantDependencies {
+  readonly registry: ImpersonationRegistry;
   readonly options: ResolvedOptions;
   readonly recorder: AuditRecorder;
   readonly verify: VerifyContext;
@@ -70,8 +79,9 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
   const { options, recorder } = deps;
   const { policy } = options;
 
-  function assertGrantEnabled(): void {
-    if (!policy.enabled) {
+  /** SPEC §1: the grant switched off (config, or the shared kill switch) is unsupported_grant_type. */
+  async function assertGrantEnabled(): Promise<void> {
+    if (!(await deps.registry.isEnabled())) {
       throw new ExchangeRefusal('impersonation_disabled', 'unsupported_grant_type', 'token exchange is disabled');
     }
   }
@@ -247,7 +257,34 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
       lifetime,
       requestedTokenType: request.requestedTokenType,
       proofKey,
+      sources: [actor?.grantId, subject.token?.grantId].filter((id): id is string => id !== undefined),
     };
+  }
+
+  /** Records what bulk revocation and the cascade need, before the token exists. */
+  async function index(ctx: Ctx, plan: IssuePlan, issued: AboutToIssue): Promise<void> {
+    const writes: Array<Promise<void>> = [];
+    if (issued.jwtId && issued.grantId) writes.push(deps.registry.addJwt(issued.jwtId, issued.grantId, plan.lifetime));
+    if (plan.act && issued.grantId) {
+      writes.push(
+        deps.registry.add(
+          {
+            grantId: issued.grantId,
+            impersonationId: plan.impersonation?.id ?? issued.grantId,
+            actors: actorChain(plan.act).map((a) => a.sub),
+            subject: plan.subjectId,
+            clientId: ctx.oidc.client.clientId,
+            reason: plan.impersonation?.reason,
+            startedAt: plan.impersonation?.started_at ?? epoch(),
+            expiresAt: issued.expiresAt,
+            sources: plan.sources,
+            tokenId: issued.tokenId,
+          },
+          plan.lifetime,
+        ),
+      );
+    }
+    await Promise.all(writes);
   }
 
   async function recordDenial(ctx: Ctx, refusal: ExchangeRefusal, attempt: Attempt): Promise<void> {
@@ -275,12 +312,13 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     const attempt: Attempt = {};
     deps.markAudited(ctx);
     try {
-      assertGrantEnabled();
+      await assertGrantEnabled();
       assertConfidentialClient(ctx);
       const request = parseExchangeRequest(ctx.oidc.params as Record<string, string | string[] | undefined>);
       attempt.reason = request.reason;
       const plan = await decide(ctx, request, attempt);
       ctx.body = await issueTokens(ctx, plan, deps.issue, async (issued) => {
+        await index(ctx, plan, issued);
         await recorder.record(
           'exchange.granted',
           {

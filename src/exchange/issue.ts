@@ -17,12 +17,19 @@ export interface IssuePlan {
   readonly requestedTokenType: RequestedTokenType;
   /** RFC 9449: the DPoP key thumbprint the access token is bound to, if the request carried a proof. */
   readonly proofKey: string | undefined;
+  /** Grants of the presented tokens: revoking one of them ends what this exchange issues. */
+  readonly sources: readonly string[];
 }
 
-/** What is known of a token before it is saved: enough for the audit record. */
+/** What is known of a token before it is saved: enough for the audit record and the index. */
 export interface AboutToIssue {
+  /** The id the audit trail names (see {@link auditableTokenId}). */
   readonly tokenId: string;
   readonly expiresAt: number;
+  /** The grant backing an access token (none for an ID token). */
+  readonly grantId: string | undefined;
+  /** A JWT access token's `jti`, recorded so that its revocation shows. */
+  readonly jwtId: string | undefined;
 }
 
 /** RFC 8693 §2.2.1 success response. Never a refresh token. */
@@ -41,10 +48,10 @@ export interface IssueDependencies {
   readonly findAccount: FindAccount;
 }
 
-/** Thrown when the audit write before issuing failed: no token was saved. */
+/** Thrown when the audit record or the index could not be written before issuing: no token was saved. */
 export class AuditBeforeIssueError extends Error {
   constructor(cause: unknown) {
-    super('audit record could not be written', { cause });
+    super('audit record or index could not be written', { cause });
     this.name = 'AuditBeforeIssueError';
   }
 }
@@ -117,7 +124,12 @@ async function issueAccessToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependenci
   deps.attachClaims(token, exchangeClaims(plan));
   if (plan.proofKey) token.setThumbprint('jkt', plan.proofKey);
 
-  await audit(beforeSave, { tokenId: auditableTokenId(model.jti, model.format), expiresAt: epoch() + plan.lifetime });
+  await audit(beforeSave, {
+    tokenId: auditableTokenId(model.jti, model.format),
+    expiresAt: epoch() + plan.lifetime,
+    grantId,
+    jwtId: model.format === 'jwt' ? model.jti : undefined,
+  });
   ctx.oidc.entity('AccessToken', token);
   const value = await token.save();
   return {
@@ -143,7 +155,7 @@ async function issueIdToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependencies, 
   for (const [name, value] of Object.entries(exchangeClaims(plan))) idToken.set(name, value);
 
   const expiresAt = epoch() + plan.lifetime;
-  await audit(beforeSave, { tokenId: jti, expiresAt });
+  await audit(beforeSave, { tokenId: jti, expiresAt, grantId: undefined, jwtId: undefined });
   const value = await idToken.issue({ use: 'idtoken', expiresAt });
   return {
     access_token: value,
@@ -156,8 +168,9 @@ async function issueIdToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependencies, 
 }
 
 /**
- * Issues the planned token. `beforeSave` writes the audit record once the token id is known and
- * before anything is stored or returned: if it fails, nothing is issued (SPEC §5).
+ * Issues the planned token. `beforeSave` writes the audit record and the impersonation index once
+ * the token id is known and before the token is stored or returned: if it fails, nothing is
+ * issued (SPEC §5).
  */
 export async function issueTokens(
   ctx: Ctx,

@@ -1,4 +1,5 @@
 import type Provider from 'oidc-provider';
+import type { ImpersonationStore } from '../store/impersonations.js';
 import type { IssuedTokenLookup, StoredToken } from './verify.js';
 
 interface ModelToken {
@@ -21,7 +22,7 @@ interface ModelToken {
  * unexpired, and (for access tokens) its grant still exists for the same client and account —
  * the same test the provider's own introspection applies.
  */
-export function providerTokenLookup(provider: Provider): IssuedTokenLookup {
+export function providerTokenLookup(provider: Provider, impersonations: ImpersonationStore): IssuedTokenLookup {
   async function grantStands(token: ModelToken): Promise<boolean> {
     if (!token.grantId) return true;
     const grant = await provider.Grant.find(token.grantId);
@@ -53,6 +54,10 @@ export function providerTokenLookup(provider: Provider): IssuedTokenLookup {
       const token = access ?? clientCredentials;
       if (!token?.isValid || !token.clientId) return undefined;
       return (await grantStands(token)) ? toStored(token) : undefined;
+    },
+    jwtGrant: (jti) => impersonations.jwtGrant(jti),
+    async grantExists(grantId) {
+      return (await provider.Grant.find(grantId)) !== undefined;
     },
     async uniqueProof(clientId, jti, expiresAt) {
       return provider.ReplayDetection.unique(clientId, jti, expiresAt);

@@ -35,6 +35,10 @@ export interface IssuedTokenLookup {
   findActiveToken(value: string): Promise<StoredToken | undefined>;
   /** Records a DPoP proof `jti` for the client; false when it was seen before (RFC 9449 §11.1). */
   uniqueProof(clientId: string, jti: string, expiresAt: number): Promise<boolean>;
+  /** The grant of a JWT access token this extension recorded, while it is live. */
+  jwtGrant(jti: string): Promise<string | undefined>;
+  /** Whether the grant still exists. */
+  grantExists(grantId: string): Promise<boolean>;
   /** The time the session behind an access token authenticated the user, if known. */
   sessionAuthTime(sessionUid: string): Promise<number | undefined>;
 }
@@ -58,6 +62,8 @@ export interface VerifiedToken {
   readonly claims: JWTPayload | undefined;
   /** RFC 9449 §6: the JWK thumbprint a DPoP-bound token is bound to. */
   readonly jkt: string | undefined;
+  /** The grant behind a token of this provider, when known (stored tokens, recorded JWTs). */
+  readonly grantId: string | undefined;
 }
 
 export interface VerifyContext {
@@ -122,7 +128,23 @@ async function verifyStoredToken(value: string, role: Role, context: VerifyConte
     impersonation: readImpersonation(extra.impersonation),
     claims: undefined,
     jkt: stored.jkt,
+    grantId: stored.grantId,
   };
+}
+
+/**
+ * SPEC §3: this extension records every JWT access token it issues by `jti`, so revocation shows
+ * although the JWT still verifies. One that carries `act` without a live record (and grant) was
+ * revoked; other JWT access tokens of this provider are not recorded and pass on signature alone.
+ */
+async function recordedGrant(payload: JWTPayload, role: Role, context: VerifyContext): Promise<string | undefined> {
+  const grantId = typeof payload.jti === 'string' ? await context.lookup.jwtGrant(payload.jti) : undefined;
+  if (grantId === undefined) {
+    if (payload.act !== undefined) throw invalidToken(role, 'JWT access token revoked');
+    return undefined;
+  }
+  if (!(await context.lookup.grantExists(grantId))) throw invalidToken(role, 'grant revoked');
+  return grantId;
 }
 
 /** A signed JWT from this provider or a trusted issuer (RFC 7519 §7.2 validation via jose). */
@@ -136,8 +158,9 @@ async function verifySignedJwt(value: string, type: ActorTokenType | SubjectToke
   const keys = issuer ? context.keys.forIssuer(issuer) : undefined;
   if (!issuer || !keys) throw invalidToken(role, 'issuer is not trusted');
   let payload: JWTPayload;
+  let typ: string | undefined;
   try {
-    ({ payload } = await jwtVerify(value, keys, {
+    ({ payload, protectedHeader: { typ } } = await jwtVerify(value, keys, {
       issuer,
       clockTolerance: context.clockTolerance,
       requiredClaims: ['sub', 'exp'],
@@ -151,6 +174,7 @@ async function verifySignedJwt(value: string, type: ActorTokenType | SubjectToke
     throw invalidToken(role, 'ID token without iat (OIDC Core §2)');
   }
   const own = context.keys.isOwn(issuer);
+  const grantId = own && typ === 'at+jwt' ? await recordedGrant(payload, role, context) : undefined;
   const clientId = typeof payload.client_id === 'string' ? payload.client_id : typeof payload.azp === 'string' ? payload.azp : undefined;
   const scope = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : undefined;
   return {
@@ -168,6 +192,7 @@ async function verifySignedJwt(value: string, type: ActorTokenType | SubjectToke
     impersonation: readImpersonation(payload.impersonation),
     claims: payload,
     jkt: readJkt(payload.cnf),
+    grantId,
   };
 }
 

@@ -16,6 +16,7 @@ export interface FixtureAccount extends DirectoryAccount {
  */
 export class FixtureAccounts implements AccountDirectory {
   readonly #accounts = new Map<string, FixtureAccount>();
+  readonly #listeners: Array<(id: string) => Promise<unknown>> = [];
 
   constructor(accounts: readonly FixtureAccount[]) {
     for (const account of accounts) this.#accounts.set(account.id, account);
@@ -33,16 +34,23 @@ export class FixtureAccounts implements AccountDirectory {
     return (await verifyPassword(password, account.passwordHash)) ? account.id : undefined;
   }
 
-  /** Replaces fields of an account (demo and tests: disable, change roles). */
-  update(id: string, change: Partial<Pick<FixtureAccount, 'disabled' | 'roles' | 'tenant'>>): void {
+  /** Calls `listener` after every change to an account (the cascade of SPEC §3 hooks in here). */
+  onChange(listener: (id: string) => Promise<unknown>): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Replaces fields of an account (demo and tests: disable, change roles); resolves once listeners ran. */
+  async update(id: string, change: Partial<Pick<FixtureAccount, 'disabled' | 'roles' | 'tenant'>>): Promise<void> {
     const account = this.#accounts.get(id);
     if (!account) throw new Error(`no account ${id}`);
     this.#accounts.set(id, { ...account, ...change });
+    await Promise.all(this.#listeners.map((listener) => listener(id)));
   }
 
   /** Removes an account (demo and tests: an actor deleted after signing in). */
-  remove(id: string): void {
+  async remove(id: string): Promise<void> {
     this.#accounts.delete(id);
+    await Promise.all(this.#listeners.map((listener) => listener(id)));
   }
 
   list(): DirectoryAccount[] {

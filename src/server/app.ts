@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { JWK } from 'jose';
 import type { AuditSink } from '../audit/events.js';
 import type { TokenExchangeOptions } from '../config.js';
+import type { Store } from '../store/index.js';
 import { FixtureAccounts } from './accounts.js';
 import { adminRoutes } from './admin.js';
 import type { Fixtures } from './fixtures.js';
@@ -12,7 +13,9 @@ export interface ReferenceServerOptions {
   readonly issuer: string;
   readonly fixtures: Fixtures;
   readonly audit?: AuditSink;
+  readonly store?: Store;
   readonly jwks?: { keys: JWK[] };
+  readonly cookieKeys?: string[];
   readonly hooks?: TokenExchangeOptions['hooks'];
   /** Overrides of the fixture policy (tests). */
   readonly policy?: Record<string, unknown>;
@@ -36,10 +39,14 @@ export async function createReferenceServer(options: ReferenceServerOptions): Pr
     trustedIssuers: fixtures.trustedIssuers,
     ...(options.hooks ? { hooks: options.hooks } : {}),
     ...(options.audit ? { audit: options.audit } : {}),
+    ...(options.store ? { store: options.store } : {}),
     ...(options.jwks ? { jwks: options.jwks } : {}),
+    ...(options.cookieKeys ? { cookieKeys: options.cookieKeys } : {}),
   });
+  accounts.onChange((id) => reference.exchange.actorChanged(id));
   const consoleClient = fixtures.clients.find((c) => c.client_id === 'support-console');
   reference.provider.use(interactionRoutes(reference.provider, accounts));
+  reference.provider.use(reference.exchange.adminApi());
   if (consoleClient?.client_secret) {
     reference.provider.use(
       adminRoutes({ issuer, clientId: consoleClient.client_id, clientSecret: consoleClient.client_secret, redirectUri: new URL('/admin/callback', issuer).href }),

@@ -5,6 +5,7 @@ import type { AuditSink } from '../audit/events.js';
 import { MemoryAuditSink } from '../audit/memory-sink.js';
 import type { PolicyInput, TokenExchangeOptions } from '../config.js';
 import { tokenExchange, type TokenExchange } from '../extension.js';
+import type { Store } from '../store/index.js';
 import type { FixtureAccounts } from './accounts.js';
 
 /** Everything the reference provider is built from; the bootstrap reads it from config/ and env. */
@@ -17,7 +18,9 @@ export interface ReferenceSettings {
   readonly trustedIssuers?: TokenExchangeOptions['trustedIssuers'];
   readonly hooks?: TokenExchangeOptions['hooks'];
   readonly audit?: AuditSink;
+  readonly store?: Store;
   readonly jwks?: { keys: JWK[] };
+  readonly cookieKeys?: string[];
 }
 
 export interface ReferenceProvider {
@@ -58,6 +61,7 @@ export async function createReferenceProvider(settings: ReferenceSettings): Prom
   const exchange = tokenExchange({
     accounts: settings.accounts,
     audit,
+    ...(settings.store ? { store: settings.store } : {}),
     policy: settings.policy,
     resourceServers: settings.resourceServers,
     ...(settings.trustedIssuers ? { trustedIssuers: settings.trustedIssuers } : {}),
@@ -68,7 +72,7 @@ export async function createReferenceProvider(settings: ReferenceSettings): Prom
     clients: settings.clients.map((c) => ({ ...c })),
     jwks: settings.jwks ?? (await generateSigningKeys()),
     findAccount: settings.accounts.oidcFindAccount,
-    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    cookies: { keys: settings.cookieKeys ?? [randomBytes(32).toString('base64url')] },
     scopes: SCOPES,
     claims: {
       openid: ['sub'],

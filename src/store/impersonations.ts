@@ -7,14 +7,15 @@ export interface ImpersonationRecord {
   /** The grant backing the issued token (one grant per exchanged token). */
   readonly grantId: string;
   readonly impersonationId: string;
-  readonly actor: string;
+  /** Who acts: the direct actor first, then every prior actor of the `act` chain. */
+  readonly actors: readonly string[];
   readonly subject: string;
   readonly clientId: string;
   readonly reason?: string | undefined;
   readonly startedAt: number;
   readonly expiresAt: number;
-  /** The grant of the actor's own token, for the cascade when it is revoked. */
-  readonly sourceGrantId?: string | undefined;
+  /** Grants this token derives from (the actor token's, a chained subject token's): revoking one ends it. */
+  readonly sources: readonly string[];
   /** The token's id as the audit trail names it. */
   readonly tokenId: string;
 }
@@ -35,12 +36,12 @@ export class ImpersonationStore {
     private readonly keys: KeyLayout,
   ) {}
 
-  #indexes(record: Pick<ImpersonationRecord, 'actor' | 'subject' | 'sourceGrantId'>): string[] {
+  #indexes(record: Pick<ImpersonationRecord, 'actors' | 'subject' | 'sources'>): string[] {
     return [
       this.keys.allImpersonations(),
-      this.keys.impersonationsOfActor(record.actor),
+      ...new Set(record.actors.map((actor) => this.keys.impersonationsOfActor(actor))),
       this.keys.impersonationsOfSubject(record.subject),
-      ...(record.sourceGrantId ? [this.keys.impersonationsFromGrant(record.sourceGrantId)] : []),
+      ...record.sources.map((grantId) => this.keys.impersonationsFromGrant(grantId)),
     ];
   }
 
@@ -72,18 +73,33 @@ export class ImpersonationStore {
     return records.filter((r): r is ImpersonationRecord => r !== undefined);
   }
 
-  /**
-   * Ends impersonations: deletes each one's tokens (every member of its grant, JWT records
-   * included), its grant, its record and its index entries. Answers the records it ended.
-   */
-  async revoke(records: readonly ImpersonationRecord[], grantEntityKey: (grantId: string) => string): Promise<void> {
+  /** Deletes each grant's members (tokens, JWT records), the grant index, and the grant entity. */
+  async deleteGrants(grantIds: readonly string[], grantEntityKey: (grantId: string) => string): Promise<void> {
+    await Promise.all(
+      grantIds.map(async (grantId) => {
+        await revokeGrantMembers(this.backend, this.keys, grantId);
+        await this.backend.delete([grantEntityKey(grantId)]);
+      }),
+    );
+  }
+
+  /** Removes impersonation records and their index entries (their tokens are deleted separately). */
+  async forget(records: readonly ImpersonationRecord[]): Promise<void> {
     await Promise.all(
       records.map(async (record) => {
-        await revokeGrantMembers(this.backend, this.keys, record.grantId);
-        await this.backend.delete([grantEntityKey(record.grantId), this.keys.impersonation(record.grantId)]);
+        await this.backend.delete([this.keys.impersonation(record.grantId)]);
         await Promise.all(this.#indexes(record).map((index) => this.backend.removeFromSet(index, [record.grantId])));
       }),
     );
+  }
+
+  /** Ends impersonations: their tokens, grants, records and index entries. */
+  async revoke(records: readonly ImpersonationRecord[], grantEntityKey: (grantId: string) => string): Promise<void> {
+    await this.deleteGrants(
+      records.map((r) => r.grantId),
+      grantEntityKey,
+    );
+    await this.forget(records);
   }
 
   /** Records a JWT access token by `jti` under its grant, so revoking the grant removes it. */

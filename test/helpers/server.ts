@@ -11,6 +11,7 @@ import { TOKEN_EXCHANGE_GRANT, TokenType } from '../../src/constants.js';
 import { createReferenceServer, type ReferenceServer } from '../../src/server/app.js';
 import { signInThroughLoginPage } from '../../src/server/demo-login.js';
 import { loadFixtures } from '../../src/server/fixtures.js';
+import type { Store } from '../../src/store/index.js';
 
 export { TOKEN_EXCHANGE_GRANT, TokenType };
 
@@ -54,7 +55,7 @@ export interface TestServer {
   /** How many access tokens the provider has saved or issued so far. */
   issuedCount(): number;
   /** Signs `login` in to a client by authorization code + PKCE (openid-client) and returns its tokens. */
-  signIn(login: string, client?: { id: string; secret: string; redirectUri?: string }, dpop?: oidc.DPoPHandle): Promise<oidc.TokenEndpointResponse>;
+  signIn(login: string, client?: { id: string; secret: string; redirectUri?: string }, dpop?: oidc.DPoPHandle, scope?: string): Promise<oidc.TokenEndpointResponse>;
   /** openid-client's configuration for a confidential client of this server. */
   clientConfig(id: string, secret: string): Promise<oidc.Configuration>;
   /** POSTs a token-exchange request as `client` (client_secret_basic) and returns the raw answer. */
@@ -68,6 +69,7 @@ export interface TestServer {
 }
 
 export interface TestServerOptions {
+  store?: Store;
   policy?: Record<string, unknown>;
   hooks?: TokenExchangeOptions['hooks'];
   audit?: AuditSink;
@@ -109,6 +111,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...(options.policy ? { policy: options.policy } : {}),
     ...(options.hooks ? { hooks: options.hooks } : {}),
     ...(options.jwks ? { jwks: options.jwks } : {}),
+    ...(options.store ? { store: options.store } : {}),
   });
   http.on('request', reference.provider.callback());
 
@@ -142,14 +145,14 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     audit: memory,
     issuedCount: () => issued,
     clientConfig,
-    async signIn(login, client = SUPPORT_CONSOLE, dpop) {
+    async signIn(login, client = SUPPORT_CONSOLE, dpop, scope = 'openid profile email') {
       const redirectUri = 'redirectUri' in client && client.redirectUri ? client.redirectUri : `${issuer}/admin/callback`;
       const config = await clientConfig(client.id, client.secret);
       const verifier = oidc.randomPKCECodeVerifier();
       const state = oidc.randomState();
       const url = oidc.buildAuthorizationUrl(config, {
         redirect_uri: redirectUri,
-        scope: 'openid profile email',
+        scope,
         code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
         code_challenge_method: 'S256',
         state,

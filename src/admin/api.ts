@@ -1,0 +1,128 @@
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type Provider from 'oidc-provider';
+import { z } from 'zod';
+import type { RequestFacts } from '../audit/recorder.js';
+import type { ImpersonationLifecycle } from '../lifecycle/service.js';
+import type { ImpersonationFilter } from '../store/index.js';
+
+/** The scope an actor's access token needs for the admin API (SPEC §6). */
+export const ADMIN_SCOPE = 'impersonation:admin';
+
+const MAX_BODY_BYTES = 8 * 1024;
+
+const revocationBody = z.union([
+  z.object({ actor: z.string().min(1) }).strict(),
+  z.object({ subject: z.string().min(1) }).strict(),
+  z.object({ all: z.literal(true) }).strict(),
+]);
+const settingsBody = z.object({ enabled: z.boolean() }).strict();
+
+type Next = () => Promise<unknown>;
+
+class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    readonly description: string,
+  ) {
+    super(description);
+  }
+}
+
+async function readJson(ctx: KoaContextWithOIDC): Promise<unknown> {
+  if (!ctx.is('application/json')) throw new ApiError(415, 'invalid_request', 'send application/json');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new ApiError(413, 'invalid_request', 'body too large');
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new ApiError(400, 'invalid_request', 'body is not JSON');
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new ApiError(400, 'invalid_request', `${what}: ${result.error.issues[0]?.message ?? 'invalid'}`);
+  return result.data;
+}
+
+/**
+ * The JSON admin API behind the console (SPEC §3, §6): live impersonations, bulk revocation, the
+ * global switch. Callers present an access token of this provider (RFC 6750) that holds
+ * `impersonation:admin`, is not itself an impersonation, and belongs to an account that may
+ * impersonate (read live).
+ */
+export function createAdminApi(deps: {
+  provider: Provider;
+  lifecycle: ImpersonationLifecycle;
+  requestFacts: (ctx: KoaContextWithOIDC) => RequestFacts;
+  basePath?: string;
+}) {
+  const base = deps.basePath ?? '/admin/api';
+
+  /** RFC 6750 §3: answers who calls, or throws invalid_token / insufficient_scope. */
+  async function authenticate(ctx: KoaContextWithOIDC): Promise<string> {
+    const match = /^Bearer ([\w.~+/-]+=*)$/i.exec(ctx.get('authorization'));
+    if (!match) throw new ApiError(401, 'invalid_token', 'a bearer access token is required');
+    const token = await deps.provider.AccessToken.find(match[1]!);
+    if (!token?.isValid || !token.accountId) throw new ApiError(401, 'invalid_token', 'the access token is invalid, expired or revoked');
+    const extra = (token.extra ?? {}) as { act?: unknown };
+    if (extra.act !== undefined) throw new ApiError(403, 'insufficient_scope', 'an impersonation cannot administer impersonation');
+    if (!token.scope?.split(' ').includes(ADMIN_SCOPE)) throw new ApiError(403, 'insufficient_scope', `the access token needs the ${ADMIN_SCOPE} scope`);
+    if (!(await deps.provider.Grant.find(token.grantId))) throw new ApiError(401, 'invalid_token', 'the access token is invalid, expired or revoked');
+    if (!(await deps.lifecycle.accountMayImpersonate(token.accountId))) {
+      throw new ApiError(403, 'insufficient_scope', 'this account may not administer impersonation');
+    }
+    return token.accountId;
+  }
+
+  async function route(ctx: KoaContextWithOIDC, path: string): Promise<void> {
+    const admin = await authenticate(ctx);
+    const by = { actor: admin, request: deps.requestFacts(ctx) };
+    if (path === '/impersonations' && ctx.method === 'GET') {
+      const { actor, subject } = ctx.query;
+      const filter: ImpersonationFilter = typeof actor === 'string' ? { actor } : typeof subject === 'string' ? { subject } : { all: true };
+      ctx.body = { impersonations: await deps.lifecycle.list(filter) };
+      return;
+    }
+    if (path === '/revocations' && ctx.method === 'POST') {
+      const filter = parse(revocationBody, await readJson(ctx), 'give exactly one of actor, subject or all: true');
+      ctx.body = { revoked: await deps.lifecycle.revoke(filter, by) };
+      return;
+    }
+    if (path === '/settings' && ctx.method === 'GET') {
+      ctx.body = { enabled: await deps.lifecycle.isEnabled() };
+      return;
+    }
+    if (path === '/settings' && ctx.method === 'PUT') {
+      const { enabled } = parse(settingsBody, await readJson(ctx), 'give { "enabled": true | false }');
+      const revoked = await deps.lifecycle.setEnabled(enabled, by);
+      ctx.body = { enabled, revoked };
+      return;
+    }
+    throw new ApiError(404, 'not_found', 'no such admin API resource');
+  }
+
+  return async function adminApi(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
+    if (ctx.path !== base && !ctx.path.startsWith(`${base}/`)) {
+      await next();
+      return;
+    }
+    ctx.set('Cache-Control', 'no-store');
+    try {
+      await route(ctx, ctx.path.slice(base.length));
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      ctx.status = err.status;
+      ctx.body = { error: err.error, error_description: err.description };
+      if (err.status === 401 || err.status === 403) {
+        ctx.set('WWW-Authenticate', `Bearer error="${err.error}", error_description="${err.description}"${err.status === 403 ? `, scope="${ADMIN_SCOPE}"` : ''}`);
+      }
+    }
+  };
+}

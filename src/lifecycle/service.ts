@@ -1,0 +1,157 @@
+import type Provider from 'oidc-provider';
+import type { AccountDirectory, DirectoryAccount } from '../accounts.js';
+import type { AuditRecorder, RequestFacts } from '../audit/recorder.js';
+import type { ImpersonationPolicy } from '../config.js';
+import type { ImpersonationFilter, ImpersonationRecord, Store } from '../store/index.js';
+
+/** Why impersonations ended, as the audit record's `rule` says. */
+export type RevocationCause =
+  | 'revoked_single'
+  | 'revoked_bulk_actor'
+  | 'revoked_bulk_subject'
+  | 'revoked_all'
+  | 'kill_switch'
+  | 'cascade_source_revoked'
+  | 'cascade_actor_ineligible';
+
+const BATCH = 500;
+
+function causeOf(filter: ImpersonationFilter): RevocationCause {
+  if ('actor' in filter) return 'revoked_bulk_actor';
+  if ('subject' in filter) return 'revoked_bulk_subject';
+  if ('sourceGrantId' in filter) return 'cascade_source_revoked';
+  return 'revoked_all';
+}
+
+/**
+ * The life of impersonations after issue (SPEC §3): the shared switch, bulk revocation, and the
+ * cascade — an impersonation ends with the grant it came from and with its actor's eligibility.
+ * Everything lives in the store, so every instance sharing it agrees at once.
+ */
+export class ImpersonationLifecycle {
+  constructor(
+    private readonly store: Store,
+    private readonly provider: Provider,
+    private readonly accounts: AccountDirectory,
+    private readonly policy: ImpersonationPolicy,
+    private readonly recorder: AuditRecorder,
+    /** Whether the provider's adapter is this store's: then tokens are deleted in bulk here. */
+    private readonly sharedAdapter: boolean,
+  ) {}
+
+  /** Whether the grant may issue now: the shared switch, or the configured default. */
+  isEnabled(): Promise<boolean> {
+    return this.store.impersonations.isEnabled(this.policy.enabled);
+  }
+
+  /** Turns impersonation on or off for every instance; off also ends every live impersonation. */
+  async setEnabled(enabled: boolean, by: { actor?: string | undefined; request: RequestFacts }): Promise<number> {
+    await this.store.impersonations.setEnabled(enabled);
+    await this.recorder.record('settings.changed', { outcome: 'granted', actor: by.actor, rule: enabled ? 'impersonation_enabled' : 'impersonation_disabled' }, by.request);
+    return enabled ? 0 : this.revoke({ all: true }, { ...by, cause: 'kill_switch' });
+  }
+
+  list(filter: ImpersonationFilter): Promise<ImpersonationRecord[]> {
+    return this.store.impersonations.list(filter);
+  }
+
+  /**
+   * Ends every live impersonation the filter selects, and every impersonation derived from them
+   * (chained exchanges), writing one `token.revoked` record each. Answers how many ended.
+   */
+  async revoke(filter: ImpersonationFilter, by: { actor?: string | undefined; request: RequestFacts; cause?: RevocationCause }): Promise<number> {
+    return this.end(await this.store.impersonations.list(filter), by.cause ?? causeOf(filter), by);
+  }
+
+  /**
+   * Ends the impersonation backed by this grant (if it is one) and every impersonation derived
+   * from the grant. With `includeGrant`, a token-exchange grant that is no impersonation (a
+   * delegation) has its tokens and grant deleted too.
+   */
+  async revokeGrant(
+    grantId: string,
+    cause: RevocationCause,
+    by: { actor?: string | undefined; request: RequestFacts },
+    options: { includeGrant?: boolean } = {},
+  ): Promise<number> {
+    const [record, derived] = await Promise.all([this.store.impersonations.get(grantId), this.store.impersonations.list({ sourceGrantId: grantId })]);
+    if (!record && options.includeGrant) await this.deleteGrants([grantId]);
+    return this.end(record ? [record, ...derived] : derived, cause, by);
+  }
+
+  /** Deletes grants with every token issued under them. */
+  private async deleteGrants(grantIds: readonly string[]): Promise<void> {
+    if (!this.sharedAdapter) {
+      await Promise.all(grantIds.map((id) => Promise.all([this.provider.AccessToken.revokeByGrantId(id), this.provider.Grant.adapter.destroy(id)])));
+    }
+    await this.store.impersonations.deleteGrants(grantIds, (id) => this.store.keys.entity('Grant', id));
+  }
+
+  /**
+   * Re-reads an actor's account and ends their impersonations when they may no longer
+   * impersonate (disabled, deleted, role removed). Call it when accounts change.
+   */
+  async actorChanged(actorId: string, request: RequestFacts): Promise<number> {
+    if (await this.actorEligible(actorId)) return 0;
+    return this.revoke({ actor: actorId }, { request, cause: 'cascade_actor_ineligible' });
+  }
+
+  /**
+   * Whether a live impersonation still stands: its record exists, the switch is on, its human
+   * actor may still impersonate, and every grant it came from still exists.
+   */
+  async stillStands(grantId: string): Promise<boolean> {
+    const [record, enabled] = await Promise.all([this.store.impersonations.get(grantId), this.isEnabled()]);
+    if (!record || !enabled) return false;
+    const human = record.actors.at(-1)!;
+    const [eligible, sources] = await Promise.all([
+      this.actorEligible(human),
+      Promise.all(record.sources.map((id) => this.provider.Grant.find(id))),
+    ]);
+    return eligible && sources.every((grant) => grant !== undefined);
+  }
+
+  /** Whether an actor may still act: an account must be enabled and hold an actor role; a service actor (no account) may. */
+  async actorEligible(actorId: string): Promise<boolean> {
+    const account = await this.accounts.findAccount(actorId);
+    return account === undefined || this.mayImpersonate(account);
+  }
+
+  /** Whether this is an account (not a service) that may impersonate now. */
+  async accountMayImpersonate(accountId: string): Promise<boolean> {
+    const account = await this.accounts.findAccount(accountId);
+    return account !== undefined && this.mayImpersonate(account);
+  }
+
+  private mayImpersonate(account: DirectoryAccount): boolean {
+    return !account.disabled && this.policy.actorRoles.some((role) => account.roles.includes(role));
+  }
+
+  private async end(records: ImpersonationRecord[], cause: RevocationCause, by: { actor?: string | undefined; request: RequestFacts }): Promise<number> {
+    const seen = new Set<string>();
+    let frontier = records;
+    let ended = 0;
+    while (frontier.length) {
+      const fresh = frontier.filter((r) => !seen.has(r.grantId));
+      fresh.forEach((r) => seen.add(r.grantId));
+      for (let i = 0; i < fresh.length; i += BATCH) {
+        const batch = fresh.slice(i, i + BATCH);
+        await this.deleteGrants(batch.map((r) => r.grantId));
+        await this.store.impersonations.forget(batch);
+        await Promise.all(
+          batch.map((r) =>
+            this.recorder.record(
+              'token.revoked',
+              { outcome: 'granted', rule: cause, actor: by.actor, subject: r.subject, client_id: r.clientId, token_id: r.tokenId, reason: r.reason },
+              by.request,
+            ),
+          ),
+        );
+      }
+      ended += fresh.length;
+      const derived = await Promise.all(fresh.map((r) => this.store.impersonations.list({ sourceGrantId: r.grantId })));
+      frontier = derived.flat();
+    }
+    return ended;
+  }
+}
