@@ -16,3 +16,5 @@ export { ExchangeRefusal, type OAuthErrorCode, type RefusalRule } from './errors
 export { TOKEN_EXCHANGE_GRANT, TokenType, SUBJECT_REFUSAL } from './constants.js';
 export type { ActClaim } from './exchange/act.js';
 export type { ResourceServerDefinition } from './exchange/targets.js';
+export { createMemoryStore, createStore, KeyLayout, type Backend, type ImpersonationFilter, type ImpersonationRecord, type Store } from './store/index.js';
+export { ADMIN_SCOPE } from './admin/api.js';
