@@ -4,7 +4,8 @@ import { signInThroughLoginPage } from './demo-login.js';
 /**
  * `npm run -s demo:login -- <login> [password]`: signs a demo account in to the support console
  * (authorization code + PKCE through the real login page) and prints its access token.
- * Reads ISSUER (default http://localhost:3000); demo client credentials only.
+ * Reads ISSUER (default http://localhost:3000) and SCOPE (default `openid profile email`); demo
+ * client credentials only.
  */
 async function main(): Promise<void> {
   const [login = 'support', password = 'demo-password'] = process.argv.slice(2);
@@ -15,7 +16,7 @@ async function main(): Promise<void> {
     clientSecret: 'support-console-secret',
     redirectUri: new URL('/admin/callback', issuer).href,
   };
-  const start = startAuthorization(client, 'openid profile email');
+  const start = startAuthorization(client, process.env.SCOPE ?? 'openid profile email');
   const callback = await signInThroughLoginPage({ authorizationUrl: start.url, redirectUri: client.redirectUri, login, password });
   if (callback.searchParams.get('state') !== start.state) throw new Error('state mismatch');
   const code = callback.searchParams.get('code');

@@ -1,0 +1,190 @@
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Backend } from './backend.js';
+
+const CONNECT_TIMEOUT_MS = 5_000;
+const retry = (attempt: number) => Math.min(attempt * 100, 1000);
+
+// Every script takes exactly one key, so none spans Cluster slots. TTLs travel in milliseconds
+// ('' for none). JSON is passed through as an opaque string, never decoded in Lua.
+const SCRIPTS = {
+  /** Replaces the entity hash: payload, no consumed mark, optional TTL. */
+  storePutEntity: `
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'p', ARGV[1])
+if ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1`,
+  /** 1 when this call set the consumed mark; 0 when missing (never created) or already consumed. */
+  storeConsumeEntity: `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('HSETNX', KEYS[1], 'c', ARGV[1])`,
+  /** SADD, extending the set's TTL to at least ARGV[2] ms, never shortening it. */
+  storeAddToSet: `
+local existed = redis.call('EXISTS', KEYS[1])
+redis.call('SADD', KEYS[1], ARGV[1])
+if ARGV[2] == '' then
+  if existed == 1 then redis.call('PERSIST', KEYS[1]) end
+  return 1
+end
+local wanted = tonumber(ARGV[2])
+if existed == 0 then
+  redis.call('PEXPIRE', KEYS[1], wanted)
+else
+  local current = redis.call('PTTL', KEYS[1])
+  if current >= 0 and current < wanted then redis.call('PEXPIRE', KEYS[1], wanted) end
+end
+return 1`,
+  /** SET NX; answers the value stored afterwards. */
+  storeSetIfAbsent: `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return ARGV[1] end
+return redis.call('GET', KEYS[1])`,
+} as const;
+
+interface Scripts {
+  storePutEntity(key: string, json: string, ttlMs: string): Promise<unknown>;
+  storeConsumeEntity(key: string, at: string): Promise<number>;
+  storeAddToSet(key: string, member: string, ttlMs: string): Promise<unknown>;
+  storeSetIfAbsent(key: string, value: string): Promise<string>;
+}
+
+type Client = (Redis | Cluster) & Scripts;
+
+const ttlMs = (ttlSeconds: number | undefined) => (ttlSeconds === undefined ? '' : String(Math.max(0, Math.round(ttlSeconds * 1000))));
+
+/**
+ * The {@link Backend} on Redis, standalone or Cluster. Create it with {@link connectRedis} or
+ * {@link connectRedisCluster}; while Redis is unreachable, calls fail fast and the client keeps
+ * reconnecting.
+ */
+export class RedisBackend implements Backend {
+  readonly #client: Client;
+
+  /** Takes over a connected client; prefer the `connect*` factories. */
+  constructor(client: Redis | Cluster) {
+    for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(name, { numberOfKeys: 1, lua });
+    this.#client = client as Client;
+  }
+
+  async putEntity(key: string, json: string, ttlSeconds: number | undefined): Promise<void> {
+    await this.#client.storePutEntity(key, json, ttlMs(ttlSeconds));
+  }
+
+  async getEntity(key: string): Promise<{ json: string; consumed: number | undefined } | undefined> {
+    const [json, consumed] = await this.#client.hmget(key, 'p', 'c');
+    if (json === null || json === undefined) return undefined;
+    return { json, consumed: consumed === null || consumed === undefined ? undefined : Number(consumed) };
+  }
+
+  async consumeEntity(key: string, at: number): Promise<boolean> {
+    return (await this.#client.storeConsumeEntity(key, String(at))) === 1;
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    return (await this.#client.get(key)) ?? undefined;
+  }
+
+  async set(key: string, value: string, ttlSeconds: number | undefined): Promise<void> {
+    if (ttlSeconds === undefined) {
+      await this.#client.set(key, value);
+      return;
+    }
+    const ms = Number(ttlMs(ttlSeconds));
+    if (ms > 0) await this.#client.set(key, value, 'PX', ms);
+    else await this.#client.unlink(key); // already expired
+  }
+
+  async setIfAbsent(key: string, value: string): Promise<string> {
+    return this.#client.storeSetIfAbsent(key, value);
+  }
+
+  async delete(keys: readonly string[]): Promise<void> {
+    await Promise.all(keys.map((key) => this.#client.unlink(key)));
+  }
+
+  async addToSet(key: string, member: string, ttlSeconds: number | undefined): Promise<void> {
+    await this.#client.storeAddToSet(key, member, ttlMs(ttlSeconds));
+  }
+
+  async members(key: string): Promise<string[]> {
+    return this.#client.smembers(key);
+  }
+
+  async removeFromSet(key: string, members: readonly string[]): Promise<void> {
+    if (members.length) await this.#client.srem(key, ...members);
+  }
+
+  async ping(): Promise<void> {
+    if (this.#client.status !== 'ready') throw new Error('Redis is not connected');
+    await this.#client.ping();
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.#client.quit();
+    } catch {
+      this.#client.disconnect();
+    }
+  }
+}
+
+/** Waits for `ready`, then turns the offline queue off so calls fail fast during outages. */
+async function whenReady(client: Redis | Cluster, address: string): Promise<void> {
+  let lastError: string | undefined;
+  client.on('error', (error: Error) => {
+    lastError = error.message;
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.removeListener('ready', onReady);
+      client.disconnect();
+      reject(new Error(`cannot connect to Redis at ${address} within ${CONNECT_TIMEOUT_MS / 1000} s${lastError ? `: ${lastError}` : ''}`));
+    }, CONNECT_TIMEOUT_MS);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    client.once('ready', onReady);
+  });
+  client.options.enableOfflineQueue = false;
+}
+
+/** The URL without credentials, for messages. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return '(unparsable Redis URL)';
+  }
+}
+
+const REDIS_OPTIONS = {
+  enableAutoPipelining: true,
+  maxRetriesPerRequest: 1,
+} satisfies RedisOptions;
+
+/** Connects to a standalone Redis (`redis://host:port/db`); rejects if not ready within ~5 s. */
+export async function connectRedis(url: string): Promise<RedisBackend> {
+  const client = new Redis(url, { ...REDIS_OPTIONS, retryStrategy: retry });
+  await whenReady(client, redact(url));
+  return new RedisBackend(client);
+}
+
+/** Connects to a Redis Cluster through its seed nodes (`host:port`); rejects if not ready within ~5 s. */
+export async function connectRedisCluster(nodes: readonly string[]): Promise<RedisBackend> {
+  const options: ClusterOptions = {
+    enableAutoPipelining: true,
+    clusterRetryStrategy: retry,
+    redisOptions: { ...REDIS_OPTIONS },
+  };
+  const client = new Cluster(
+    nodes.map((node) => {
+      const at = node.lastIndexOf(':');
+      return { host: node.slice(0, at), port: Number(node.slice(at + 1)) };
+    }),
+    options,
+  );
+  await whenReady(client, `cluster ${nodes.join(', ')}`);
+  return new RedisBackend(client);
+}

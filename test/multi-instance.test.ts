@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { once } from 'node:events';
+import { BILLING, ORDERS, ORDERS_API, SUPPORT_CONSOLE, TokenType, impersonate } from './helpers/server.js';
+import { sharedRedisUrl } from './helpers/redis.js';
+import { signInThroughLoginPage } from '../src/server/demo-login.js';
+import { redeemCode, startAuthorization } from '../src/server/console-client.js';
+
+/** Two reference-server processes (built with tsc) on one Redis: what one revokes is gone on both. */
+const prefix = `multi:${randomUUID()}:`;
+const instances: Array<{ port: number; child: ChildProcess; base: string }> = [];
+let redisUrl: string;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startInstance(port: number, issuer: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['dist/server/main.js'], {
+    env: { ...process.env, NODE_OPTIONS: '', PORT: String(port), ISSUER: issuer, REDIS_URL: redisUrl, REDIS_PREFIX: prefix },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  for (let i = 0; i < 100; i += 1) {
+    if (output.includes('listening on')) return child;
+    if (child.exitCode !== null) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  child.kill();
+  throw new Error(`instance on ${port} did not start: ${output}`);
+}
+
+async function post(base: string, path: string, params: Record<string, string>, client: { id: string; secret: string }) {
+  const response = await fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(params),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
+
+beforeAll(async () => {
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  redisUrl = await sharedRedisUrl();
+  const ports = [await freePort(), await freePort()];
+  const issuer = `http://127.0.0.1:${ports[0]}`;
+  for (const port of ports) instances.push({ port, child: await startInstance(port, issuer), base: `http://127.0.0.1:${port}` });
+}, 60_000);
+
+afterAll(async () => {
+  for (const { child } of instances) {
+    child.kill();
+    if (child.exitCode === null) await once(child, 'exit');
+  }
+  const keys = execFileSync('redis-cli', ['-u', redisUrl, '--scan', '--pattern', `${prefix}*`]).toString().split('\n').filter(Boolean);
+  for (let i = 0; i < keys.length; i += 500) execFileSync('redis-cli', ['-u', redisUrl, 'UNLINK', ...keys.slice(i, i + 500)]);
+});
+
+describe('two provider processes sharing Redis (SPEC §3)', () => {
+  it('sees on both instances, at once, what either issued and revoked', async () => {
+    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+    const client = { issuer: a.base, clientId: SUPPORT_CONSOLE.id, clientSecret: SUPPORT_CONSOLE.secret, redirectUri: `${a.base}/admin/callback` };
+    const start = startAuthorization(client, 'openid');
+    const callback = await signInThroughLoginPage({ authorizationUrl: start.url, redirectUri: client.redirectUri, login: 'support', password: 'demo-password' });
+    const actor = (await redeemCode(client, callback.searchParams.get('code')!, start.verifier)).access_token;
+
+    const tokens: string[] = [];
+    for (const resource of [BILLING, ORDERS]) {
+      const issued = await post(a.base, '/token', { grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', ...(impersonate(actor, 'alice', { resource }) as Record<string, string>) }, SUPPORT_CONSOLE);
+      expect(issued.status).toBe(200);
+      tokens.push(issued.body.access_token as string);
+    }
+    for (const token of tokens) {
+      for (const instance of [a, b]) {
+        expect((await post(instance.base, '/token/introspection', { token }, ORDERS_API)).body).toMatchObject({ active: true, sub: 'alice', act: { sub: 'support' } });
+      }
+    }
+    for (const token of tokens) expect((await post(b.base, '/token/revocation', { token, token_type_hint: TokenType.accessToken }, SUPPORT_CONSOLE)).status).toBe(200);
+    for (const token of tokens) {
+      for (const instance of [a, b]) {
+        expect((await post(instance.base, '/token/introspection', { token }, ORDERS_API)).body).toEqual({ active: false });
+      }
+    }
+  });
+});
