@@ -14,4 +14,9 @@ export default tseslint.config(
     },
   },
   { files: ['test/setup.ts'], rules: { 'no-console': 'off' } },
+  {
+    files: ['bench/**/*.mjs'],
+    languageOptions: { globals: { URLSearchParams: 'readonly', performance: 'readonly', process: 'readonly', Buffer: 'readonly' } },
+    rules: { 'no-console': 'off' },
+  },
 );

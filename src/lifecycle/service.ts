@@ -14,7 +14,7 @@ export type RevocationCause =
   | 'cascade_source_revoked'
   | 'cascade_actor_ineligible';
 
-const BATCH = 500;
+const BATCH = 2000;
 
 function causeOf(filter: ImpersonationFilter): RevocationCause {
   if ('actor' in filter) return 'revoked_bulk_actor';
@@ -149,7 +149,9 @@ export class ImpersonationLifecycle {
         );
       }
       ended += fresh.length;
-      const derived = await Promise.all(fresh.map((r) => this.store.impersonations.list({ sourceGrantId: r.grantId })));
+      const sources = await this.store.impersonations.sourcesAmong(fresh.map((r) => r.grantId));
+      const derived = await Promise.all(sources.map((grantId) => this.store.impersonations.list({ sourceGrantId: grantId })));
+      await this.store.impersonations.pruneSources(sources.filter((_, i) => derived[i]!.length === 0));
       frontier = derived.flat();
     }
     return ended;

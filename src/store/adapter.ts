@@ -93,18 +93,19 @@ export function createAdapter(backend: Backend, keys: KeyLayout): AdapterConstru
   };
 }
 
-/** Deletes every entity indexed under a grant, their user-code pointers, and the index itself. */
-export async function revokeGrantMembers(backend: Backend, keys: KeyLayout, grantId: string): Promise<void> {
-  const index = keys.grant(grantId);
-  const members = await backend.members(index);
+/** Deletes every entity indexed under the grants, their user-code pointers, and the indexes. */
+export async function revokeGrantMembers(backend: Backend, keys: KeyLayout, ...grantIds: string[]): Promise<void> {
+  const indexes = grantIds.map((grantId) => keys.grant(grantId));
+  const members = (await Promise.all(indexes.map((index) => backend.members(index)))).flat();
+  const deviceCodes = keys.entity('DeviceCode', '');
   const pointers = await Promise.all(
     members
-      .filter((key) => key.startsWith(keys.entity('DeviceCode', '')))
+      .filter((key) => key.startsWith(deviceCodes))
       .map(async (key) => {
         const entity = await backend.getEntity(key);
         const code = entity ? (JSON.parse(entity.json) as { userCode?: unknown }).userCode : undefined;
         return typeof code === 'string' ? keys.userCode(code) : undefined;
       }),
   );
-  await backend.delete([...members, ...pointers.filter((k): k is string => k !== undefined), index]);
+  await backend.delete([...members, ...pointers.filter((k): k is string => k !== undefined), ...indexes]);
 }

@@ -45,6 +45,17 @@ export class ImpersonationStore {
     ];
   }
 
+  /** Forgets source grants no live impersonation derives from any more. */
+  async pruneSources(grantIds: readonly string[]): Promise<void> {
+    if (grantIds.length) await this.backend.removeFromSet(this.keys.sourceGrants(), grantIds);
+  }
+
+  /** Of these grants, the ones some live impersonation was derived from (one read, not one per grant). */
+  async sourcesAmong(grantIds: readonly string[]): Promise<string[]> {
+    const sources = new Set(await this.backend.members(this.keys.sourceGrants()));
+    return grantIds.filter((id) => sources.has(id));
+  }
+
   #indexOf(filter: ImpersonationFilter): string {
     if ('actor' in filter) return this.keys.impersonationsOfActor(filter.actor);
     if ('subject' in filter) return this.keys.impersonationsOfSubject(filter.subject);
@@ -54,7 +65,10 @@ export class ImpersonationStore {
 
   /** Records a live impersonation for `ttlSeconds` (its token's lifetime). */
   async add(record: ImpersonationRecord, ttlSeconds: number): Promise<void> {
-    await Promise.all(this.#indexes(record).map((index) => this.backend.addToSet(index, record.grantId, ttlSeconds)));
+    await Promise.all([
+      ...this.#indexes(record).map((index) => this.backend.addToSet(index, record.grantId, ttlSeconds)),
+      ...record.sources.map((source) => this.backend.addToSet(this.keys.sourceGrants(), source, ttlSeconds)),
+    ]);
     await this.backend.set(this.keys.impersonation(record.grantId), JSON.stringify(record), ttlSeconds);
   }
 
@@ -75,22 +89,19 @@ export class ImpersonationStore {
 
   /** Deletes each grant's members (tokens, JWT records), the grant index, and the grant entity. */
   async deleteGrants(grantIds: readonly string[], grantEntityKey: (grantId: string) => string): Promise<void> {
-    await Promise.all(
-      grantIds.map(async (grantId) => {
-        await revokeGrantMembers(this.backend, this.keys, grantId);
-        await this.backend.delete([grantEntityKey(grantId)]);
-      }),
-    );
+    await Promise.all([revokeGrantMembers(this.backend, this.keys, ...grantIds), this.backend.delete(grantIds.map(grantEntityKey))]);
   }
 
   /** Removes impersonation records and their index entries (their tokens are deleted separately). */
   async forget(records: readonly ImpersonationRecord[]): Promise<void> {
-    await Promise.all(
-      records.map(async (record) => {
-        await this.backend.delete([this.keys.impersonation(record.grantId)]);
-        await Promise.all(this.#indexes(record).map((index) => this.backend.removeFromSet(index, [record.grantId])));
-      }),
-    );
+    const byIndex = new Map<string, string[]>();
+    for (const record of records) {
+      for (const index of this.#indexes(record)) byIndex.set(index, [...(byIndex.get(index) ?? []), record.grantId]);
+    }
+    await Promise.all([
+      this.backend.delete(records.map((record) => this.keys.impersonation(record.grantId))),
+      ...[...byIndex].map(([index, grantIds]) => this.backend.removeFromSet(index, grantIds)),
+    ]);
   }
 
   /** Ends impersonations: their tokens, grants, records and index entries. */

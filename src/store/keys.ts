@@ -12,6 +12,7 @@
  *   <p>{imp-subject:<subject>}   set of impersonation grant ids of a subject
  *   <p>{imp-source:<grantId>}    set of impersonation grant ids produced from an actor's grant
  *   <p>{imp-all}                 set of every live impersonation grant id
+ *   <p>{imp-sources}             set of grant ids that some live impersonation derives from
  *   <p>{jwt:<jti>}               JWT access token record (revocation and introspection of JWTs)
  *   <p>{settings}:<name>         shared settings: the switch, key material
  */
@@ -52,6 +53,10 @@ export class KeyLayout {
 
   allImpersonations(): string {
     return `${this.prefix}{imp-all}`;
+  }
+
+  sourceGrants(): string {
+    return `${this.prefix}{imp-sources}`;
   }
 
   jwt(jti: string): string {

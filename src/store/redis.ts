@@ -48,6 +48,9 @@ interface Scripts {
 
 type Client = (Redis | Cluster) & Scripts;
 
+/** Keys per UNLINK on a standalone server (a Cluster gets one UNLINK per key). */
+const DELETE_CHUNK = 1000;
+
 const ttlMs = (ttlSeconds: number | undefined) => (ttlSeconds === undefined ? '' : String(Math.max(0, Math.round(ttlSeconds * 1000))));
 
 /**
@@ -97,7 +100,14 @@ export class RedisBackend implements Backend {
   }
 
   async delete(keys: readonly string[]): Promise<void> {
-    await Promise.all(keys.map((key) => this.#client.unlink(key)));
+    if (this.#client instanceof Cluster) {
+      // Keys may sit on different slots: one UNLINK each (auto-pipelined per node).
+      await Promise.all(keys.map((key) => this.#client.unlink(key)));
+      return;
+    }
+    const chunks: string[][] = [];
+    for (let i = 0; i < keys.length; i += DELETE_CHUNK) chunks.push(keys.slice(i, i + DELETE_CHUNK));
+    await Promise.all(chunks.map((chunk) => this.#client.unlink(...chunk)));
   }
 
   async addToSet(key: string, member: string, ttlSeconds: number | undefined): Promise<void> {
