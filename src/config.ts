@@ -5,6 +5,8 @@ import type { AuditSink } from './audit/events.js';
 import { HARD_MAX_LIFETIME_SECONDS } from './constants.js';
 import type { ResourceServerDefinition } from './exchange/targets.js';
 import type { Store } from './store/index.js';
+import type { AuditLog } from './audit/log.js';
+import type { Logger } from './observability/logger.js';
 
 /** What a policy hook learns about the exchange it may still refuse. */
 export interface AuthorizeInput {
@@ -91,6 +93,28 @@ export const policySchema = z
 export type ImpersonationPolicy = z.infer<typeof policySchema>;
 export type PolicyInput = z.input<typeof policySchema>;
 
+const webhookSchema = z
+  .object({
+    endpoints: z
+      .array(
+        z
+          .object({
+            url: z.url(),
+            secret: z.string().regex(/^whsec_[A-Za-z0-9+/]{16,}={0,2}$/, 'must be a Standard Webhooks secret: whsec_ + base64 (at least 12 bytes)'),
+            events: z.array(z.enum(['impersonation.started', 'impersonation.denied', 'impersonation.ended'])).min(1).optional(),
+          })
+          .strict(),
+      )
+      .default([]),
+    maxAttempts: z.number().int().min(1).max(50).default(8),
+    baseDelayMs: z.number().int().min(10).default(1000),
+    maxDelayMs: z.number().int().min(10).default(10 * 60 * 1000),
+    timeoutMs: z.number().int().min(100).max(60_000).default(5000),
+    pollIntervalMs: z.number().int().min(10).default(500),
+    leaseMs: z.number().int().min(1000).default(30_000),
+  })
+  .strict();
+
 const hookFunction = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function');
 
 const optionsSchema = z
@@ -104,6 +128,13 @@ const optionsSchema = z
         (v) => typeof v === 'object' && v !== null && typeof (v as AuditSink).write === 'function',
         'must be an AuditSink (an object with write(event))',
       )
+      .optional(),
+    auditLog: z
+      .custom<AuditLog>((v) => typeof v === 'object' && v !== null && typeof (v as AuditLog).append === 'function', 'must be an AuditLog (MemoryAuditLog, or backend.auditLog(prefix))')
+      .optional(),
+    webhooks: webhookSchema.default(() => webhookSchema.parse({})),
+    logger: z
+      .custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).info === 'function', 'must be a logger with info, warn and error (pino)')
       .optional(),
     store: z
       .custom<Store>(
@@ -131,6 +162,12 @@ export type TrustedIssuer = z.infer<typeof trustedIssuerSchema>;
 export interface TokenExchangeOptions {
   accounts: AccountDirectory;
   audit?: AuditSink;
+  /** The durable, chained audit log (default: in memory); webhooks are enqueued with its records. */
+  auditLog?: AuditLog;
+  /** Standard Webhooks receivers and delivery settings. */
+  webhooks?: z.input<typeof webhookSchema>;
+  /** Structured logger (pino); receives no token, secret, password or reason. */
+  logger?: Logger;
   /** Where impersonations, JWT records and the switch live (default: process memory). */
   store?: Store;
   policy?: PolicyInput;
@@ -144,6 +181,9 @@ export interface TokenExchangeOptions {
 export interface ResolvedOptions {
   readonly accounts: AccountDirectory;
   readonly audit: AuditSink | undefined;
+  readonly auditLog: AuditLog | undefined;
+  readonly webhooks: z.infer<typeof webhookSchema>;
+  readonly logger: Logger | undefined;
   readonly store: Store | undefined;
   readonly policy: ImpersonationPolicy;
   readonly trustedIssuers: readonly TrustedIssuer[];
@@ -172,8 +212,11 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   if (!result.success) {
     throw new ConfigurationError(`invalid token exchange options: ${describeIssues(result.error)}`);
   }
-  const { accounts, audit, store, policy, trustedIssuers, resourceServers, hooks } = result.data;
-  return { accounts, audit, store, policy, trustedIssuers, resourceServers, hooks: hooks as ExchangeHooks };
+  const { accounts, audit, auditLog, webhooks, logger, store, policy, trustedIssuers, resourceServers, hooks } = result.data;
+  if (audit && (auditLog || webhooks.endpoints.length)) {
+    throw new ConfigurationError('invalid token exchange options: audit: give either audit (a plain sink) or auditLog (+ webhooks), not both');
+  }
+  return { accounts, audit, auditLog, webhooks, logger, store, policy, trustedIssuers, resourceServers, hooks: hooks as ExchangeHooks };
 }
 
 /** Validates a policy document alone (e.g. the shipped config/ file). */

@@ -3,8 +3,13 @@ import type { JWK } from 'jose';
 import { errors, type Configuration, type FindAccount, type KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import { createAdminApi } from './admin/api.js';
-import { MemoryAuditSink } from './audit/memory-sink.js';
+import { ChainedAuditSink } from './audit/chained-sink.js';
+import type { AuditEvent } from './audit/events.js';
+import { MemoryAuditLog, type AuditLog } from './audit/log.js';
 import { AuditRecorder, type RequestFacts } from './audit/recorder.js';
+import { createMetrics, type ExchangeMetrics } from './observability/metrics.js';
+import { silentLogger } from './observability/logger.js';
+import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { ConfigurationError, resolveOptions, type ResolvedOptions, type TokenExchangeOptions } from './config.js';
 import { GRANT_PARAMETERS, REPEATABLE_PARAMETERS, TOKEN_EXCHANGE_GRANT } from './constants.js';
 import { createTokenExchangeHandler } from './exchange/grant.js';
@@ -45,20 +50,33 @@ export interface TokenExchange {
   actorChanged(actorId: string): Promise<number>;
   /** Koa middleware serving the JSON admin API under `basePath` (default `/admin/api`). */
   adminApi(options?: { basePath?: string }): Middleware;
+  /** The chained audit log (absent when a plain `audit` sink was given). */
+  readonly auditLog: AuditLog | undefined;
+  /** Prometheus instruments; serve `metrics.registry.metrics()`. */
+  readonly metrics: ExchangeMetrics;
+  /** Stops the webhook dispatcher (waits for a delivery round in flight). */
+  close(): Promise<void>;
 }
 
 const REQUEST_ID_HEADER = 'x-request-id';
 const DEFAULT_CLOCK_TOLERANCE = 15;
 const INTERNAL_REQUEST: RequestFacts = { ip: undefined, userAgent: undefined, requestId: 'library-call' };
 
+const factsOfRequest = new WeakMap<object, RequestFacts>();
+
+/** The request facts every audit record and log line of one request shares (one request id). */
 function requestFacts(ctx: KoaContextWithOIDC | undefined): RequestFacts {
   if (!ctx?.get) return { ...INTERNAL_REQUEST, requestId: randomUUID() };
+  const known = factsOfRequest.get(ctx);
+  if (known) return known;
   const given = ctx.get(REQUEST_ID_HEADER);
-  return {
+  const facts = {
     ip: ctx.ip || undefined,
     userAgent: ctx.get('user-agent') || undefined,
     requestId: /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID(),
   };
+  factsOfRequest.set(ctx, facts);
+  return facts;
 }
 
 function audienceList(aud: unknown): string[] {
@@ -76,7 +94,16 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
   const options = resolveOptions(input);
   const store = options.store ?? createMemoryStore();
   const resourceServers = new ResourceServerRegistry(options.resourceServers);
-  const recorder = new AuditRecorder(options.audit ?? new MemoryAuditSink());
+  const logger = options.logger ?? silentLogger;
+  const auditLog = options.audit ? undefined : (options.auditLog ?? new MemoryAuditLog());
+  const metrics = createMetrics(() => store.impersonations.count());
+  const logRecord = (event: AuditEvent) => {
+    const { event: name, outcome, rule, client_id, actor, subject, token_id, request_id } = event;
+    logger.info({ event: name, outcome, rule, client_id, actor, subject, token_id, request_id }, 'audit');
+  };
+  const recorder = new AuditRecorder(options.audit ?? new ChainedAuditSink(auditLog!, options.webhooks.endpoints), [metrics.observeAudit, logRecord]);
+  const { endpoints, ...delivery } = options.webhooks;
+  const dispatcher = auditLog ? new WebhookDispatcher(auditLog, endpoints, delivery, { logger, observe: metrics.observeWebhook }) : undefined;
   const tokenClaims = new WeakMap<object, Record<string, unknown>>();
   const audited = new WeakSet<object>();
   let captured: { jwks: { keys: JWK[] }; findAccount: FindAccount; clockTolerance: number; sharedAdapter: boolean } | undefined;
@@ -199,6 +226,8 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       },
       requestFacts,
       markAudited: (ctx) => audited.add(ctx),
+      observeDuration: metrics.observeDuration,
+      logger,
     });
     provider.registerGrantType(TOKEN_EXCHANGE_GRANT, handler, GRANT_PARAMETERS, REPEATABLE_PARAMETERS);
     provider.use(createTokenEndpointGuard({ recorder, wasAudited: (ctx) => audited.has(ctx), requestFacts }));
@@ -213,6 +242,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         requestFacts,
       }),
     );
+    dispatcher?.start();
   }
 
   let providerRef: Provider | undefined;
@@ -230,7 +260,10 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
     isEnabled: () => registered().isEnabled(),
     actorChanged: (actorId) => registered().actorChanged(actorId, requestFacts(undefined)),
     adminApi(adminOptions) {
-      return createAdminApi({ provider: providerRef!, lifecycle: registered(), requestFacts, ...adminOptions });
+      return createAdminApi({ provider: providerRef!, lifecycle: registered(), auditLog, requestFacts, ...adminOptions });
     },
+    auditLog,
+    metrics,
+    close: async () => dispatcher?.stop(),
   };
 }

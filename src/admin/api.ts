@@ -1,6 +1,8 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
+import type { AuditLog } from '../audit/log.js';
+import { queryAudit } from '../audit/query.js';
 import type { RequestFacts } from '../audit/recorder.js';
 import type { ImpersonationLifecycle } from '../lifecycle/service.js';
 import type { ImpersonationFilter } from '../store/index.js';
@@ -16,6 +18,19 @@ const revocationBody = z.union([
   z.object({ all: z.literal(true) }).strict(),
 ]);
 const settingsBody = z.object({ enabled: z.boolean() }).strict();
+const isoTime = z.iso.datetime({ offset: true }).transform((t) => new Date(t).toISOString());
+const auditQuery = z
+  .object({
+    actor: z.string().min(1).optional(),
+    subject: z.string().min(1).optional(),
+    event: z.enum(['exchange.granted', 'exchange.denied', 'ticket.minted', 'ticket.redeemed', 'token.revoked', 'settings.changed']).optional(),
+    outcome: z.enum(['granted', 'denied', 'error']).optional(),
+    since: isoTime.optional(),
+    until: isoTime.optional(),
+    cursor: z.string().regex(/^[\w-]{1,64}$/).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+  })
+  .strict();
 
 type Next = () => Promise<unknown>;
 
@@ -52,14 +67,15 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
 }
 
 /**
- * The JSON admin API behind the console (SPEC §3, §6): live impersonations, bulk revocation, the
- * global switch. Callers present an access token of this provider (RFC 6750) that holds
+ * The JSON admin API behind the console (SPEC §3, §5, §6): live impersonations, bulk revocation,
+ * the global switch, the audit trail. Callers present an access token of this provider (RFC 6750) that holds
  * `impersonation:admin`, is not itself an impersonation, and belongs to an account that may
  * impersonate (read live).
  */
 export function createAdminApi(deps: {
   provider: Provider;
   lifecycle: ImpersonationLifecycle;
+  auditLog: AuditLog | undefined;
   requestFacts: (ctx: KoaContextWithOIDC) => RequestFacts;
   basePath?: string;
 }) {
@@ -93,6 +109,13 @@ export function createAdminApi(deps: {
     if (path === '/revocations' && ctx.method === 'POST') {
       const filter = parse(revocationBody, await readJson(ctx), 'give exactly one of actor, subject or all: true');
       ctx.body = { revoked: await deps.lifecycle.revoke(filter, by) };
+      return;
+    }
+    if (path === '/audit' && ctx.method === 'GET') {
+      if (!deps.auditLog) throw new ApiError(404, 'not_found', 'this provider writes audit records to a plain sink, not a queryable log');
+      const query = parse(auditQuery, ctx.query, 'audit query');
+      const { cursor, limit, ...filter } = query;
+      ctx.body = await queryAudit(deps.auditLog, filter, { cursor, limit });
       return;
     }
     if (path === '/settings' && ctx.method === 'GET') {

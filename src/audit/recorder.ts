@@ -15,10 +15,13 @@ export type AuditFacts = Omit<AuditEvent, 'id' | 'time' | 'ip' | 'user_agent' | 
 export class AuditRecorder {
   readonly #sink: AuditSink;
   readonly #clock: () => Date;
+  readonly #observers: ReadonlyArray<(event: AuditEvent) => void>;
 
-  constructor(sink: AuditSink, clock: () => Date = () => new Date()) {
+  /** `observers` see each record once it is written (metrics, logs). */
+  constructor(sink: AuditSink, observers: ReadonlyArray<(event: AuditEvent) => void> = [], clock: () => Date = () => new Date()) {
     this.#sink = sink;
     this.#clock = clock;
+    this.#observers = observers;
   }
 
   /** Writes one record; rejects when the sink could not make it durable. */
@@ -33,6 +36,7 @@ export class AuditRecorder {
       request_id: request.requestId,
     };
     await this.#sink.write(record);
+    for (const observe of this.#observers) observe(record);
     return record;
   }
 }

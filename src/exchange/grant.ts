@@ -6,6 +6,7 @@ import type { ResolvedOptions } from '../config.js';
 import { TokenType } from '../constants.js';
 import { ExchangeRefusal, invalidRequest, subjectRefused, toProviderError } from '../errors.js';
 import type { ImpersonationRecord } from '../store/impersonations.js';
+import type { Logger } from '../observability/logger.js';
 import { actorChain, wrapActor, type ActClaim } from './act.js';
 import { assertBoundTokenProven, verifyDpopProof } from './dpop.js';
 import type { AboutToIssue, IssueDependencies, IssuePlan } from './issue.js';
@@ -44,6 +45,8 @@ export interface GrantDependencies {
   readonly issue: IssueDependencies;
   readonly requestFacts: (ctx: TokenEndpointGrantContext) => RequestFacts;
   readonly markAudited: (ctx: TokenEndpointGrantContext) => void;
+  readonly observeDuration: (seconds: number, outcome: 'granted' | 'denied' | 'error') => void;
+  readonly logger: Logger;
 }
 
 /** Facts gathered while deciding, so a refusal's audit record says as much as is known. */
@@ -310,6 +313,8 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
 
   return async function tokenExchangeGrant(ctx: Ctx): Promise<void> {
     const attempt: Attempt = {};
+    const started = process.hrtime.bigint();
+    let outcome: 'granted' | 'denied' | 'error' = 'granted';
     deps.markAudited(ctx);
     try {
       await assertGrantEnabled();
@@ -343,9 +348,16 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
               status: 500,
               detail: err instanceof Error ? err.name : 'unknown',
             });
+      outcome = refusal.status >= 500 ? 'error' : 'denied';
+      if (outcome === 'error') {
+        const { name, message } = err instanceof Error ? err : new Error(String(err));
+        deps.logger.error({ err: { name, message }, rule: refusal.rule, request_id: deps.requestFacts(ctx).requestId }, 'token exchange failed');
+      }
       if (!(err instanceof AuditBeforeIssueError)) await recordDenial(ctx, refusal, attempt);
       for (const [name, value] of Object.entries(refusal.headers)) ctx.set(name, value);
       throw toProviderError(refusal);
+    } finally {
+      deps.observeDuration(Number(process.hrtime.bigint() - started) / 1e9, outcome);
     }
   };
 }

@@ -72,6 +72,11 @@ export class ImpersonationStore {
     await this.backend.set(this.keys.impersonation(record.grantId), JSON.stringify(record), ttlSeconds);
   }
 
+  /** How many impersonations the index holds (members whose record expired count until pruned). */
+  async count(): Promise<number> {
+    return (await this.backend.members(this.keys.allImpersonations())).length;
+  }
+
   async get(grantId: string): Promise<ImpersonationRecord | undefined> {
     const json = await this.backend.get(this.keys.impersonation(grantId));
     return json === undefined ? undefined : (JSON.parse(json) as ImpersonationRecord);

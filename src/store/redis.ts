@@ -1,5 +1,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { AuditLog } from '../audit/log.js';
 import type { Backend } from './backend.js';
+import { RedisAuditLog } from './redis-audit.js';
 
 const CONNECT_TIMEOUT_MS = 5_000;
 const retry = (attempt: number) => Math.min(attempt * 100, 1000);
@@ -65,6 +67,11 @@ export class RedisBackend implements Backend {
   constructor(client: Redis | Cluster) {
     for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(name, { numberOfKeys: 1, lua });
     this.#client = client as Client;
+  }
+
+  /** The durable audit log (a Redis Stream) on this connection, its keys under `prefix`. */
+  auditLog(prefix: string): AuditLog {
+    return new RedisAuditLog(this.#client, prefix);
   }
 
   async putEntity(key: string, json: string, ttlSeconds: number | undefined): Promise<void> {

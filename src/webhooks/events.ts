@@ -1,0 +1,32 @@
+import { randomUUID } from 'node:crypto';
+import type { AuditEvent } from '../audit/events.js';
+import type { OutboxJob } from '../audit/log.js';
+
+/** The webhook event types (SPEC §5). */
+export type WebhookEventType = 'impersonation.started' | 'impersonation.denied' | 'impersonation.ended';
+
+/** A configured receiver: its URL, its `whsec_…` secret, the events it wants (default: all). */
+export interface WebhookEndpoint {
+  readonly url: string;
+  readonly secret: string;
+  readonly events?: readonly WebhookEventType[] | undefined;
+}
+
+/** Which webhook an audit event is, if any: an impersonation granted, refused, or ended. */
+export function webhookTypeOf(event: AuditEvent): WebhookEventType | undefined {
+  if (event.event === 'exchange.granted' && event.actor !== undefined) return 'impersonation.started';
+  if (event.event === 'exchange.denied') return 'impersonation.denied';
+  if (event.event === 'token.revoked') return 'impersonation.ended';
+  return undefined;
+}
+
+/** The outbox jobs an audit event causes: one per subscribed endpoint, body fixed once. */
+export function webhookJobsFor(event: AuditEvent, endpoints: readonly WebhookEndpoint[]): OutboxJob[] {
+  const type = webhookTypeOf(event);
+  if (!type) return [];
+  const { ip: _ip, user_agent: _ua, ...data } = event;
+  const body = JSON.stringify({ type, timestamp: event.time, data });
+  return endpoints
+    .filter((endpoint) => !endpoint.events || endpoint.events.includes(type))
+    .map((endpoint) => ({ id: `msg_${randomUUID()}`, endpoint: endpoint.url, body, attempts: 0 }));
+}
