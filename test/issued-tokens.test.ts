@@ -159,7 +159,7 @@ describe('trusted issuers', () => {
 });
 
 describe('the audit record of a grant (SPEC §5)', () => {
-  it('writes one exchange.granted record with the facts and no token value', async () => {
+  it('writes one exchange.granted record, chained, with the facts and no token value', async () => {
     const mark = server.auditMark();
     const result = await server.exchange(impersonate(support, 'alice', { resource: ORDERS }), SUPPORT_CONSOLE, { 'user-agent': 'jest-test', 'x-request-id': 'req-42' });
     const records = server.auditSince(mark);
@@ -181,6 +181,8 @@ describe('the audit record of a grant (SPEC §5)', () => {
       ip: expect.any(String),
       user_agent: 'jest-test',
       request_id: 'req-42',
+      prev_hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+      hash: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
     const everything = JSON.stringify(server.audit.records());
     expect(everything).not.toContain(result.body.access_token as string);

@@ -31,7 +31,7 @@ async function startInstance(port: number, issuer: string): Promise<ChildProcess
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
   for (let i = 0; i < 100; i += 1) {
-    if (output.includes('listening on')) return child;
+    if (output.includes('server listening')) return child;
     if (child.exitCode !== null) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

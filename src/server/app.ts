@@ -2,6 +2,9 @@ import type { Server } from 'node:http';
 import type { JWK } from 'jose';
 import type { AuditSink } from '../audit/events.js';
 import type { TokenExchangeOptions } from '../config.js';
+import type { AuditLog } from '../audit/log.js';
+import type { Logger } from '../observability/logger.js';
+import { metricsRoute, requestLog } from './observability.js';
 import type { Store } from '../store/index.js';
 import { FixtureAccounts } from './accounts.js';
 import { adminRoutes } from './admin.js';
@@ -13,6 +16,8 @@ export interface ReferenceServerOptions {
   readonly issuer: string;
   readonly fixtures: Fixtures;
   readonly audit?: AuditSink;
+  readonly auditLog?: AuditLog;
+  readonly logger?: Logger;
   readonly store?: Store;
   readonly jwks?: { keys: JWK[] };
   readonly cookieKeys?: string[];
@@ -24,6 +29,8 @@ export interface ReferenceServerOptions {
 export interface ReferenceServer extends ReferenceProvider {
   readonly accounts: FixtureAccounts;
   listen(port: number, host?: string): Promise<Server>;
+  /** Stops background work (webhook delivery). */
+  close(): Promise<void>;
 }
 
 /** Assembles the reference server: provider + token exchange, login pages, support-console sign-in. */
@@ -39,12 +46,17 @@ export async function createReferenceServer(options: ReferenceServerOptions): Pr
     trustedIssuers: fixtures.trustedIssuers,
     ...(options.hooks ? { hooks: options.hooks } : {}),
     ...(options.audit ? { audit: options.audit } : {}),
+    ...(options.auditLog ? { auditLog: options.auditLog } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(fixtures.webhooks ? { webhooks: fixtures.webhooks } : {}),
     ...(options.store ? { store: options.store } : {}),
     ...(options.jwks ? { jwks: options.jwks } : {}),
     ...(options.cookieKeys ? { cookieKeys: options.cookieKeys } : {}),
   });
   accounts.onChange((id) => reference.exchange.actorChanged(id));
   const consoleClient = fixtures.clients.find((c) => c.client_id === 'support-console');
+  if (options.logger) reference.provider.use(requestLog(options.logger));
+  reference.provider.use(metricsRoute(reference.exchange.metrics.registry));
   reference.provider.use(interactionRoutes(reference.provider, accounts));
   reference.provider.use(reference.exchange.adminApi());
   if (consoleClient?.client_secret) {
@@ -55,6 +67,7 @@ export async function createReferenceServer(options: ReferenceServerOptions): Pr
   return {
     ...reference,
     accounts,
+    close: () => reference.exchange.close(),
     listen(port, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         const server = reference.provider.listen(port, host);

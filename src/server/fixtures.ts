@@ -28,6 +28,7 @@ const exchangeFile = z.object({
   policy: z.record(z.string(), z.unknown()),
   resourceServers: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
   trustedIssuers: z.array(z.record(z.string(), z.unknown())).default([]),
+  webhooks: z.record(z.string(), z.unknown()).optional(),
 });
 
 /** The reference server's configuration as read from a config/ folder. */
@@ -37,6 +38,7 @@ export interface Fixtures {
   readonly policy: Record<string, unknown>;
   readonly resourceServers: NonNullable<TokenExchangeOptions['resourceServers']>;
   readonly trustedIssuers: NonNullable<TokenExchangeOptions['trustedIssuers']>;
+  readonly webhooks?: TokenExchangeOptions['webhooks'];
 }
 
 async function readJson<T>(dir: string, name: string, schema: z.ZodType<T>): Promise<T> {
@@ -77,5 +79,6 @@ export async function loadFixtures(dir: string, issuer: string): Promise<Fixture
     policy: exchange.policy,
     resourceServers: exchange.resourceServers as Fixtures['resourceServers'],
     trustedIssuers: exchange.trustedIssuers as Fixtures['trustedIssuers'],
+    ...(exchange.webhooks ? { webhooks: exchange.webhooks as Fixtures['webhooks'] } : {}),
   };
 }

@@ -2,7 +2,8 @@ import { generateKeyPair, exportJWK, type JWK } from 'jose';
 import Provider, { type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { randomBytes } from 'node:crypto';
 import type { AuditSink } from '../audit/events.js';
-import { MemoryAuditSink } from '../audit/memory-sink.js';
+import type { AuditLog } from '../audit/log.js';
+import type { Logger } from '../observability/logger.js';
 import type { PolicyInput, TokenExchangeOptions } from '../config.js';
 import { tokenExchange, type TokenExchange } from '../extension.js';
 import type { Store } from '../store/index.js';
@@ -17,7 +18,11 @@ export interface ReferenceSettings {
   readonly resourceServers: NonNullable<TokenExchangeOptions['resourceServers']>;
   readonly trustedIssuers?: TokenExchangeOptions['trustedIssuers'];
   readonly hooks?: TokenExchangeOptions['hooks'];
+  /** A plain audit sink (tests); otherwise `auditLog` (default: chained, in memory). */
   readonly audit?: AuditSink;
+  readonly auditLog?: AuditLog;
+  readonly webhooks?: TokenExchangeOptions['webhooks'];
+  readonly logger?: Logger;
   readonly store?: Store;
   readonly jwks?: { keys: JWK[] };
   readonly cookieKeys?: string[];
@@ -26,7 +31,6 @@ export interface ReferenceSettings {
 export interface ReferenceProvider {
   readonly provider: Provider;
   readonly exchange: TokenExchange;
-  readonly audit: AuditSink;
 }
 
 const SCOPES = ['openid', 'offline_access', 'profile', 'email', 'orders:read', 'orders:write', 'billing:read', 'impersonation:admin'];
@@ -57,10 +61,12 @@ async function loadFirstPartyGrant(ctx: KoaContextWithOIDC) {
 
 /** Builds the reference oidc-provider with the token-exchange extension registered. */
 export async function createReferenceProvider(settings: ReferenceSettings): Promise<ReferenceProvider> {
-  const audit = settings.audit ?? new MemoryAuditSink();
   const exchange = tokenExchange({
     accounts: settings.accounts,
-    audit,
+    ...(settings.audit ? { audit: settings.audit } : {}),
+    ...(settings.auditLog ? { auditLog: settings.auditLog } : {}),
+    ...(settings.webhooks ? { webhooks: settings.webhooks } : {}),
+    ...(settings.logger ? { logger: settings.logger } : {}),
     ...(settings.store ? { store: settings.store } : {}),
     policy: settings.policy,
     resourceServers: settings.resourceServers,
@@ -102,5 +108,5 @@ export async function createReferenceProvider(settings: ReferenceSettings): Prom
 
   const provider = new Provider(settings.issuer, exchange.configuration(configuration));
   exchange.register(provider);
-  return { provider, exchange, audit };
+  return { provider, exchange };
 }

@@ -6,6 +6,8 @@ import * as oidc from 'openid-client';
 import type { ClientMetadata } from 'oidc-provider';
 import type { AuditEvent, AuditSink } from '../../src/audit/events.js';
 import { MemoryAuditSink } from '../../src/audit/memory-sink.js';
+import { MemoryAuditLog, type AuditLog } from '../../src/audit/log.js';
+import type { Logger } from '../../src/observability/logger.js';
 import type { TokenExchangeOptions } from '../../src/config.js';
 import { TOKEN_EXCHANGE_GRANT, TokenType } from '../../src/constants.js';
 import { createReferenceServer, type ReferenceServer } from '../../src/server/app.js';
@@ -70,6 +72,8 @@ export interface TestServer {
 
 export interface TestServerOptions {
   store?: Store;
+  auditLog?: AuditLog;
+  logger?: Logger;
   policy?: Record<string, unknown>;
   hooks?: TokenExchangeOptions['hooks'];
   audit?: AuditSink;
@@ -90,6 +94,24 @@ function form(params: Record<string, string | string[]>): URLSearchParams {
   return body;
 }
 
+/** An audit log that also hands every appended record to `memory` (for auditSince()). */
+function mirrored(log: AuditLog, memory: MemoryAuditSink): AuditLog {
+  return {
+    append: async (event, jobs) => {
+      const record = await log.append(event, jobs);
+      await memory.write(record);
+      return record;
+    },
+    read: (after, count) => log.read(after, count),
+    readBackwards: (before, count) => log.readBackwards(before, count),
+    claimDue: (now, lease, max) => log.claimDue(now, lease, max),
+    settle: (id) => log.settle(id),
+    reschedule: (job, at) => log.reschedule(job, at),
+    bury: (job, reason) => log.bury(job, reason),
+    deadLetters: () => log.deadLetters(),
+  };
+}
+
 /** Starts the reference server (shipped config/ plus test clients) on a random 127.0.0.1 port. */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const http: Server = createServer();
@@ -98,8 +120,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const fixtures = await loadFixtures(CONFIG_DIR, issuer);
   const memory = new MemoryAuditSink();
   const given = options.audit;
-  // Every record the configured sink accepted is mirrored in `memory`, for auditSince().
-  const audit: AuditSink = given ? { write: async (event) => { await given.write(event); await memory.write(event); } } : memory;
+  // Every record written is mirrored in `memory`, for auditSince(): through the given plain sink,
+  // or else through the chained audit log (the production path).
+  const audit: AuditSink | undefined = given ? { write: async (event) => { await given.write(event); await memory.write(event); } } : undefined;
+  const auditLog = audit ? undefined : mirrored(options.auditLog ?? new MemoryAuditLog(), memory);
   const reference = await createReferenceServer({
     issuer,
     fixtures: {
@@ -107,11 +131,13 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       clients: [...fixtures.clients, ...TEST_CLIENTS],
       ...(options.trustedIssuers ? { trustedIssuers: options.trustedIssuers } : {}),
     },
-    audit,
+    ...(audit ? { audit } : {}),
+    ...(auditLog ? { auditLog } : {}),
     ...(options.policy ? { policy: options.policy } : {}),
     ...(options.hooks ? { hooks: options.hooks } : {}),
     ...(options.jwks ? { jwks: options.jwks } : {}),
     ...(options.store ? { store: options.store } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
   });
   http.on('request', reference.provider.callback());
 
@@ -164,7 +190,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     post,
     auditMark: () => memory.records().length,
     auditSince: (mark) => memory.records().slice(mark),
-    close: () => new Promise<void>((resolve) => http.close(() => resolve())),
+    close: async () => {
+      await reference.close();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
   };
 }
 
