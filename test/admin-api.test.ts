@@ -84,3 +84,30 @@ describe('admin API (SPEC §3, §6)', () => {
     expect((await api('POST', '/revocations', adminToken, '{not json')).status).toBe(400);
   });
 });
+
+describe('admin API: the audit trail (SPEC §5)', () => {
+  it('lists records newest first, filtered, with a cursor to the next page', async () => {
+    const local = await startTestServer();
+    try {
+      const admin = (await local.signIn('admin', SUPPORT_CONSOLE, undefined, 'openid impersonation:admin')).access_token;
+      const actor = (await local.signIn('support')).access_token;
+      for (const subject of ['alice', 'bob', 'alice']) await local.exchange(impersonate(actor, subject, { resource: BILLING }));
+      await local.exchange(impersonate(actor, 'root'));
+      const get = async (query: string) => {
+        const response = await fetch(`${local.issuer}/admin/api/audit?${query}`, { headers: { authorization: `Bearer ${admin}` } });
+        return { status: response.status, body: (await response.json()) as { records: Array<Record<string, unknown>>; next_cursor?: string; error?: string } };
+      };
+      const first = await get('actor=support&event=exchange.granted&limit=2');
+      expect(first.status).toBe(200);
+      expect(first.body.records.map((r) => r.subject)).toEqual(['alice', 'bob']);
+      expect(first.body.records[0]).toMatchObject({ hash: expect.any(String), prev_hash: expect.any(String) });
+      const second = await get(`actor=support&event=exchange.granted&limit=2&cursor=${first.body.next_cursor}`);
+      expect(second.body.records.map((r) => r.subject)).toEqual(['alice']);
+      expect((await get('outcome=denied')).body.records.map((r) => r.rule)).toEqual(['subject_protected']);
+      expect((await get(`since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).body.records).toEqual([]);
+      expect((await get('outcome=maybe')).status).toBe(400);
+    } finally {
+      await local.close();
+    }
+  });
+});

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { BILLING, ORDERS, ORDERS_API, SUPPORT_CONSOLE, TokenType, impersonate } from './helpers/server.js';
-import { sharedRedisUrl } from './helpers/redis.js';
+import { deleteKeysWithPrefix, sharedRedisUrl } from './helpers/redis.js';
 import { signInThroughLoginPage } from '../src/server/demo-login.js';
 import { redeemCode, startAuthorization } from '../src/server/console-client.js';
 
-/** Two reference-server processes (built with tsc) on one Redis: what one revokes is gone on both. */
+/** Two reference-server processes (dist/, built by the global setup) on one Redis: what one revokes is gone on both. */
 const prefix = `multi:${randomUUID()}:`;
 const instances: Array<{ port: number; child: ChildProcess; base: string }> = [];
 let redisUrl: string;
@@ -50,7 +50,6 @@ async function post(base: string, path: string, params: Record<string, string>, 
 }
 
 beforeAll(async () => {
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
   redisUrl = await sharedRedisUrl();
   const ports = [await freePort(), await freePort()];
   const issuer = `http://127.0.0.1:${ports[0]}`;
@@ -62,8 +61,7 @@ afterAll(async () => {
     child.kill();
     if (child.exitCode === null) await once(child, 'exit');
   }
-  const keys = execFileSync('redis-cli', ['-u', redisUrl, '--scan', '--pattern', `${prefix}*`]).toString().split('\n').filter(Boolean);
-  for (let i = 0; i < keys.length; i += 500) execFileSync('redis-cli', ['-u', redisUrl, 'UNLINK', ...keys.slice(i, i + 500)]);
+  deleteKeysWithPrefix(redisUrl, prefix);
 });
 
 describe('two provider processes sharing Redis (SPEC §3)', () => {

@@ -23,9 +23,12 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-/** `hash` = SHA-256 (hex) of the canonical JSON of the record with its `prev_hash`, without `hash`. */
+/**
+ * `hash` = SHA-256 (hex) of `prev_hash`, a newline, and the canonical JSON of the event (the record
+ * without `prev_hash` and `hash`): each record commits to its content and to every record before it.
+ */
 export function hashRecord(event: AuditEvent, prevHash: string): string {
-  return createHash('sha256').update(canonicalJson({ ...event, prev_hash: prevHash })).digest('hex');
+  return createHash('sha256').update(`${prevHash}\n${canonicalJson(event)}`).digest('hex');
 }
 
 /** Links an event to the chain after `prevHash`. */

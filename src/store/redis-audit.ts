@@ -1,33 +1,37 @@
 import type { Cluster, Redis } from 'ioredis';
-import { chain, GENESIS_HASH, type ChainedAuditRecord } from '../audit/chain.js';
+import { canonicalJson, GENESIS_HASH, type ChainedAuditRecord } from '../audit/chain.js';
 import type { AuditEvent } from '../audit/events.js';
 import type { AuditLog, OutboxJob, StoredRecord } from '../audit/log.js';
+import { SHA256_LUA } from './sha256.lua.js';
 
 // Every key of the audit log carries the hash tag {audit}: the stream, the outbox and its jobs sit
-// on one Cluster slot, so appending a record and enqueueing its webhooks is one atomic script.
+// on one Cluster slot, so extending the chain and enqueueing its webhooks is one atomic script.
 const SCRIPTS = {
   /**
-   * Compare-and-set append: if the chain's head (the last entry's hash, or genesis) is ARGV[1],
-   * XADD the record and enqueue its jobs; else answer the current head for a retry.
-   * KEYS: stream, outbox, jobs. ARGV: expected head, hash, record JSON, now, genesis, (job id, job JSON)…
+   * Extends the chain atomically: reads the head (the last entry's hash, or genesis), hashes
+   * head + "\n" + the canonical event, XADDs the record and enqueues its webhook jobs.
+   * KEYS: stream, outbox, jobs. ARGV: canonical event JSON, now, genesis, (job id, job JSON)…
+   * Answers { stream id, prev_hash, hash }.
    */
   auditAppend: {
     keys: 3,
-    lua: `
+    lua: `${SHA256_LUA}
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-local head = ARGV[5]
+local head = ARGV[3]
 if #last > 0 then
   local fields = last[1][2]
   for i = 1, #fields, 2 do if fields[i] == 'h' then head = fields[i + 1] end end
 end
-if head ~= ARGV[1] then return {0, head} end
-local id = redis.call('XADD', KEYS[1], '*', 'h', ARGV[2], 'r', ARGV[3])
-for i = 6, #ARGV, 2 do
+local hash = sha256(head .. '\\n' .. ARGV[1])
+local id = redis.call('XADD', KEYS[1], '*', 'p', head, 'h', hash, 'r', ARGV[1])
+for i = 4, #ARGV, 2 do
   redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
-  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[i])
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[i])
 end
-return {1, id}`,
+return {id, head, hash}`,
   },
+  /** SHA-256 of ARGV[1], for checking the Lua implementation against Node's. */
+  auditSha256: { keys: 0, lua: `${SHA256_LUA}\nreturn sha256(ARGV[1])` },
   /** Claims due jobs by pushing their due time to the lease's end. KEYS: outbox, jobs. ARGV: now, lease end, max. */
   auditClaim: {
     keys: 2,
@@ -48,13 +52,12 @@ return out`,
 } as const;
 
 interface Scripts {
-  auditAppend(stream: string, outbox: string, jobs: string, ...args: string[]): Promise<[number, string]>;
+  auditAppend(stream: string, outbox: string, jobs: string, ...args: string[]): Promise<[string, string, string]>;
+  auditSha256(input: string): Promise<string>;
   auditClaim(outbox: string, jobs: string, now: string, leaseEnd: string, max: string): Promise<string[]>;
 }
 
 type Client = (Redis | Cluster) & Scripts;
-
-const MAX_APPEND_ATTEMPTS = 100;
 
 /** The audit log as a Redis Stream (append-only), with its webhook outbox beside it. */
 export class RedisAuditLog implements AuditLog {
@@ -63,7 +66,6 @@ export class RedisAuditLog implements AuditLog {
   readonly #outbox: string;
   readonly #jobs: string;
   readonly #dead: string;
-  #head: string | undefined;
 
   constructor(client: Redis | Cluster, prefix: string) {
     for (const [name, { keys, lua }] of Object.entries(SCRIPTS)) client.defineCommand(name, { numberOfKeys: keys, lua });
@@ -76,26 +78,23 @@ export class RedisAuditLog implements AuditLog {
 
   async append(event: AuditEvent, jobs: readonly OutboxJob[]): Promise<ChainedAuditRecord> {
     const jobArgs = jobs.flatMap((job) => [job.id, JSON.stringify(job)]);
-    let head = this.#head ?? GENESIS_HASH;
-    for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt += 1) {
-      const record = chain(event, head);
-      const [appended, value] = await this.#client.auditAppend(
-        this.#stream, this.#outbox, this.#jobs,
-        head, record.hash, JSON.stringify(record), String(Date.now()), GENESIS_HASH, ...jobArgs,
-      );
-      if (appended === 1) {
-        this.#head = record.hash;
-        return record;
-      }
-      head = value;
-    }
-    throw new Error('audit append kept losing the race for the chain head');
+    const [, prevHash, hash] = await this.#client.auditAppend(
+      this.#stream, this.#outbox, this.#jobs,
+      canonicalJson(event), String(Date.now()), GENESIS_HASH, ...jobArgs,
+    );
+    return { ...event, prev_hash: prevHash, hash };
+  }
+
+  /** SHA-256 computed by the server-side script (to check it against Node's). */
+  sha256(input: string): Promise<string> {
+    return this.#client.auditSha256(input);
   }
 
   #parse(entries: Array<[string, string[]]>): StoredRecord[] {
     return entries.map(([cursor, fields]) => {
-      const json = fields[fields.indexOf('r') + 1]!;
-      return { cursor, record: JSON.parse(json) as ChainedAuditRecord };
+      const field = (name: string) => fields[fields.indexOf(name) + 1]!;
+      const event = JSON.parse(field('r')) as AuditEvent;
+      return { cursor, record: { ...event, prev_hash: field('p'), hash: field('h') } };
     });
   }
 

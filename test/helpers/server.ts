@@ -74,6 +74,7 @@ export interface TestServerOptions {
   store?: Store;
   auditLog?: AuditLog;
   logger?: Logger;
+  webhooks?: TokenExchangeOptions['webhooks'];
   policy?: Record<string, unknown>;
   hooks?: TokenExchangeOptions['hooks'];
   audit?: AuditSink;
@@ -130,6 +131,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ...fixtures,
       clients: [...fixtures.clients, ...TEST_CLIENTS],
       ...(options.trustedIssuers ? { trustedIssuers: options.trustedIssuers } : {}),
+      ...(options.webhooks ? { webhooks: options.webhooks } : {}),
     },
     ...(audit ? { audit } : {}),
     ...(auditLog ? { auditLog } : {}),

@@ -1,0 +1,195 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { GENESIS_HASH, hashRecord, verifyChain, type ChainedAuditRecord } from '../src/audit/chain.js';
+import { ChainedAuditSink } from '../src/audit/chained-sink.js';
+import type { AuditEvent } from '../src/audit/events.js';
+import { MemoryAuditLog } from '../src/audit/log.js';
+import { readAll } from '../src/audit/query.js';
+import { createMemoryStore } from '../src/store/index.js';
+import { connectRedis, type RedisBackend } from '../src/store/redis.js';
+import type { RedisAuditLog } from '../src/store/redis-audit.js';
+import { deleteKeysWithPrefix, sharedRedisUrl, startRedisServer } from './helpers/redis.js';
+import { BILLING, impersonate, startTestServer } from './helpers/server.js';
+
+const EVENTS = ['exchange.granted', 'exchange.denied', 'token.revoked', 'settings.changed'] as const;
+
+function event(n: number, writer: string): AuditEvent {
+  const name = EVENTS[n % EVENTS.length]!;
+  return {
+    id: randomUUID(),
+    time: new Date(Date.UTC(2026, 10, 21, 12, 0, 0, n)).toISOString(),
+    event: name,
+    outcome: name === 'exchange.denied' ? 'denied' : 'granted',
+    ...(name === 'exchange.denied' ? { rule: 'subject_protected' } : {}),
+    actor: writer,
+    subject: `user-${n % 7}`,
+    client_id: 'support-console',
+    request_id: `${writer}-${n}`,
+  };
+}
+
+async function chainOf(length: number): Promise<ChainedAuditRecord[]> {
+  const log = new MemoryAuditLog();
+  const sink = new ChainedAuditSink(log);
+  for (let n = 0; n < length; n += 1) await sink.write(event(n, 'w'));
+  const records: ChainedAuditRecord[] = [];
+  for await (const record of readAll(log)) records.push(record);
+  return records;
+}
+
+describe('the SHA-256 chain (SPEC §5)', () => {
+  it('verifies an untouched chain from the genesis hash', async () => {
+    const records = await chainOf(20);
+    expect(records[0]!.prev_hash).toBe(GENESIS_HASH);
+    expect(verifyChain(records)).toEqual({ ok: true, count: 20 });
+  });
+
+  it('detects an edited record at its position', async () => {
+    const records = await chainOf(30);
+    await fc.assert(
+      fc.property(fc.integer({ min: 0, max: 29 }), fc.constantFrom('subject', 'reason', 'time', 'outcome'), (i, field) => {
+        const tampered = records.map((r, j) => (j === i ? { ...r, [field]: 'forged' } : r));
+        expect(verifyChain(tampered)).toMatchObject({ ok: false, position: i + 1, id: records[i]!.id, problem: 'hash does not match the record (edited)' });
+      }),
+    );
+  });
+
+  it('detects a deleted record at the position after the gap', async () => {
+    const records = await chainOf(30);
+    await fc.assert(
+      fc.property(fc.integer({ min: 0, max: 28 }), (i) => {
+        const tampered = records.filter((_, j) => j !== i);
+        expect(verifyChain(tampered)).toMatchObject({ ok: false, position: i + 1, id: records[i + 1]!.id });
+      }),
+    );
+  });
+
+  it('detects two reordered records at the first of them', async () => {
+    const records = await chainOf(30);
+    await fc.assert(
+      fc.property(fc.integer({ min: 0, max: 28 }), (i) => {
+        const tampered = [...records];
+        [tampered[i], tampered[i + 1]] = [tampered[i + 1]!, tampered[i]!];
+        expect(verifyChain(tampered)).toMatchObject({ ok: false, position: i + 1 });
+      }),
+    );
+  });
+
+  it('detects a record whose hash was recomputed after an edit (the link to the next breaks)', async () => {
+    const records = await chainOf(10);
+    const { hash: _hash, prev_hash: prevHash, ...edited } = { ...records[4]!, subject: 'forged' };
+    const rehashed: ChainedAuditRecord = { ...edited, prev_hash: prevHash, hash: hashRecord(edited, prevHash) };
+    expect(verifyChain(records.map((r, j) => (j === 4 ? rehashed : r)))).toMatchObject({ ok: false, position: 6 });
+  });
+});
+
+describe('the Redis Stream audit log', () => {
+  let url: string;
+  const prefix = `audit:${randomUUID()}:`;
+  const backends: RedisBackend[] = [];
+  let dir: string;
+
+  beforeAll(async () => {
+    url = await sharedRedisUrl();
+    dir = mkdtempSync(join(tmpdir(), 'audit-cli-'));
+    for (let i = 0; i < 2; i += 1) backends.push(await connectRedis(url));
+  });
+  afterAll(async () => {
+    for (const backend of backends) await backend.close();
+    deleteKeysWithPrefix(url, prefix);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, ['dist/server/audit-cli.js', ...args], { env: { ...process.env, NODE_OPTIONS: '', REDIS_URL: url, REDIS_PREFIX: prefix }, encoding: 'utf8' });
+
+  it('computes in its Lua script the same SHA-256 as Node, across padding edges and multi-byte text', async () => {
+    const log = backends[0]!.auditLog(prefix) as RedisAuditLog;
+    const inputs = [...Array.from({ length: 131 }, (_, n) => 'x'.repeat(n)), 'Ä€😀 reason: ünïcödé', '{"a":1}\n'.repeat(40)];
+    for (const input of inputs) expect(await log.sha256(input)).toBe(createHash('sha256').update(input).digest('hex'));
+  });
+
+  it('forms one valid chain from 1,000 mixed events of two concurrent writers', async () => {
+    const writers = backends.map((backend) => new ChainedAuditSink(backend.auditLog(prefix)));
+    await Promise.all(
+      writers.map(async (sink, w) => {
+        for (let n = 0; n < 500; n += 1) await sink.write(event(n, `writer-${w}`));
+      }),
+    );
+    const records: ChainedAuditRecord[] = [];
+    for await (const record of readAll(backends[0]!.auditLog(prefix))) records.push(record);
+    expect(records).toHaveLength(1000);
+    expect(new Set(records.map((r) => r.actor))).toEqual(new Set(['writer-0', 'writer-1']));
+    expect(verifyChain(records)).toEqual({ ok: true, count: 1000 });
+  }, 30_000);
+
+  it('verifies the stored chain from the CLI, exports it, and finds each kind of tampering in an export', () => {
+    const verified = cli('verify');
+    expect({ status: verified.status, out: verified.stdout }).toEqual({ status: 0, out: 'ok: 1000 records, chain intact\n' });
+
+    const file = join(dir, 'out.jsonl');
+    const exported = cli('export', '--out', file);
+    expect(exported.status).toBe(0);
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(1000);
+    expect(cli('verify', '--file', file).status).toBe(0);
+
+    const tamper = (edit: (lines: string[]) => string[]) => {
+      const path = join(dir, `${randomUUID()}.jsonl`);
+      writeFileSync(path, `${edit([...lines]).join('\n')}\n`);
+      return cli('verify', '--file', path);
+    };
+    const edited = tamper((l) => ((l[499] = l[499]!.replace(/"subject":"user-\d"/, '"subject":"mallory"')), l));
+    expect({ status: edited.status, out: edited.stdout }).toEqual({ status: 1, out: expect.stringMatching(/^broken at record 500 \(id [\w-]+\): hash does not match the record \(edited\); 499 records before it verify\n$/) });
+    const deleted = tamper((l) => l.filter((_, i) => i !== 299));
+    expect({ status: deleted.status, out: deleted.stdout }).toEqual({ status: 1, out: expect.stringMatching(/^broken at record 300 .*prev_hash does not match/) });
+    const reordered = tamper((l) => ([l[9], l[10]] = [l[10]!, l[9]!], l));
+    expect({ status: reordered.status, out: reordered.stdout }).toEqual({ status: 1, out: expect.stringMatching(/^broken at record 10 /) });
+  });
+
+  it('exports only records since a time, which verify as a chain that starts mid-way', () => {
+    const file = join(dir, 'since.jsonl');
+    expect(cli('export', '--since', '2026-11-21T12:00:00.400Z', '--out', file).status).toBe(0);
+    const records = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ChainedAuditRecord);
+    expect(records.length).toBeGreaterThan(0);
+    expect(records.every((r) => r.time >= '2026-11-21T12:00:00.400Z')).toBe(true);
+  });
+
+  it('refuses an unknown CLI command with usage and exit 2', () => {
+    const result = cli('destroy');
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('usage:');
+  });
+});
+
+describe('no audit, no token, on the durable store', () => {
+  it('issues nothing when the Redis audit log is down, and issues again when it is back', async () => {
+    const redis = await startRedisServer();
+    const backend = await connectRedis(redis.url);
+    const server = await startTestServer({ store: createMemoryStore(), auditLog: backend.auditLog('durable:') });
+    try {
+      const actor = (await server.signIn('support')).access_token;
+      expect((await server.exchange(impersonate(actor, 'alice', { resource: BILLING }))).status).toBe(200);
+      await redis.stop();
+      const before = server.issuedCount();
+      const result = await server.exchange(impersonate(actor, 'alice', { resource: BILLING }));
+      expect({ status: result.status, body: result.body }).toEqual({ status: 500, body: { error: 'server_error', error_description: 'oops! something went wrong' } });
+      expect(server.issuedCount()).toBe(before);
+      await redis.start();
+      for (let i = 0; i < 100; i += 1) {
+        if (await backend.ping().then(() => true, () => false)) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect((await server.exchange(impersonate(actor, 'alice', { resource: BILLING }))).status).toBe(200);
+    } finally {
+      await server.close();
+      await backend.close();
+      await redis.stop();
+    }
+  }, 30_000);
+});
