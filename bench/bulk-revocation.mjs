@@ -69,7 +69,7 @@ console.log(JSON.stringify({
   bulkRevocation: { revoked, ms: Math.round(revokeMs), left },
 }, null, 2));
 
-const keys = execFileSync('redis-cli', ['-u', url, '--scan', '--pattern', `${prefix}*`]).toString().split('\n').filter(Boolean);
+const keys = execFileSync('redis-cli', ['-u', url, '--scan', '--pattern', `${prefix}*`], { maxBuffer: 1 << 28 }).toString().split('\n').filter(Boolean);
 for (let i = 0; i < keys.length; i += 500) execFileSync('redis-cli', ['-u', url, 'UNLINK', ...keys.slice(i, i + 500)]);
 await store.close();
 http.close();

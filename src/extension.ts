@@ -217,6 +217,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         lookup: providerTokenLookup(provider, store.impersonations),
         ownIssuer: provider.issuer,
         clockTolerance: captured.clockTolerance,
+        needsAuthTime: options.policy.maxActorAuthAgeSeconds !== undefined,
       },
       rateLimiter: createActorRateLimiter(options.policy),
       resourceServers,

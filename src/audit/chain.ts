@@ -28,7 +28,12 @@ export function canonicalJson(value: unknown): string {
  * without `prev_hash` and `hash`): each record commits to its content and to every record before it.
  */
 export function hashRecord(event: AuditEvent, prevHash: string): string {
-  return createHash('sha256').update(`${prevHash}\n${canonicalJson(event)}`).digest('hex');
+  return hashCanonical(canonicalJson(event), prevHash);
+}
+
+/** {@link hashRecord} for an event already in canonical JSON. */
+export function hashCanonical(canonicalEvent: string, prevHash: string): string {
+  return createHash('sha256').update(`${prevHash}\n${canonicalEvent}`).digest('hex');
 }
 
 /** Links an event to the chain after `prevHash`. */

@@ -72,6 +72,14 @@ interface Subject {
 
 type Ctx = TokenEndpointGrantContext;
 
+/** Reads started together for one request (see `fetch`). */
+interface Fetched {
+  readonly enabled: Promise<boolean>;
+  readonly proofKey: Promise<string | undefined>;
+  readonly actor: Promise<VerifiedToken | undefined>;
+  readonly subject: Promise<VerifiedToken | undefined>;
+}
+
 const epoch = () => Math.floor(Date.now() / 1000);
 
 /**
@@ -83,9 +91,19 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
   const { policy } = options;
 
   /** SPEC §1: the grant switched off (config, or the shared kill switch) is unsupported_grant_type. */
-  async function assertGrantEnabled(): Promise<void> {
-    if (!(await deps.registry.isEnabled())) {
+  async function assertGrantEnabled(enabled: Promise<boolean>): Promise<void> {
+    if (!(await enabled)) {
       throw new ExchangeRefusal('impersonation_disabled', 'unsupported_grant_type', 'token exchange is disabled');
+    }
+  }
+
+  /** RFC 8693 §2.1 parameters; a malformed request is answered after the switch and client checks. */
+  function parseOrRefusal(ctx: Ctx): ExchangeRequest | ExchangeRefusal {
+    try {
+      return parseExchangeRequest(ctx.oidc.params as Record<string, string | string[] | undefined>);
+    } catch (err) {
+      if (err instanceof ExchangeRefusal) return err;
+      throw err;
     }
   }
 
@@ -113,9 +131,9 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
   }
 
   /** RFC 8693 §2.1 actor_token: active, addressed to this client, not itself impersonated. */
-  async function verifyActor(ctx: Ctx, request: ExchangeRequest, proofKey: string | undefined, attempt: Attempt): Promise<VerifiedToken | undefined> {
-    if (request.actorToken === undefined) return undefined;
-    const actor = await verifyToken(request.actorToken, request.actorTokenType!, 'actor', deps.verify);
+  async function verifyActor(ctx: Ctx, fetched: Fetched, proofKey: string | undefined, attempt: Attempt): Promise<VerifiedToken | undefined> {
+    const actor = await fetched.actor;
+    if (actor === undefined) return undefined;
     attempt.actor = actor.sub;
     assertBoundTokenProven('actor', actor.jkt, proofKey);
     const clientId = ctx.oidc.client.clientId;
@@ -127,12 +145,12 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
   }
 
   /** RFC 8693 §2.1 subject_token: a token of the subject, or (user-id type) the subject's account id. */
-  async function verifySubject(ctx: Ctx, request: ExchangeRequest, actor: VerifiedToken | undefined, proofKey: string | undefined, attempt: Attempt): Promise<Subject> {
-    if (request.subjectTokenType === TokenType.userId) {
+  async function verifySubject(ctx: Ctx, request: ExchangeRequest, fetched: Fetched, actor: VerifiedToken | undefined, proofKey: string | undefined, attempt: Attempt): Promise<Subject> {
+    const token = await fetched.subject;
+    if (token === undefined) {
       attempt.subject = request.subjectToken;
       return { id: request.subjectToken, token: undefined };
     }
-    const token = await verifyToken(request.subjectToken, request.subjectTokenType, 'subject', deps.verify);
     attempt.subject = token.sub;
     assertBoundTokenProven('subject', token.jkt, proofKey);
     if (token.principal !== 'user') {
@@ -154,8 +172,10 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
       throw invalidRequest('actor_not_a_user', 'only a user can start an impersonation', `actor ${actor.sub} is a client`);
     }
     await deps.rateLimiter.consume(actorKey(actor));
-    const actorAccount = await actorAccountOf(actor);
-    const subjectAccount = assertSubjectMayBeImpersonated(await options.accounts.findAccount(subject.id), subject.id, actorAccount, policy);
+    const [actorAccountRead, subjectAccountRead] = await Promise.all([actorAccountOf(actor).catch((err: unknown) => err), options.accounts.findAccount(subject.id)]);
+    if (actorAccountRead instanceof Error) throw actorAccountRead;
+    const actorAccount = actorAccountRead as DirectoryAccount;
+    const subjectAccount = assertSubjectMayBeImpersonated(subjectAccountRead, subject.id, actorAccount, policy);
     assertMayAct(subject.token?.mayAct, { sub: actor.sub, iss: actor.issuer, clientId: ctx.oidc.client.clientId });
     assertReason(request.reason, policy);
     const act = wrapActor({ sub: actor.sub, iss: actor.ownIssuer ? undefined : actor.issuer }, undefined);
@@ -200,10 +220,28 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     });
   }
 
-  async function decide(ctx: Ctx, request: ExchangeRequest, attempt: Attempt): Promise<IssuePlan> {
-    const proofKey = await proofKeyOf(ctx);
-    const actor = await verifyActor(ctx, request, proofKey, attempt);
-    const subject = await verifySubject(ctx, request, actor, proofKey, attempt);
+  /**
+   * Starts every independent read at once (the switch, the DPoP proof, both tokens); the checks
+   * then consume the results in the order the rules are listed, so refusals keep their precedence.
+   */
+  function fetch(ctx: Ctx, request: ExchangeRequest): Fetched {
+    const fetched: Fetched = {
+      enabled: deps.registry.isEnabled(),
+      proofKey: proofKeyOf(ctx),
+      actor: request.actorToken === undefined ? Promise.resolve(undefined) : verifyToken(request.actorToken, request.actorTokenType!, 'actor', deps.verify),
+      subject:
+        request.subjectTokenType === TokenType.userId
+          ? Promise.resolve(undefined)
+          : verifyToken(request.subjectToken, request.subjectTokenType, 'subject', deps.verify),
+    };
+    for (const pending of Object.values(fetched)) (pending as Promise<unknown>).catch(() => undefined);
+    return fetched;
+  }
+
+  async function decide(ctx: Ctx, request: ExchangeRequest, fetched: Fetched, attempt: Attempt): Promise<IssuePlan> {
+    const proofKey = await fetched.proofKey;
+    const actor = await verifyActor(ctx, fetched, proofKey, attempt);
+    const subject = await verifySubject(ctx, request, fetched, actor, proofKey, attempt);
     const prior = subject.token?.act;
 
     const decision = prior
@@ -317,11 +355,14 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     let outcome: 'granted' | 'denied' | 'error' = 'granted';
     deps.markAudited(ctx);
     try {
-      await assertGrantEnabled();
+      const parsed = parseOrRefusal(ctx);
+      const fetched = parsed instanceof ExchangeRefusal ? undefined : fetch(ctx, parsed);
+      await assertGrantEnabled(fetched?.enabled ?? deps.registry.isEnabled());
       assertConfidentialClient(ctx);
-      const request = parseExchangeRequest(ctx.oidc.params as Record<string, string | string[] | undefined>);
+      if (parsed instanceof ExchangeRefusal) throw parsed;
+      const request = parsed;
       attempt.reason = request.reason;
-      const plan = await decide(ctx, request, attempt);
+      const plan = await decide(ctx, request, fetched!, attempt);
       ctx.body = await issueTokens(ctx, plan, deps.issue, async (issued) => {
         await index(ctx, plan, issued);
         await recorder.record(

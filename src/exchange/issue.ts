@@ -87,14 +87,17 @@ async function audit(beforeSave: (about: AboutToIssue) => Promise<void>, about: 
 /**
  * A grant of its own backs every exchanged access token, expiring with it, so that revoking the
  * grant (oidc-provider's `revokeByGrantId`) revokes the token, and introspection finds it valid.
+ * Its id is chosen up front so that it can be stored alongside the audit record.
  */
-async function saveGrant(ctx: Ctx, plan: IssuePlan): Promise<string> {
+function newGrant(ctx: Ctx, plan: IssuePlan) {
   const { provider, client } = ctx.oidc;
   const grant = new provider.Grant({ accountId: plan.subjectId, clientId: client.clientId });
   if (plan.target) grant.addResourceScope(plan.target.identifier, plan.scopes.join(' '));
   else grant.addOIDCScope(plan.scopes.join(' '));
-  Object.assign(grant, { expiresIn: plan.lifetime });
-  return grant.save();
+  const model = grant as unknown as { jti: string; expiresIn: number; generateTokenId(): string };
+  model.expiresIn = plan.lifetime;
+  model.jti = model.generateTokenId();
+  return { grant, grantId: model.jti };
 }
 
 async function issueAccessToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependencies, beforeSave: (about: AboutToIssue) => Promise<void>): Promise<ExchangeResponse> {
@@ -109,7 +112,7 @@ async function issueAccessToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependenci
       })
     : undefined;
 
-  const grantId = await saveGrant(ctx, plan);
+  const { grant, grantId } = newGrant(ctx, plan);
   const token = new provider.AccessToken({
     accountId: plan.subjectId,
     client,
@@ -124,12 +127,16 @@ async function issueAccessToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependenci
   deps.attachClaims(token, exchangeClaims(plan));
   if (plan.proofKey) token.setThumbprint('jkt', plan.proofKey);
 
-  await audit(beforeSave, {
-    tokenId: auditableTokenId(model.jti, model.format),
-    expiresAt: epoch() + plan.lifetime,
-    grantId,
-    jwtId: model.format === 'jwt' ? model.jti : undefined,
-  });
+  // The grant is stored while the index and the audit record are written; the token only after.
+  await Promise.all([
+    grant.save(),
+    audit(beforeSave, {
+      tokenId: auditableTokenId(model.jti, model.format),
+      expiresAt: epoch() + plan.lifetime,
+      grantId,
+      jwtId: model.format === 'jwt' ? model.jti : undefined,
+    }),
+  ]);
   ctx.oidc.entity('AccessToken', token);
   const value = await token.save();
   return {

@@ -47,11 +47,7 @@ export function providerTokenLookup(provider: Provider, impersonations: Imperson
 
   return {
     async findActiveToken(value) {
-      const [access, clientCredentials] = (await Promise.all([
-        provider.AccessToken.find(value),
-        provider.ClientCredentials.find(value),
-      ])) as Array<ModelToken | undefined>;
-      const token = access ?? clientCredentials;
+      const token = ((await provider.AccessToken.find(value)) ?? (await provider.ClientCredentials.find(value))) as ModelToken | undefined;
       if (!token?.isValid || !token.clientId) return undefined;
       return (await grantStands(token)) ? toStored(token) : undefined;
     },

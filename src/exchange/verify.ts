@@ -71,6 +71,8 @@ export interface VerifyContext {
   readonly lookup: IssuedTokenLookup;
   readonly ownIssuer: string;
   readonly clockTolerance: number;
+  /** Whether policy needs the actor's authentication time (an extra session read per token). */
+  readonly needsAuthTime: boolean;
 }
 
 type Role = 'actor' | 'subject';
@@ -111,7 +113,7 @@ async function verifyStoredToken(value: string, role: Role, context: VerifyConte
   const stored = await context.lookup.findActiveToken(value);
   if (!stored) throw invalidToken(role, 'no active access token with that value');
   const extra = stored.extra ?? {};
-  const authTime = stored.sessionUid ? await context.lookup.sessionAuthTime(stored.sessionUid) : undefined;
+  const authTime = context.needsAuthTime && stored.sessionUid ? await context.lookup.sessionAuthTime(stored.sessionUid) : undefined;
   const principal = stored.kind === 'AccessToken' && stored.accountId ? 'user' : 'client';
   return {
     principal,

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { canonicalJson, GENESIS_HASH, type ChainedAuditRecord } from '../audit/chain.js';
+import { canonicalJson, GENESIS_HASH, hashCanonical, type ChainedAuditRecord } from '../audit/chain.js';
 import type { AuditEvent } from '../audit/events.js';
 import type { AuditLog, OutboxJob, StoredRecord } from '../audit/log.js';
 import { SHA256_LUA } from './sha256.lua.js';
@@ -30,6 +30,28 @@ for i = 4, #ARGV, 2 do
 end
 return {id, head, hash}`,
   },
+  /**
+   * The fast path: append a record whose hash the client computed, if the head is still the one it
+   * chained to. KEYS: stream, outbox, jobs. ARGV: expected head, hash, canonical event JSON, now,
+   * genesis, (job id, job JSON)… Answers 1, or 0 when another writer moved the head.
+   */
+  auditAppendIfHead: {
+    keys: 3,
+    lua: `
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local head = ARGV[5]
+if #last > 0 then
+  local fields = last[1][2]
+  for i = 1, #fields, 2 do if fields[i] == 'h' then head = fields[i + 1] end end
+end
+if head ~= ARGV[1] then return 0 end
+redis.call('XADD', KEYS[1], '*', 'p', head, 'h', ARGV[2], 'r', ARGV[3])
+for i = 6, #ARGV, 2 do
+  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[i])
+end
+return 1`,
+  },
   /** SHA-256 of ARGV[1], for checking the Lua implementation against Node's. */
   auditSha256: { keys: 0, lua: `${SHA256_LUA}\nreturn sha256(ARGV[1])` },
   /** Claims due jobs by pushing their due time to the lease's end. KEYS: outbox, jobs. ARGV: now, lease end, max. */
@@ -52,6 +74,7 @@ return out`,
 } as const;
 
 interface Scripts {
+  auditAppendIfHead(stream: string, outbox: string, jobs: string, ...args: string[]): Promise<number>;
   auditAppend(stream: string, outbox: string, jobs: string, ...args: string[]): Promise<[string, string, string]>;
   auditSha256(input: string): Promise<string>;
   auditClaim(outbox: string, jobs: string, now: string, leaseEnd: string, max: string): Promise<string[]>;
@@ -66,6 +89,8 @@ export class RedisAuditLog implements AuditLog {
   readonly #outbox: string;
   readonly #jobs: string;
   readonly #dead: string;
+  /** The head as this instance last wrote it (a guess: another writer may have moved it). */
+  #head: string | undefined;
 
   constructor(client: Redis | Cluster, prefix: string) {
     for (const [name, { keys, lua }] of Object.entries(SCRIPTS)) client.defineCommand(name, { numberOfKeys: keys, lua });
@@ -76,12 +101,25 @@ export class RedisAuditLog implements AuditLog {
     this.#dead = `${prefix}{audit}:dead`;
   }
 
+  /**
+   * Appends with the hash computed here when this instance's last known head is still the head
+   * (the common case: one writer at a time); otherwise lets the server-side script chain it, which
+   * cannot lose a race. Either way the record is linked exactly once, atomically with its jobs.
+   */
   async append(event: AuditEvent, jobs: readonly OutboxJob[]): Promise<ChainedAuditRecord> {
     const jobArgs = jobs.flatMap((job) => [job.id, JSON.stringify(job)]);
-    const [, prevHash, hash] = await this.#client.auditAppend(
-      this.#stream, this.#outbox, this.#jobs,
-      canonicalJson(event), String(Date.now()), GENESIS_HASH, ...jobArgs,
-    );
+    const canonical = canonicalJson(event);
+    const now = String(Date.now());
+    if (this.#head !== undefined) {
+      const head = this.#head;
+      const hash = hashCanonical(canonical, head);
+      if ((await this.#client.auditAppendIfHead(this.#stream, this.#outbox, this.#jobs, head, hash, canonical, now, GENESIS_HASH, ...jobArgs)) === 1) {
+        this.#head = hash;
+        return { ...event, prev_hash: head, hash };
+      }
+    }
+    const [, prevHash, hash] = await this.#client.auditAppend(this.#stream, this.#outbox, this.#jobs, canonical, now, GENESIS_HASH, ...jobArgs);
+    this.#head = hash;
     return { ...event, prev_hash: prevHash, hash };
   }
 

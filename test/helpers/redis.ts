@@ -196,6 +196,6 @@ export async function startRedisCluster(): Promise<{ nodes: string[]; stop(): Pr
 
 /** Deletes every key under `prefix` on the Redis at `url` (tests clean up after themselves). */
 export function deleteKeysWithPrefix(url: string, prefix: string): void {
-  const keys = spawnSync('redis-cli', ['-u', url, '--scan', '--pattern', `${prefix}*`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+  const keys = spawnSync('redis-cli', ['-u', url, '--scan', '--pattern', `${prefix}*`], { encoding: 'utf8', maxBuffer: 1 << 28 }).stdout.split('\n').filter(Boolean);
   for (let i = 0; i < keys.length; i += 500) spawnSync('redis-cli', ['-u', url, 'UNLINK', ...keys.slice(i, i + 500)], { stdio: 'ignore' });
 }

@@ -1,0 +1,215 @@
+// `npm run bench`: the token exchange against the provider's own grants, in one run.
+// Starts bench/server.mjs (the reference server, dist/) in its own process on 127.0.0.1 for each
+// configuration, drives it with autocannon from this process for a bounded time per scenario, and
+// reads the server's CPU time and peak RSS from /proc. Prints a table with ratios to the baseline
+// measured in the same run, checks the targets, and writes bench-results.json.
+// Env: BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 8), REDIS_URL (default local 6379).
+import autocannon from 'autocannon';
+import { spawn, execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { once } from 'node:events';
+import { redeemCode, startAuthorization } from '../dist/server/console-client.js';
+import { signInThroughLoginPage } from '../dist/server/demo-login.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+const GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ORDERS = 'https://api.example.test/orders';
+const BILLING = 'https://api.example.test/billing';
+const basic = (id, secret) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+const FORM = 'application/x-www-form-urlencoded';
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function cpuTicks(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14, 15 of stat)
+}
+
+function peakRssMb(pid) {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : 0;
+}
+
+async function startServer(env) {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['bench/server.mjs'], { env: { ...process.env, ...env, PORT: String(port), NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const pids = await new Promise((resolve, reject) => {
+    let buffer = '';
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${output}`)), 30_000);
+    child.stdout.on('data', (chunk) => {
+      buffer += chunk;
+      const line = buffer.split('\n').find((l) => l.startsWith('{"ready"'));
+      if (line) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line).pids);
+      }
+    });
+    child.once('exit', () => reject(new Error(`server exited: ${output}`)));
+  });
+  return { base: `http://127.0.0.1:${port}`, pids, child };
+}
+
+async function stopServer(server) {
+  server.child.kill('SIGTERM');
+  if (server.child.exitCode === null) await once(server.child, 'exit');
+}
+
+async function post(base, path, body, auth) {
+  const response = await fetch(`${base}${path}`, { method: 'POST', headers: { authorization: auth, 'content-type': FORM }, body: new URLSearchParams(body) });
+  const json = await response.json();
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+async function actorToken(base) {
+  const client = { issuer: base, clientId: 'support-console', clientSecret: 'support-console-secret', redirectUri: `${base}/admin/callback` };
+  const start = startAuthorization(client, 'openid');
+  const callback = await signInThroughLoginPage({ authorizationUrl: start.url, redirectUri: client.redirectUri, login: 'support', password: 'demo-password' });
+  return (await redeemCode(client, callback.searchParams.get('code'), start.verifier)).access_token;
+}
+
+function scenarios(base, actor, tokens) {
+  const console = basic('support-console', 'support-console-secret');
+  const plain = basic('plain-client', 'plain-client-secret');
+  const api = basic('orders-api', 'orders-api-secret');
+  const exchange = (resource) =>
+    new URLSearchParams({
+      grant_type: GRANT,
+      subject_token: 'alice',
+      subject_token_type: 'urn:oidc-provider-token-exchange:token-type:user-id',
+      actor_token: actor,
+      actor_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      reason: 'Ticket 4711: alice cannot see her orders',
+      resource,
+    }).toString();
+  const cc = (resource) => new URLSearchParams({ grant_type: 'client_credentials', resource }).toString();
+  return {
+    'client_credentials jwt': { path: '/token', auth: plain, body: cc(ORDERS) },
+    'exchange jwt': { path: '/token', auth: console, body: exchange(ORDERS), baseline: 'client_credentials jwt' },
+    'client_credentials opaque': { path: '/token', auth: plain, body: cc(BILLING) },
+    'exchange opaque': { path: '/token', auth: console, body: exchange(BILLING), baseline: 'client_credentials opaque' },
+    'introspect client_credentials': { path: '/token/introspection', auth: api, body: new URLSearchParams({ token: tokens.cc }).toString() },
+    'introspect impersonation': { path: '/token/introspection', auth: api, body: new URLSearchParams({ token: tokens.imp }).toString(), baseline: 'introspect client_credentials' },
+  };
+}
+
+async function measure(server, scenario) {
+  const request = { method: 'POST', path: scenario.path, headers: { authorization: scenario.auth, 'content-type': FORM }, body: scenario.body };
+  await autocannon({ url: server.base, connections: CONNECTIONS, duration: 1, requests: [request] }); // warm-up
+  const before = server.pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+  const result = await autocannon({ url: server.base, connections: CONNECTIONS, duration: SECONDS, requests: [request] });
+  const after = server.pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+  const requests = result.requests.total;
+  return {
+    rps: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    cpuUsPerRequest: Math.round((((after - before) / CLK_TCK) * 1e6) / Math.max(1, requests)),
+    errors: result.non2xx + result.errors + result.timeouts,
+    requests,
+  };
+}
+
+async function runConfiguration(name, env, only) {
+  const server = await startServer(env);
+  try {
+    const actor = await actorToken(server.base);
+    const tokens = { cc: (await post(server.base, '/token', { grant_type: 'client_credentials', resource: BILLING }, basic('plain-client', 'plain-client-secret'))).access_token };
+    const exchangeOpaque = scenarios(server.base, actor, tokens)['exchange opaque'];
+    tokens.imp = (await post(server.base, '/token', Object.fromEntries(new URLSearchParams(exchangeOpaque.body)), exchangeOpaque.auth)).access_token;
+    const results = {};
+    for (const [scenario, spec] of Object.entries(scenarios(server.base, actor, tokens))) {
+      if (only && !only.includes(scenario)) continue;
+      results[scenario] = await measure(server, spec);
+      process.stderr.write(`  ${name} / ${scenario}: ${results[scenario].rps} req/s\n`);
+    }
+    const peakRss = Math.round(server.pids.reduce((sum, pid) => sum + peakRssMb(pid), 0));
+    return { name, results, peakRssMb: peakRss };
+  } finally {
+    await stopServer(server);
+  }
+}
+
+async function bulkRevocation() {
+  const output = execFileSync(process.execPath, ['bench/bulk-revocation.mjs', '10000', 'opaque'], { env: { ...process.env, NODE_OPTIONS: '', REDIS_URL }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  return JSON.parse(output.slice(output.indexOf('{')));
+}
+
+const prefix = () => `bench:${randomUUID()}:`;
+const configurations = [
+  ['memory, 1 process', {}],
+  ['redis, 1 process', { REDIS_URL, REDIS_PREFIX: prefix() }],
+  ['redis, 2 workers', { REDIS_URL, REDIS_PREFIX: prefix(), WORKERS: '2' }],
+  ['redis, audit in memory', { REDIS_URL, REDIS_PREFIX: prefix(), AUDIT: 'memory' }, ['exchange jwt', 'exchange opaque']],
+];
+
+const started = Date.now();
+const runs = [];
+for (const [name, env, only] of configurations) {
+  process.stderr.write(`${name}\n`);
+  runs.push(await runConfiguration(name, env, only));
+  if (env.REDIS_PREFIX) {
+    const keys = execFileSync('redis-cli', ['-u', REDIS_URL, '--scan', '--pattern', `${env.REDIS_PREFIX}*`], { maxBuffer: 1 << 28 }).toString().split('\n').filter(Boolean);
+    for (let i = 0; i < keys.length; i += 500) execFileSync('redis-cli', ['-u', REDIS_URL, 'UNLINK', ...keys.slice(i, i + 500)]);
+  }
+}
+process.stderr.write('bulk revocation of 10,000 tokens\n');
+const bulk = await bulkRevocation();
+
+const rows = [];
+const targets = [];
+for (const run of runs) {
+  for (const [scenario, r] of Object.entries(run.results)) {
+    const spec = scenarios('', '', {})[scenario];
+    const base = spec.baseline ? run.results[spec.baseline] : undefined;
+    const ratio = base ? r.rps / base.rps : undefined;
+    const p99Ratio = base ? r.p99 / Math.max(base.p99, 1) : undefined;
+    const cpuRatio = base ? r.cpuUsPerRequest / Math.max(base.cpuUsPerRequest, 1) : undefined;
+    rows.push({ configuration: run.name, scenario, ...r, ratio, p99Ratio, cpuRatio });
+    if (base && scenario.startsWith('exchange')) {
+      targets.push({ what: `${run.name}: ${scenario} throughput ≥ 0.8× baseline`, value: ratio, holds: ratio >= 0.8 });
+      targets.push({ what: `${run.name}: ${scenario} p99 ≤ 2× baseline p99`, value: p99Ratio, holds: p99Ratio <= 2 });
+    }
+    if (base && scenario.startsWith('introspect')) targets.push({ what: `${run.name}: ${scenario} ≥ 0.9× built-in`, value: ratio, holds: ratio >= 0.9 });
+  }
+}
+const durable = runs.find((r) => r.name === 'redis, 1 process');
+const volatile = runs.find((r) => r.name === 'redis, audit in memory');
+const auditCost = ['exchange jwt', 'exchange opaque'].map((s) => ({
+  scenario: s,
+  durableRps: durable.results[s].rps,
+  memoryAuditRps: volatile.results[s].rps,
+  ratio: durable.results[s].rps / volatile.results[s].rps,
+  cpuUsDurable: durable.results[s].cpuUsPerRequest,
+  cpuUsMemoryAudit: volatile.results[s].cpuUsPerRequest,
+}));
+targets.push({ what: 'bulk revocation of 10,000 tokens ≤ 1 s', value: bulk.bulkRevocation.ms / 1000, holds: bulk.bulkRevocation.ms <= 1000 });
+
+const fmt = (v, d = 2) => (v === undefined ? '' : v.toFixed(d));
+console.log(`\nToken exchange benchmark — ${SECONDS} s per scenario, ${CONNECTIONS} connections, node ${process.version}, ${new Date().toISOString()}\n`);
+console.log('| configuration | scenario | req/s | p50 ms | p99 ms | CPU µs/req | ×baseline req/s | ×baseline p99 | ×baseline CPU | errors |');
+console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const r of rows) console.log(`| ${r.configuration} | ${r.scenario} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.cpuUsPerRequest} | ${fmt(r.ratio)} | ${fmt(r.p99Ratio)} | ${fmt(r.cpuRatio)} | ${r.errors} |`);
+console.log('\n| configuration | peak RSS (MB, all processes) |\n| --- | ---: |');
+for (const run of runs) console.log(`| ${run.name} | ${run.peakRssMb} |`);
+console.log('\n| durable audit (Redis Stream) vs audit in memory, Redis store | req/s durable | req/s memory | ratio | CPU µs durable | CPU µs memory |\n| --- | ---: | ---: | ---: | ---: | ---: |');
+for (const a of auditCost) console.log(`| ${a.scenario} | ${a.durableRps} | ${a.memoryAuditRps} | ${fmt(a.ratio)} | ${a.cpuUsDurable} | ${a.cpuUsMemoryAudit} |`);
+console.log(`\nbulk revocation: ${bulk.bulkRevocation.revoked} tokens in ${bulk.bulkRevocation.ms} ms; Redis memory ${bulk.redisBytesPerToken} bytes per live impersonation token`);
+console.log('\n| target | value | holds |\n| --- | ---: | --- |');
+for (const t of targets) console.log(`| ${t.what} | ${fmt(t.value)} | ${t.holds ? 'yes' : 'NO'} |`);
+console.log(`\n(total ${Math.round((Date.now() - started) / 1000)} s; the load generator shares the machine's cores with the server)`);
+writeFileSync('bench-results.json', `${JSON.stringify({ seconds: SECONDS, connections: CONNECTIONS, node: process.version, rows, runs, auditCost, bulk, targets }, null, 2)}\n`);
