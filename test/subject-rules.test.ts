@@ -124,3 +124,37 @@ describe('the subject token (SPEC §1)', () => {
     expect(server.auditSince(mark)[0]!.actor).toBeUndefined();
   });
 });
+
+describe('policy hooks and relaxations (SPEC §2)', () => {
+  it('maps a trusted issuer\'s subject to a local account with resolveSubject', async () => {
+    const partner = await testKeys('partner-2');
+    const mapped = await startTestServer({
+      trustedIssuers: [{ issuer: 'https://idp.partner.example', jwks: partner.jwks as { keys: Array<Record<string, unknown>> } }],
+      hooks: { resolveSubject: async ({ issuer, sub }) => (issuer === 'https://idp.partner.example' && sub === 'ext-4242' ? 'alice' : undefined) },
+    });
+    try {
+      const actor = (await mapped.signIn('support')).access_token;
+      const token = (sub: string) => signJwt(partner.privateJwk, { iss: 'https://idp.partner.example', sub, aud: SUPPORT_CONSOLE.id, iat: now(), exp: now() + 600 });
+      const granted = await mapped.exchange(impersonate(actor, 'x', { subject_token: await token('ext-4242'), subject_token_type: TokenType.jwt, scope: 'openid' }));
+      expect(granted.status).toBe(200);
+      const userinfo = await fetch(`${mapped.issuer}/me`, { headers: { authorization: `Bearer ${granted.body.access_token as string}` } });
+      expect(((await userinfo.json()) as { sub: string }).sub).toBe('alice');
+      await expectRefusal(mapped, async () => mapped.exchange(impersonate(actor, 'x', { subject_token: await token('ext-9999'), subject_token_type: TokenType.jwt })), subjectRefusal('subject_unknown'));
+    } finally {
+      await mapped.close();
+    }
+  });
+
+  it('issues without a reason when policy relaxes requireReason', async () => {
+    const relaxed = await startTestServer({ policy: { requireReason: false } });
+    try {
+      const actor = (await relaxed.signIn('support')).access_token;
+      const { reason: _omit, ...params } = impersonate(actor, 'alice', { scope: 'openid' });
+      const mark = relaxed.auditMark();
+      expect((await relaxed.exchange(params)).status).toBe(200);
+      expect(relaxed.auditSince(mark)[0]!.reason).toBeUndefined();
+    } finally {
+      await relaxed.close();
+    }
+  });
+});
