@@ -111,6 +111,20 @@ describe.each(backendsUnderTest())('store contract on %s', (_name, open) => {
     expect(await store.backend.members(store.keys.grant(grantId))).toEqual([]);
   });
 
+  it('adds to several sets in one call, never shortening a TTL', async () => {
+    const [a, b] = [store.keys.setting(`sets-a-${randomUUID()}`), store.keys.setting(`sets-b-${randomUUID()}`)];
+    await store.backend.addToSet(a, 'old', 2);
+    await store.backend.addToSets([
+      { key: a, member: 'new', ttlSeconds: 1 },
+      { key: b, member: 'only', ttlSeconds: 1 },
+    ]);
+    expect((await store.backend.members(a)).sort()).toEqual(['new', 'old']);
+    expect(await store.backend.members(b)).toEqual(['only']);
+    await sleep(1100);
+    expect(await store.backend.members(b)).toEqual([]);
+    expect((await store.backend.members(a)).sort()).toEqual(['new', 'old']);
+  });
+
   it('indexes impersonations by actor, subject and source grant, and revokes them with their tokens', async () => {
     const imps = store.impersonations;
     const base = { actors: ['support'], clientId: 'support-console', startedAt: 1, expiresAt: 2, tokenId: 't', impersonationId: 'i', sources: [] };

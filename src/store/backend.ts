@@ -25,6 +25,8 @@ export interface Backend {
   delete(keys: readonly string[]): Promise<void>;
   /** Adds a member, extending the set's TTL to at least `ttlSeconds` (never shortening it). */
   addToSet(key: string, member: string, ttlSeconds: number | undefined): Promise<void>;
+  /** `addToSet` for several sets; one round trip where the backend can (not across Cluster slots). */
+  addToSets(entries: ReadonlyArray<{ key: string; member: string; ttlSeconds: number | undefined }>): Promise<void>;
   members(key: string): Promise<string[]>;
   removeFromSet(key: string, members: readonly string[]): Promise<void>;
   /** Answers when the backend is reachable; rejects otherwise. */

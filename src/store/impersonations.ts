@@ -65,9 +65,9 @@ export class ImpersonationStore {
 
   /** Records a live impersonation for `ttlSeconds` (its token's lifetime). */
   async add(record: ImpersonationRecord, ttlSeconds: number): Promise<void> {
-    await Promise.all([
-      ...this.#indexes(record).map((index) => this.backend.addToSet(index, record.grantId, ttlSeconds)),
-      ...record.sources.map((source) => this.backend.addToSet(this.keys.sourceGrants(), source, ttlSeconds)),
+    await this.backend.addToSets([
+      ...this.#indexes(record).map((key) => ({ key, member: record.grantId, ttlSeconds })),
+      ...record.sources.map((source) => ({ key: this.keys.sourceGrants(), member: source, ttlSeconds })),
     ]);
     await this.backend.set(this.keys.impersonation(record.grantId), JSON.stringify(record), ttlSeconds);
   }

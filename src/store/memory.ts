@@ -83,6 +83,10 @@ export class MemoryBackend implements Backend {
     this.#data.set(key, { value: new Set([member]), expiresAt: wanted });
   }
 
+  async addToSets(entries: ReadonlyArray<{ key: string; member: string; ttlSeconds: number | undefined }>): Promise<void> {
+    for (const e of entries) await this.addToSet(e.key, e.member, e.ttlSeconds);
+  }
+
   async members(key: string): Promise<string[]> {
     const value = this.#live(key)?.value;
     return value instanceof Set ? [...value] : [];

@@ -35,6 +35,25 @@ else
   if current >= 0 and current < wanted then redis.call('PEXPIRE', KEYS[1], wanted) end
 end
 return 1`,
+  /** storeAddToSet for several sets at once (standalone only: the keys may hash to different slots). */
+  storeAddToSets: `
+for i = 1, #KEYS do
+  local key, member, ttl = KEYS[i], ARGV[2 * i - 1], ARGV[2 * i]
+  local existed = redis.call('EXISTS', key)
+  redis.call('SADD', key, member)
+  if ttl == '' then
+    if existed == 1 then redis.call('PERSIST', key) end
+  else
+    local wanted = tonumber(ttl)
+    if existed == 0 then
+      redis.call('PEXPIRE', key, wanted)
+    else
+      local current = redis.call('PTTL', key)
+      if current >= 0 and current < wanted then redis.call('PEXPIRE', key, wanted) end
+    end
+  end
+end
+return #KEYS`,
   /** SET NX; answers the value stored afterwards. */
   storeSetIfAbsent: `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return ARGV[1] end
@@ -46,6 +65,7 @@ interface Scripts {
   storeConsumeEntity(key: string, at: string): Promise<number>;
   storeAddToSet(key: string, member: string, ttlMs: string): Promise<unknown>;
   storeSetIfAbsent(key: string, value: string): Promise<string>;
+  storeAddToSets(count: number, ...keysThenArgs: string[]): Promise<number>;
 }
 
 type Client = (Redis | Cluster) & Scripts;
@@ -65,7 +85,7 @@ export class RedisBackend implements Backend {
 
   /** Takes over a connected client; prefer the `connect*` factories. */
   constructor(client: Redis | Cluster) {
-    for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(name, { numberOfKeys: 1, lua });
+    for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(name, name === 'storeAddToSets' ? { lua } : { numberOfKeys: 1, lua });
     this.#client = client as Client;
   }
 
@@ -119,6 +139,15 @@ export class RedisBackend implements Backend {
 
   async addToSet(key: string, member: string, ttlSeconds: number | undefined): Promise<void> {
     await this.#client.storeAddToSet(key, member, ttlMs(ttlSeconds));
+  }
+
+  async addToSets(entries: ReadonlyArray<{ key: string; member: string; ttlSeconds: number | undefined }>): Promise<void> {
+    if (entries.length === 0) return;
+    if (this.#client instanceof Cluster) {
+      await Promise.all(entries.map((e) => this.addToSet(e.key, e.member, e.ttlSeconds)));
+      return;
+    }
+    await this.#client.storeAddToSets(entries.length, ...entries.map((e) => e.key), ...entries.flatMap((e) => [e.member, ttlMs(e.ttlSeconds)]));
   }
 
   async members(key: string): Promise<string[]> {

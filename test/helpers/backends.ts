@@ -14,6 +14,7 @@ function withClose(backend: Backend, close: () => Promise<void>): Backend {
     setIfAbsent: (key, value) => backend.setIfAbsent(key, value),
     delete: (keys) => backend.delete(keys),
     addToSet: (key, member, ttl) => backend.addToSet(key, member, ttl),
+    addToSets: (entries) => backend.addToSets(entries),
     members: (key) => backend.members(key),
     removeFromSet: (key, members) => backend.removeFromSet(key, members),
     ping: () => backend.ping(),
@@ -29,7 +30,11 @@ function cleaningUp(backend: Backend): Backend {
     written.add(key);
     return write(key, ...rest);
   };
-  return { ...wrapped, putEntity: note(wrapped.putEntity), set: note(wrapped.set), setIfAbsent: note(wrapped.setIfAbsent), addToSet: note(wrapped.addToSet) };
+  const addToSets: Backend['addToSets'] = (entries) => {
+    for (const { key } of entries) written.add(key);
+    return wrapped.addToSets(entries);
+  };
+  return { ...wrapped, putEntity: note(wrapped.putEntity), set: note(wrapped.set), setIfAbsent: note(wrapped.setIfAbsent), addToSet: note(wrapped.addToSet), addToSets };
 }
 
 async function openCluster(): Promise<Backend> {
