@@ -8,8 +8,7 @@ import { createReferenceServer } from '../dist/server/app.js';
 import { loadFixtures } from '../dist/server/fixtures.js';
 import { createStore } from '../dist/store/index.js';
 import { connectRedis } from '../dist/store/redis.js';
-import { redeemCode, startAuthorization } from '../dist/server/console-client.js';
-import { signInThroughLoginPage } from '../dist/server/demo-login.js';
+import { BILLING, CONSOLE_AUTH, FORM, ORDERS, deleteKeys, impersonationBody, signInSupport } from './lib.mjs';
 
 const N = Number(process.argv[2] ?? 10_000);
 const format = process.argv[3] ?? 'opaque';
@@ -25,21 +24,8 @@ const fixtures = await loadFixtures('config', issuer);
 const server = await createReferenceServer({ issuer, fixtures, store, policy: { rateLimit: false } });
 http.on('request', server.provider.callback());
 
-const client = { issuer, clientId: 'support-console', clientSecret: 'support-console-secret', redirectUri: `${issuer}/admin/callback` };
-const start = startAuthorization(client, 'openid');
-const callback = await signInThroughLoginPage({ authorizationUrl: start.url, redirectUri: client.redirectUri, login: 'support', password: 'demo-password' });
-const actor = (await redeemCode(client, callback.searchParams.get('code'), start.verifier)).access_token;
-const resource = format === 'jwt' ? 'https://api.example.test/orders' : 'https://api.example.test/billing';
-const body = new URLSearchParams({
-  grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-  subject_token: 'alice',
-  subject_token_type: 'urn:oidc-provider-token-exchange:token-type:user-id',
-  actor_token: actor,
-  actor_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-  reason: 'Ticket 4711: alice cannot see her orders',
-  resource,
-}).toString();
-const auth = `Basic ${Buffer.from('support-console:support-console-secret').toString('base64')}`;
+const actor = await signInSupport(issuer);
+const body = impersonationBody(actor, format === 'jwt' ? ORDERS : BILLING);
 
 const before = usedMemory();
 let issued = 0;
@@ -48,7 +34,7 @@ await Promise.all(
   Array.from({ length: 16 }, async () => {
     while (issued < N) {
       issued += 1;
-      const res = await fetch(`${issuer}/token`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' }, body });
+      const res = await fetch(`${issuer}/token`, { method: 'POST', headers: { authorization: CONSOLE_AUTH, 'content-type': FORM }, body });
       if (res.status !== 200) throw new Error(`exchange failed: ${res.status} ${await res.text()}`);
       await res.arrayBuffer();
     }
@@ -69,8 +55,7 @@ console.log(JSON.stringify({
   bulkRevocation: { revoked, ms: Math.round(revokeMs), left },
 }, null, 2));
 
-const keys = execFileSync('redis-cli', ['-u', url, '--scan', '--pattern', `${prefix}*`], { maxBuffer: 1 << 28 }).toString().split('\n').filter(Boolean);
-for (let i = 0; i < keys.length; i += 500) execFileSync('redis-cli', ['-u', url, 'UNLINK', ...keys.slice(i, i + 500)]);
+deleteKeys(url, prefix);
 await store.close();
 http.close();
 process.exit(0);

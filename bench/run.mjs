@@ -10,18 +10,12 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
-import { redeemCode, startAuthorization } from '../dist/server/console-client.js';
-import { signInThroughLoginPage } from '../dist/server/demo-login.js';
+import { BILLING, CONSOLE_AUTH, FORM, ORDERS, basic, deleteKeys, impersonationBody, signInSupport } from './lib.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-const GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
-const ORDERS = 'https://api.example.test/orders';
-const BILLING = 'https://api.example.test/billing';
-const basic = (id, secret) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
-const FORM = 'application/x-www-form-urlencoded';
 
 function freePort() {
   return new Promise((resolve) => {
@@ -75,33 +69,16 @@ async function post(base, path, body, auth) {
   return json;
 }
 
-async function actorToken(base) {
-  const client = { issuer: base, clientId: 'support-console', clientSecret: 'support-console-secret', redirectUri: `${base}/admin/callback` };
-  const start = startAuthorization(client, 'openid');
-  const callback = await signInThroughLoginPage({ authorizationUrl: start.url, redirectUri: client.redirectUri, login: 'support', password: 'demo-password' });
-  return (await redeemCode(client, callback.searchParams.get('code'), start.verifier)).access_token;
-}
-
 function scenarios(base, actor, tokens) {
-  const console = basic('support-console', 'support-console-secret');
   const plain = basic('plain-client', 'plain-client-secret');
   const api = basic('orders-api', 'orders-api-secret');
-  const exchange = (resource) =>
-    new URLSearchParams({
-      grant_type: GRANT,
-      subject_token: 'alice',
-      subject_token_type: 'urn:oidc-provider-token-exchange:token-type:user-id',
-      actor_token: actor,
-      actor_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-      reason: 'Ticket 4711: alice cannot see her orders',
-      resource,
-    }).toString();
+  const exchange = (resource) => impersonationBody(actor, resource);
   const cc = (resource) => new URLSearchParams({ grant_type: 'client_credentials', resource }).toString();
   return {
     'client_credentials jwt': { path: '/token', auth: plain, body: cc(ORDERS) },
-    'exchange jwt': { path: '/token', auth: console, body: exchange(ORDERS), baseline: 'client_credentials jwt' },
+    'exchange jwt': { path: '/token', auth: CONSOLE_AUTH, body: exchange(ORDERS), baseline: 'client_credentials jwt' },
     'client_credentials opaque': { path: '/token', auth: plain, body: cc(BILLING) },
-    'exchange opaque': { path: '/token', auth: console, body: exchange(BILLING), baseline: 'client_credentials opaque' },
+    'exchange opaque': { path: '/token', auth: CONSOLE_AUTH, body: exchange(BILLING), baseline: 'client_credentials opaque' },
     'introspect client_credentials': { path: '/token/introspection', auth: api, body: new URLSearchParams({ token: tokens.cc }).toString() },
     'introspect impersonation': { path: '/token/introspection', auth: api, body: new URLSearchParams({ token: tokens.imp }).toString(), baseline: 'introspect client_credentials' },
   };
@@ -127,7 +104,7 @@ async function measure(server, scenario) {
 async function runConfiguration(name, env, only) {
   const server = await startServer(env);
   try {
-    const actor = await actorToken(server.base);
+    const actor = await signInSupport(server.base);
     const tokens = { cc: (await post(server.base, '/token', { grant_type: 'client_credentials', resource: BILLING }, basic('plain-client', 'plain-client-secret'))).access_token };
     const exchangeOpaque = scenarios(server.base, actor, tokens)['exchange opaque'];
     tokens.imp = (await post(server.base, '/token', Object.fromEntries(new URLSearchParams(exchangeOpaque.body)), exchangeOpaque.auth)).access_token;
@@ -162,10 +139,7 @@ const runs = [];
 for (const [name, env, only] of configurations) {
   process.stderr.write(`${name}\n`);
   runs.push(await runConfiguration(name, env, only));
-  if (env.REDIS_PREFIX) {
-    const keys = execFileSync('redis-cli', ['-u', REDIS_URL, '--scan', '--pattern', `${env.REDIS_PREFIX}*`], { maxBuffer: 1 << 28 }).toString().split('\n').filter(Boolean);
-    for (let i = 0; i < keys.length; i += 500) execFileSync('redis-cli', ['-u', REDIS_URL, 'UNLINK', ...keys.slice(i, i + 500)]);
-  }
+  if (env.REDIS_PREFIX) deleteKeys(REDIS_URL, env.REDIS_PREFIX);
 }
 process.stderr.write('bulk revocation of 10,000 tokens\n');
 const bulk = await bulkRevocation();

@@ -8,10 +8,12 @@ import { SHA256_LUA } from './sha256.lua.js';
 // on one Cluster slot, so extending the chain and enqueueing its webhooks is one atomic script.
 const SCRIPTS = {
   /**
-   * Extends the chain atomically: reads the head (the last entry's hash, or genesis), hashes
-   * head + "\n" + the canonical event, XADDs the record and enqueues its webhook jobs.
-   * KEYS: stream, outbox, jobs. ARGV: canonical event JSON, now, genesis, (job id, job JSON)…
-   * Answers { stream id, prev_hash, hash }.
+   * Extends the chain atomically: reads the head (the last entry's hash, or genesis); when the
+   * caller chained to an expected head (ARGV[4]) that is no longer the head, answers {0}; else
+   * appends with the caller's hash (ARGV[5]) or one computed here — SHA-256 of head + "\n" + the
+   * canonical event — and enqueues the record's webhook jobs.
+   * KEYS: stream, outbox, jobs. ARGV: canonical event JSON, now, genesis, expected head or '',
+   * hash or '', (job id, job JSON)… Answers {1, stream id, prev_hash, hash}.
    */
   auditAppend: {
     keys: 3,
@@ -22,35 +24,15 @@ if #last > 0 then
   local fields = last[1][2]
   for i = 1, #fields, 2 do if fields[i] == 'h' then head = fields[i + 1] end end
 end
-local hash = sha256(head .. '\\n' .. ARGV[1])
+if ARGV[4] ~= '' and head ~= ARGV[4] then return {0} end
+local hash = ARGV[5]
+if hash == '' then hash = sha256(head .. '\\n' .. ARGV[1]) end
 local id = redis.call('XADD', KEYS[1], '*', 'p', head, 'h', hash, 'r', ARGV[1])
-for i = 4, #ARGV, 2 do
+for i = 6, #ARGV, 2 do
   redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[i])
 end
-return {id, head, hash}`,
-  },
-  /**
-   * The fast path: append a record whose hash the client computed, if the head is still the one it
-   * chained to. KEYS: stream, outbox, jobs. ARGV: expected head, hash, canonical event JSON, now,
-   * genesis, (job id, job JSON)… Answers 1, or 0 when another writer moved the head.
-   */
-  auditAppendIfHead: {
-    keys: 3,
-    lua: `
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-local head = ARGV[5]
-if #last > 0 then
-  local fields = last[1][2]
-  for i = 1, #fields, 2 do if fields[i] == 'h' then head = fields[i + 1] end end
-end
-if head ~= ARGV[1] then return 0 end
-redis.call('XADD', KEYS[1], '*', 'p', head, 'h', ARGV[2], 'r', ARGV[3])
-for i = 6, #ARGV, 2 do
-  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
-  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[i])
-end
-return 1`,
+return {1, id, head, hash}`,
   },
   /** SHA-256 of ARGV[1], for checking the Lua implementation against Node's. */
   auditSha256: { keys: 0, lua: `${SHA256_LUA}\nreturn sha256(ARGV[1])` },
@@ -74,8 +56,7 @@ return out`,
 } as const;
 
 interface Scripts {
-  auditAppendIfHead(stream: string, outbox: string, jobs: string, ...args: string[]): Promise<number>;
-  auditAppend(stream: string, outbox: string, jobs: string, ...args: string[]): Promise<[string, string, string]>;
+  auditAppend(stream: string, outbox: string, jobs: string, ...args: string[]): Promise<[0] | [1, string, string, string]>;
   auditSha256(input: string): Promise<string>;
   auditClaim(outbox: string, jobs: string, now: string, leaseEnd: string, max: string): Promise<string[]>;
 }
@@ -109,16 +90,11 @@ export class RedisAuditLog implements AuditLog {
   async append(event: AuditEvent, jobs: readonly OutboxJob[]): Promise<ChainedAuditRecord> {
     const jobArgs = jobs.flatMap((job) => [job.id, JSON.stringify(job)]);
     const canonical = canonicalJson(event);
-    const now = String(Date.now());
-    if (this.#head !== undefined) {
-      const head = this.#head;
-      const hash = hashCanonical(canonical, head);
-      if ((await this.#client.auditAppendIfHead(this.#stream, this.#outbox, this.#jobs, head, hash, canonical, now, GENESIS_HASH, ...jobArgs)) === 1) {
-        this.#head = hash;
-        return { ...event, prev_hash: head, hash };
-      }
-    }
-    const [, prevHash, hash] = await this.#client.auditAppend(this.#stream, this.#outbox, this.#jobs, canonical, now, GENESIS_HASH, ...jobArgs);
+    const append = (expectedHead: string, hash: string) =>
+      this.#client.auditAppend(this.#stream, this.#outbox, this.#jobs, canonical, String(Date.now()), GENESIS_HASH, expectedHead, hash, ...jobArgs);
+    let result = this.#head === undefined ? undefined : await append(this.#head, hashCanonical(canonical, this.#head));
+    if (result?.[0] !== 1) result = await append('', '');
+    const [, , prevHash, hash] = result as [1, string, string, string];
     this.#head = hash;
     return { ...event, prev_hash: prevHash, hash };
   }

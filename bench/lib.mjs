@@ -1,0 +1,38 @@
+// Shared by the benchmark scripts: demo credentials, the impersonation request, clean-up.
+import { execFileSync } from 'node:child_process';
+import { redeemCode, startAuthorization } from '../dist/server/console-client.js';
+import { signInThroughLoginPage } from '../dist/server/demo-login.js';
+
+export const ORDERS = 'https://api.example.test/orders';
+export const BILLING = 'https://api.example.test/billing';
+export const FORM = 'application/x-www-form-urlencoded';
+
+export const basic = (id, secret) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+export const CONSOLE_AUTH = basic('support-console', 'support-console-secret');
+
+/** The support agent's access token, through the real login page (authorization code + PKCE). */
+export async function signInSupport(issuer) {
+  const client = { issuer, clientId: 'support-console', clientSecret: 'support-console-secret', redirectUri: `${issuer}/admin/callback` };
+  const start = startAuthorization(client, 'openid');
+  const callback = await signInThroughLoginPage({ authorizationUrl: start.url, redirectUri: client.redirectUri, login: 'support', password: 'demo-password' });
+  return (await redeemCode(client, callback.searchParams.get('code'), start.verifier)).access_token;
+}
+
+/** The form body of an impersonation of alice by the actor, for `resource`. */
+export function impersonationBody(actorToken, resource) {
+  return new URLSearchParams({
+    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+    subject_token: 'alice',
+    subject_token_type: 'urn:oidc-provider-token-exchange:token-type:user-id',
+    actor_token: actorToken,
+    actor_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+    reason: 'Ticket 4711: alice cannot see her orders',
+    resource,
+  }).toString();
+}
+
+/** Deletes every key under `prefix` (benchmarks clean up after themselves). */
+export function deleteKeys(url, prefix) {
+  const keys = execFileSync('redis-cli', ['-u', url, '--scan', '--pattern', `${prefix}*`], { maxBuffer: 1 << 28 }).toString().split('\n').filter(Boolean);
+  for (let i = 0; i < keys.length; i += 500) execFileSync('redis-cli', ['-u', url, 'UNLINK', ...keys.slice(i, i + 500)]);
+}
