@@ -328,6 +328,26 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     await Promise.all(writes);
   }
 
+  /** Before the token is stored: the impersonation index, then the audit record (SPEC §5). */
+  async function indexAndRecordGrant(ctx: Ctx, plan: IssuePlan, issued: AboutToIssue): Promise<void> {
+    await index(ctx, plan, issued);
+    await recorder.record(
+      'exchange.granted',
+      {
+        outcome: 'granted',
+        client_id: ctx.oidc.client.clientId,
+        actor: plan.act?.sub,
+        subject: plan.subjectId,
+        reason: plan.impersonation?.reason,
+        scope: plan.scopes.join(' '),
+        audience: plan.target ? [plan.target.identifier] : undefined,
+        token_id: issued.tokenId,
+        expires_at: new Date(issued.expiresAt * 1000).toISOString(),
+      },
+      deps.requestFacts(ctx),
+    );
+  }
+
   async function recordDenial(ctx: Ctx, refusal: ExchangeRefusal, attempt: Attempt): Promise<void> {
     try {
       await recorder.record(
@@ -363,24 +383,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
       const request = parsed;
       attempt.reason = request.reason;
       const plan = await decide(ctx, request, fetched!, attempt);
-      ctx.body = await issueTokens(ctx, plan, deps.issue, async (issued) => {
-        await index(ctx, plan, issued);
-        await recorder.record(
-          'exchange.granted',
-          {
-            outcome: 'granted',
-            client_id: ctx.oidc.client.clientId,
-            actor: plan.act?.sub,
-            subject: plan.subjectId,
-            reason: plan.impersonation?.reason,
-            scope: plan.scopes.join(' '),
-            audience: plan.target ? [plan.target.identifier] : undefined,
-            token_id: issued.tokenId,
-            expires_at: new Date(issued.expiresAt * 1000).toISOString(),
-          },
-          deps.requestFacts(ctx),
-        );
-      });
+      ctx.body = await issueTokens(ctx, plan, deps.issue, (issued) => indexAndRecordGrant(ctx, plan, issued));
     } catch (err) {
       const refusal =
         err instanceof ExchangeRefusal
