@@ -219,7 +219,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         clockTolerance: captured.clockTolerance,
         needsAuthTime: options.policy.maxActorAuthAgeSeconds !== undefined,
       },
-      rateLimiter: createActorRateLimiter(options.policy),
+      rateLimiter: createActorRateLimiter(options.policy, { redisClient: store.backend.redisClient, keyPrefix: `${store.keys.prefix}ratelimit` }),
       resourceServers,
       issue: {
         attachClaims: (token, claims) => tokenClaims.set(token, claims),

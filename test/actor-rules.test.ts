@@ -3,6 +3,10 @@ import { expectRefusal } from './helpers/refusal.js';
 import { now, signJwt, testKeys } from './helpers/keys.js';
 import { startTestServer, TokenType, impersonate, SUPPORT_CONSOLE, type TestServer } from './helpers/server.js';
 import type { JWK } from 'jose';
+import { randomUUID } from 'node:crypto';
+import { createStore } from '../src/store/index.js';
+import { connectRedis } from '../src/store/redis.js';
+import { deleteKeysWithPrefix, sharedRedisUrl } from './helpers/redis.js';
 
 const invalidActor = (description: string, rule: string) => ({ status: 400, error: 'invalid_request', description, rule });
 const INACTIVE = 'actor_token is invalid, expired or revoked';
@@ -135,6 +139,33 @@ describe('actor account, read live at exchange time (SPEC §2)', () => {
 });
 
 describe('recent authentication and rate limit (SPEC §2)', () => {
+  it('counts one actor\'s budget across every instance sharing a Redis store', async () => {
+    const url = await sharedRedisUrl();
+    const prefix = `ratelimit:${randomUUID()}:`;
+    const backends = [await connectRedis(url), await connectRedis(url)];
+    const policy = { rateLimit: { points: 2, durationSeconds: 60 } };
+    const [a, b] = [
+      await startTestServer({ policy, store: createStore(backends[0]!, prefix) }),
+      await startTestServer({ policy, store: createStore(backends[1]!, prefix) }),
+    ] as const;
+    try {
+      const token = (await a.signIn('support')).access_token;
+      expect((await a.exchange(impersonate(token, 'alice', { scope: 'openid' }))).status).toBe(200);
+      expect((await a.exchange(impersonate(token, 'bob', { scope: 'openid' }))).status).toBe(200);
+      const refused = await b.exchange(impersonate(token, 'alice', { scope: 'openid' }), { id: 'support-console', secret: 'support-console-secret' });
+      expect({ status: refused.status, body: refused.body }).toEqual({
+        status: 429,
+        body: { error: 'invalid_request', error_description: 'too many impersonation requests by this actor; retry later' },
+      });
+    } finally {
+      await a.close();
+      await b.close();
+      for (const backend of backends) await backend.close();
+      deleteKeysWithPrefix(url, prefix);
+    }
+  });
+
+
   it('refuses an actor whose sign-in is older than maxActorAuthAgeSeconds, and accepts a fresh one', async () => {
     const strict = await startTestServer({ policy: { maxActorAuthAgeSeconds: 1 } });
     try {

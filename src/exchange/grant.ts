@@ -114,8 +114,9 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     }
   }
 
+  /** The rate-limit key of an actor: a local account by id, a foreign identity by issuer and subject. */
   function actorKey(token: VerifiedToken): string {
-    return `${token.issuer} ${token.sub}`;
+    return token.ownIssuer ? `account ${token.sub}` : `${token.issuer} ${token.sub}`;
   }
 
   async function accountIdOf(token: VerifiedToken): Promise<string | undefined> {

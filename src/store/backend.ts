@@ -32,4 +32,6 @@ export interface Backend {
   /** Answers when the backend is reachable; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** A Redis backend's ioredis client (absent in memory), for libraries that need one. */
+  readonly redisClient?: unknown;
 }

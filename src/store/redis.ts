@@ -89,6 +89,11 @@ export class RedisBackend implements Backend {
     this.#client = client as Client;
   }
 
+  /** The ioredis client, for libraries that take one (the shared per-actor rate limit). */
+  get redisClient(): Redis | Cluster {
+    return this.#client;
+  }
+
   /** The durable audit log (a Redis Stream) on this connection, its keys under `prefix`. */
   auditLog(prefix: string): AuditLog {
     return new RedisAuditLog(this.#client, prefix);
