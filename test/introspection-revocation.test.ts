@@ -74,6 +74,16 @@ describe('single revocation (RFC 7009, SPEC §3)', () => {
     expect(chained.body).toEqual({ error: 'invalid_request', error_description: 'subject_token is invalid, expired or revoked' });
   });
 
+  it('revokes an exchanged JWT that carries no actor (a delegation) together with its grant', async () => {
+    const alice = (await server.signIn('alice', SUPPORT_CONSOLE, undefined, 'openid orders:read')).access_token;
+    const delegated = await server.exchange({ subject_token: alice, subject_token_type: TokenType.accessToken, resource: ORDERS });
+    expect(delegated.status).toBe(200);
+    const token = delegated.body.access_token as string;
+    expect((await introspect(token)).body).toMatchObject({ active: true, sub: 'alice' });
+    expect((await revoke(token)).status).toBe(200);
+    expect((await introspect(token)).body).toEqual({ active: false });
+  });
+
   it('lets the resource server revoke a token meant for it', async () => {
     const token = await exchangeFor(ORDERS);
     expect((await revoke(token, ORDERS_API)).status).toBe(200);

@@ -110,7 +110,7 @@ export function createLifecycleEndpoints(deps: Dependencies) {
     if (!found) return;
     const clientId = ctx.oidc.client!.clientId;
     if (!deps.policy.mayRevoke(clientId, { clientId: String(found.payload.client_id), audience: audienceOf(found.payload.aud) })) return;
-    await lifecycle.revokeGrant(found.grantId, 'revoked_single', { actor: clientId, request: deps.requestFacts(ctx) });
+    await lifecycle.revokeGrant(found.grantId, 'revoked_single', { actor: clientId, request: deps.requestFacts(ctx) }, { includeGrant: true });
   }
 
   async function cascadeRevocation(ctx: KoaContextWithOIDC): Promise<void> {
