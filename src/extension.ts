@@ -17,7 +17,7 @@ import { createTokenEndpointGuard } from './exchange/guard.js';
 import { createIssuerKeys } from './exchange/keys.js';
 import { providerTokenLookup } from './exchange/provider-lookup.js';
 import { createActorRateLimiter } from './exchange/rate-limit.js';
-import { ResourceServerRegistry } from './exchange/targets.js';
+import { audienceOf, ResourceServerRegistry } from './exchange/targets.js';
 import { createLifecycleEndpoints, type ExchangedTokenPolicy } from './lifecycle/endpoints.js';
 import { ImpersonationLifecycle } from './lifecycle/service.js';
 import { createMemoryStore, type ImpersonationFilter, type ImpersonationRecord, type Store } from './store/index.js';
@@ -79,9 +79,9 @@ function requestFacts(ctx: KoaContextWithOIDC | undefined): RequestFacts {
   return facts;
 }
 
-function audienceList(aud: unknown): string[] {
-  if (typeof aud === 'string') return [aud];
-  return Array.isArray(aud) ? aud.filter((a): a is string => typeof a === 'string') : [];
+/** The facts the introspection and revocation policies need, for a token of this grant only. */
+function exchanged(token: { gty?: unknown; clientId?: unknown; aud?: unknown }): { clientId: string; audience: string[] } | undefined {
+  return token.gty === TOKEN_EXCHANGE_GRANT ? { clientId: String(token.clientId), audience: audienceOf(token.aud) } : undefined;
 }
 
 /**
@@ -106,6 +106,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
   const dispatcher = auditLog ? new WebhookDispatcher(auditLog, endpoints, delivery, { logger, observe: metrics.observeWebhook }) : undefined;
   const tokenClaims = new WeakMap<object, Record<string, unknown>>();
   const audited = new WeakSet<object>();
+  let providerRef: Provider | undefined;
   let captured: { jwks: { keys: JWK[] }; findAccount: FindAccount; clockTolerance: number; sharedAdapter: boolean } | undefined;
   let lifecycle: ImpersonationLifecycle | undefined;
 
@@ -160,9 +161,8 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
               introspection: {
                 ...hostIntrospection,
                 async allowedPolicy(ctx, client, token) {
-                  if ((token as { gty?: string }).gty === TOKEN_EXCHANGE_GRANT) {
-                    return exchangedTokens.mayIntrospect(client.clientId, audienceList((token as { aud?: unknown }).aud));
-                  }
+                  const facts = exchanged(token);
+                  if (facts) return exchangedTokens.mayIntrospect(client.clientId, facts.audience);
                   if (hostIntrospection.allowedPolicy) return hostIntrospection.allowedPolicy(ctx, client, token);
                   return client.clientAuthMethod !== 'none' || token.clientId === client.clientId;
                 },
@@ -175,9 +175,8 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
               revocation: {
                 ...hostRevocation,
                 async allowedPolicy(ctx, client, token) {
-                  if ((token as { gty?: string }).gty === TOKEN_EXCHANGE_GRANT) {
-                    return exchangedTokens.mayRevoke(client.clientId, { clientId: String(token.clientId), audience: audienceList((token as { aud?: unknown }).aud) });
-                  }
+                  const facts = exchanged(token);
+                  if (facts) return exchangedTokens.mayRevoke(client.clientId, facts);
                   if (hostRevocation.allowedPolicy) return hostRevocation.allowedPolicy(ctx, client, token);
                   if (token.clientId === client.clientId) return true;
                   if (client.clientAuthMethod === 'none') return false;
@@ -200,6 +199,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       throw new ConfigurationError('build the provider from exchange.configuration(yourConfiguration) before exchange.register(provider)');
     }
     if (lifecycle) throw new ConfigurationError('token exchange is already registered');
+    providerRef = provider;
     const life = new ImpersonationLifecycle(store, provider, options.accounts, options.policy, recorder, captured.sharedAdapter);
     lifecycle = life;
     const keys = createIssuerKeys(provider.issuer, captured.jwks, options.trustedIssuers);
@@ -246,15 +246,11 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
     dispatcher?.start();
   }
 
-  let providerRef: Provider | undefined;
   return {
     options,
     store,
     configuration,
-    register(provider) {
-      register(provider);
-      providerRef = provider;
-    },
+    register,
     list: (filter) => registered().list(filter),
     revoke: (filter, by) => registered().revoke(filter, { actor: by?.actor, request: requestFacts(undefined) }),
     setEnabled: (enabled, by) => registered().setEnabled(enabled, { actor: by?.actor, request: requestFacts(undefined) }),

@@ -72,7 +72,7 @@ interface Subject {
 
 type Ctx = TokenEndpointGrantContext;
 
-/** Reads started together for one request (see `fetch`). */
+/** Reads started together for one request (see `startReads`). */
 interface Fetched {
   readonly enabled: Promise<boolean>;
   readonly proofKey: Promise<string | undefined>;
@@ -225,7 +225,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
    * Starts every independent read at once (the switch, the DPoP proof, both tokens); the checks
    * then consume the results in the order the rules are listed, so refusals keep their precedence.
    */
-  function fetch(ctx: Ctx, request: ExchangeRequest): Fetched {
+  function startReads(ctx: Ctx, request: ExchangeRequest): Fetched {
     const fetched: Fetched = {
       enabled: deps.registry.isEnabled(),
       proofKey: proofKeyOf(ctx),
@@ -377,7 +377,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     deps.markAudited(ctx);
     try {
       const parsed = parseOrRefusal(ctx);
-      const fetched = parsed instanceof ExchangeRefusal ? undefined : fetch(ctx, parsed);
+      const fetched = parsed instanceof ExchangeRefusal ? undefined : startReads(ctx, parsed);
       await assertGrantEnabled(fetched?.enabled ?? deps.registry.isEnabled());
       assertConfidentialClient(ctx);
       if (parsed instanceof ExchangeRefusal) throw parsed;

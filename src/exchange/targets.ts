@@ -3,6 +3,12 @@ import { TokenType } from '../constants.js';
 import { invalidTarget } from '../errors.js';
 import type { RequestedTokenType } from './request.js';
 
+/** A token's `aud` as a list (a JWT may carry one string or an array; anything else is none). */
+export function audienceOf(aud: unknown): string[] {
+  if (typeof aud === 'string') return [aud];
+  return Array.isArray(aud) ? aud.filter((a): a is string => typeof a === 'string') : [];
+}
+
 /** A protected API the provider issues tokens for (RFC 8707 resource server). */
 export interface ResourceServerDefinition {
   readonly scope: string;
@@ -22,6 +28,7 @@ export interface Target {
 export class ResourceServerRegistry {
   readonly #byName = new Map<string, Target>();
   readonly #byIdentifier = new Map<string, Target>();
+  readonly #servedBy = new Map<string, string[]>();
 
   constructor(definitions: Readonly<Record<string, ResourceServerDefinition>>) {
     for (const [identifier, definition] of Object.entries(definitions)) {
@@ -29,6 +36,9 @@ export class ResourceServerRegistry {
       this.#byIdentifier.set(identifier, target);
       this.#byName.set(identifier, target);
       if (definition.audience) this.#byName.set(definition.audience, target);
+      for (const clientId of definition.clients) {
+        this.#servedBy.set(clientId, [...(this.#servedBy.get(clientId) ?? []), identifier, ...(definition.audience ? [definition.audience] : [])]);
+      }
     }
   }
 
@@ -42,16 +52,9 @@ export class ResourceServerRegistry {
     return this.#byName.get(name);
   }
 
-  /** Indicators and audiences of every resource server this client speaks for. */
-  servedBy(clientId: string): string[] {
-    const served: string[] = [];
-    for (const { identifier, definition } of this.#byIdentifier.values()) {
-      if (definition.clients.includes(clientId)) {
-        served.push(identifier);
-        if (definition.audience) served.push(definition.audience);
-      }
-    }
-    return served;
+  /** Indicators and audiences of every resource server this client speaks for (computed once). */
+  servedBy(clientId: string): readonly string[] {
+    return this.#servedBy.get(clientId) ?? [];
   }
 }
 

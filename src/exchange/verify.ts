@@ -3,6 +3,7 @@ import type { JWTPayload } from 'jose';
 import { TokenType } from '../constants.js';
 import { invalidRequest } from '../errors.js';
 import { readAct, type ActClaim } from './act.js';
+import { audienceOf } from './targets.js';
 import type { IssuerKeys } from './keys.js';
 import type { ActorTokenType, SubjectTokenType } from './request.js';
 
@@ -77,11 +78,6 @@ export interface VerifyContext {
 
 type Role = 'actor' | 'subject';
 
-function toList(aud: string | string[] | undefined): string[] {
-  if (aud === undefined) return [];
-  return Array.isArray(aud) ? aud : [aud];
-}
-
 function readImpersonation(value: unknown): ImpersonationFacts | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const { id, reason, started_at: startedAt } = value as Record<string, unknown>;
@@ -121,7 +117,7 @@ async function verifyStoredToken(value: string, role: Role, context: VerifyConte
     ownIssuer: true,
     sub: principal === 'user' ? stored.accountId! : stored.clientId,
     clientId: stored.clientId,
-    audience: toList(stored.aud),
+    audience: audienceOf(stored.aud),
     scopes: stored.scope ? stored.scope.split(' ') : [],
     act: readAct(extra.act),
     mayAct: readMayAct(extra.may_act),
@@ -184,8 +180,8 @@ async function verifySignedJwt(value: string, type: ActorTokenType | SubjectToke
     issuer,
     ownIssuer: own,
     sub: payload.sub!,
-    clientId: own ? clientId ?? (type === TokenType.idToken ? toList(payload.aud)[0] : undefined) : undefined,
-    audience: toList(payload.aud),
+    clientId: own ? clientId ?? (type === TokenType.idToken ? audienceOf(payload.aud)[0] : undefined) : undefined,
+    audience: audienceOf(payload.aud),
     scopes: scope,
     act: readAct(payload.act),
     mayAct: readMayAct(payload.may_act),

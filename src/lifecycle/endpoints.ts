@@ -3,6 +3,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { RequestFacts } from '../audit/recorder.js';
 import type { IssuerKeys } from '../exchange/keys.js';
+import { audienceOf } from '../exchange/targets.js';
 import type { ImpersonationStore } from '../store/impersonations.js';
 import type { ImpersonationLifecycle } from './service.js';
 
@@ -27,11 +28,6 @@ interface Dependencies {
 }
 
 const INACTIVE = Object.freeze({ active: false });
-
-function audienceOf(aud: unknown): string[] {
-  if (typeof aud === 'string') return [aud];
-  return Array.isArray(aud) ? aud.filter((a): a is string => typeof a === 'string') : [];
-}
 
 function isUnsupportedTokenType(ctx: KoaContextWithOIDC): boolean {
   const body = ctx.body as { error?: unknown } | undefined;

@@ -109,15 +109,6 @@ export class ImpersonationStore {
     ]);
   }
 
-  /** Ends impersonations: their tokens, grants, records and index entries. */
-  async revoke(records: readonly ImpersonationRecord[], grantEntityKey: (grantId: string) => string): Promise<void> {
-    await this.deleteGrants(
-      records.map((r) => r.grantId),
-      grantEntityKey,
-    );
-    await this.forget(records);
-  }
-
   /** Records a JWT access token by `jti` under its grant, so revoking the grant removes it. */
   async addJwt(jti: string, grantId: string, ttlSeconds: number): Promise<void> {
     const key = this.keys.jwt(jti);
