@@ -1,5 +1,5 @@
 // The reference server for benchmarks: the same assembly as `npm start` (dist/), with the actor rate
-// limit off, optionally in WORKERS Node cluster workers sharing Redis. Prints one JSON line
+// limit and the endpoint limits off, optionally in WORKERS Node cluster workers sharing Redis. Prints one JSON line
 // {"ready":true,"pids":[…]} once every worker listens. Env: PORT, REDIS_URL, REDIS_PREFIX, WORKERS,
 // AUDIT=memory (keep the audit log in memory even on Redis).
 import cluster from 'node:cluster';
@@ -23,7 +23,7 @@ async function serve() {
     store,
     jwks,
     cookieKeys,
-    policy: { rateLimit: false },
+    policy: { rateLimit: false, clientRateLimit: false, unauthenticatedRateLimit: false },
     auditLog: process.env.AUDIT === 'memory' || !auditLog ? new MemoryAuditLog() : auditLog,
   });
   await server.listen(port, '127.0.0.1');

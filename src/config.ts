@@ -54,6 +54,11 @@ const resourceServerSchema = z
   })
   .strict();
 
+const rateLimitSchema = z.object({ points: z.number().int().positive(), durationSeconds: z.number().int().positive() }).strict();
+
+/** A fixed-window budget: `points` requests per `durationSeconds`. */
+export type RateLimit = z.infer<typeof rateLimitSchema>;
+
 /** SPEC §2 policy. Every default of the project lives here. */
 export const policySchema = z
   .object({
@@ -80,12 +85,12 @@ export const policySchema = z
       .strict()
       .default({}),
     maxActors: z.number().int().min(1).max(10).default(3),
-    rateLimit: z
-      .union([
-        z.literal(false),
-        z.object({ points: z.number().int().positive(), durationSeconds: z.number().int().positive() }).strict(),
-      ])
-      .default({ points: 30, durationSeconds: 60 }),
+    /** Impersonations (started or chained) per human actor. */
+    rateLimit: z.union([z.literal(false), rateLimitSchema]).default({ points: 30, durationSeconds: 60 }),
+    /** Introspection requests, and revocation requests, per authenticated client (counted apart). */
+    clientRateLimit: z.union([z.literal(false), rateLimitSchema]).default({ points: 3000, durationSeconds: 60 }),
+    /** Token-exchange requests refused without client authentication, per IP address. */
+    unauthenticatedRateLimit: z.union([z.literal(false), rateLimitSchema]).default({ points: 60, durationSeconds: 60 }),
     maxActorAuthAgeSeconds: z.number().int().positive().optional(),
   })
   .strict();

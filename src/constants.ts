@@ -35,5 +35,8 @@ export const HARD_MAX_LIFETIME_SECONDS = 3600;
 export const REASON_MIN_LENGTH = 10;
 export const REASON_MAX_LENGTH = 500;
 
+/** The scope an actor's access token needs for the admin API (SPEC §6); never passed on by exchange. */
+export const ADMIN_SCOPE = 'impersonation:admin';
+
 /** The only public description a refusal about the subject ever carries (SPEC §1). */
 export const SUBJECT_REFUSAL = 'subject cannot be impersonated by this actor';

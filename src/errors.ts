@@ -31,6 +31,7 @@ export type RefusalRule =
   | 'client_authentication_failed'
   | 'client_public'
   | 'client_grant_not_allowed'
+  | 'unauthenticated_rate_limited'
   | 'impersonation_disabled'
   | 'dpop_proof_invalid'
   // the actor
@@ -46,6 +47,7 @@ export type RefusalRule =
   // the subject
   | 'subject_token_invalid'
   | 'subject_token_audience'
+  | 'subject_token_unrevocable'
   | 'subject_unknown'
   | 'subject_disabled'
   | 'subject_is_actor'

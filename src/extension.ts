@@ -8,17 +8,18 @@ import type { AuditEvent } from './audit/events.js';
 import { MemoryAuditLog, type AuditLog } from './audit/log.js';
 import { AuditRecorder, type RequestFacts } from './audit/recorder.js';
 import { createMetrics, type ExchangeMetrics } from './observability/metrics.js';
-import { silentLogger } from './observability/logger.js';
+import { boundedLogger, silentLogger } from './observability/logger.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { ConfigurationError, resolveOptions, type ResolvedOptions, type TokenExchangeOptions } from './config.js';
 import { GRANT_PARAMETERS, REPEATABLE_PARAMETERS, TOKEN_EXCHANGE_GRANT } from './constants.js';
 import { createTokenExchangeHandler } from './exchange/grant.js';
-import { createTokenEndpointGuard } from './exchange/guard.js';
+import { createEndpointGuard } from './exchange/guard.js';
+import { auditableTokenId } from './exchange/issue.js';
 import { createIssuerKeys } from './exchange/keys.js';
 import { providerTokenLookup } from './exchange/provider-lookup.js';
-import { createActorRateLimiter } from './exchange/rate-limit.js';
+import { createActorRateLimiter, createLimiter } from './exchange/rate-limit.js';
 import { audienceOf, ResourceServerRegistry } from './exchange/targets.js';
-import { createLifecycleEndpoints, type ExchangedTokenPolicy } from './lifecycle/endpoints.js';
+import { createLifecycleEndpoints, REVOCATION_NOT_ALLOWED, type ExchangedTokenPolicy } from './lifecycle/endpoints.js';
 import { ImpersonationLifecycle } from './lifecycle/service.js';
 import { createMemoryStore, type ImpersonationFilter, type ImpersonationRecord, type Store } from './store/index.js';
 
@@ -80,8 +81,15 @@ function requestFacts(ctx: KoaContextWithOIDC | undefined): RequestFacts {
 }
 
 /** The facts the introspection and revocation policies need, for a token of this grant only. */
-function exchanged(token: { gty?: unknown; clientId?: unknown; aud?: unknown }): { clientId: string; audience: string[] } | undefined {
-  return token.gty === TOKEN_EXCHANGE_GRANT ? { clientId: String(token.clientId), audience: audienceOf(token.aud) } : undefined;
+function exchanged(token: { gty?: unknown; clientId?: unknown; aud?: unknown; accountId?: unknown; jti?: unknown; format?: unknown }) {
+  return token.gty === TOKEN_EXCHANGE_GRANT
+    ? {
+        clientId: String(token.clientId),
+        audience: audienceOf(token.aud),
+        subject: typeof token.accountId === 'string' ? token.accountId : undefined,
+        tokenId: auditableTokenId(String(token.jti), String(token.format)),
+      }
+    : undefined;
 }
 
 /**
@@ -94,7 +102,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
   const options = resolveOptions(input);
   const store = options.store ?? createMemoryStore();
   const resourceServers = new ResourceServerRegistry(options.resourceServers);
-  const logger = options.logger ?? silentLogger;
+  const logger = boundedLogger(options.logger ?? silentLogger);
   const auditLog = options.audit ? undefined : (options.auditLog ?? new MemoryAuditLog());
   const metrics = createMetrics(() => store.impersonations.count());
   const logRecord = (event: AuditEvent) => {
@@ -169,14 +177,19 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
               },
             }
           : {}),
-        // RFC 7009 §2.1: its client, or a resource server it is for, may revoke an exchanged token.
+        // RFC 7009 §2.1: its client, or a resource server it is for, may revoke an exchanged token;
+        // any other client is refused (and audited), and the token left alone.
         ...(hostRevocation?.enabled
           ? {
               revocation: {
                 ...hostRevocation,
                 async allowedPolicy(ctx, client, token) {
                   const facts = exchanged(token);
-                  if (facts) return exchangedTokens.mayRevoke(client.clientId, facts);
+                  if (facts) {
+                    if (exchangedTokens.mayRevoke(client.clientId, facts)) return true;
+                    await lifecycle?.refuseRevocation(facts, { actor: client.clientId, request: requestFacts(ctx) });
+                    throw new errors.InvalidRequest(REVOCATION_NOT_ALLOWED);
+                  }
                   if (hostRevocation.allowedPolicy) return hostRevocation.allowedPolicy(ctx, client, token);
                   if (token.clientId === client.clientId) return true;
                   if (client.clientAuthMethod === 'none') return false;
@@ -203,6 +216,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
     const life = new ImpersonationLifecycle(store, provider, options.accounts, options.policy, recorder, captured.sharedAdapter);
     lifecycle = life;
     const keys = createIssuerKeys(provider.issuer, captured.jwks, options.trustedIssuers);
+    const limiterStore = { redisClient: store.backend.redisClient, keyPrefix: `${store.keys.prefix}ratelimit` };
 
     const handler = createTokenExchangeHandler({
       options,
@@ -219,7 +233,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         clockTolerance: captured.clockTolerance,
         needsAuthTime: options.policy.maxActorAuthAgeSeconds !== undefined,
       },
-      rateLimiter: createActorRateLimiter(options.policy, { redisClient: store.backend.redisClient, keyPrefix: `${store.keys.prefix}ratelimit` }),
+      rateLimiter: createActorRateLimiter(options.policy, limiterStore),
       resourceServers,
       issue: {
         attachClaims: (token, claims) => tokenClaims.set(token, claims),
@@ -231,7 +245,15 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       logger,
     });
     provider.registerGrantType(TOKEN_EXCHANGE_GRANT, handler, GRANT_PARAMETERS, REPEATABLE_PARAMETERS);
-    provider.use(createTokenEndpointGuard({ recorder, wasAudited: (ctx) => audited.has(ctx), requestFacts }));
+    provider.use(
+      createEndpointGuard({
+        recorder,
+        wasAudited: (ctx) => audited.has(ctx),
+        requestFacts,
+        unauthenticated: createLimiter(options.policy.unauthenticatedRateLimit, limiterStore, { failOpen: true }),
+        perClient: createLimiter(options.policy.clientRateLimit, limiterStore, { failOpen: true }),
+      }),
+    );
     provider.use(
       createLifecycleEndpoints({
         provider,
@@ -241,8 +263,11 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         clockTolerance: captured.clockTolerance,
         policy: exchangedTokens,
         requestFacts,
+        logger,
       }),
     );
+    // Learns the store's marker at start-up, so that a store emptied later is noticed (SPEC §3 switch).
+    life.isEnabled().catch(() => undefined);
     dispatcher?.start();
   }
 
@@ -257,7 +282,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
     isEnabled: () => registered().isEnabled(),
     actorChanged: (actorId) => registered().actorChanged(actorId, requestFacts(undefined)),
     adminApi(adminOptions) {
-      return createAdminApi({ provider: providerRef!, lifecycle: registered(), auditLog, requestFacts, ...adminOptions });
+      return createAdminApi({ provider: providerRef!, lifecycle: registered(), auditLog, requestFacts, logger, ...adminOptions });
     },
     auditLog,
     metrics,

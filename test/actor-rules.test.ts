@@ -44,6 +44,15 @@ describe('actor token validity (SPEC §1)', () => {
     );
   });
 
+  it.each(['auth_time', 'iat'])('refuses an actor ID token whose %s lies in the future', async (claim) => {
+    const idToken = await signJwt(providerKey, { iss: server.issuer, sub: 'support', aud: SUPPORT_CONSOLE.id, iat: now(), auth_time: now(), exp: now() + 7200, [claim]: now() + 3600 });
+    await expectRefusal(
+      server,
+      () => server.exchange(impersonate(idToken, 'alice', { actor_token_type: TokenType.idToken })),
+      invalidActor(INACTIVE, 'actor_token_invalid'),
+    );
+  });
+
   it('refuses an actor JWT signed by a key the provider does not hold', async () => {
     const stranger = await testKeys('provider-key', 'RS256');
     const idToken = await signJwt(stranger.privateJwk, { iss: server.issuer, sub: 'support', aud: SUPPORT_CONSOLE.id, iat: now(), exp: now() + 600 });

@@ -90,10 +90,16 @@ describe('single revocation (RFC 7009, SPEC §3)', () => {
     expect((await introspect(token)).body).toEqual({ active: false });
   });
 
-  it('ignores a revocation by an unrelated client (RFC 7009 §2.2: 200, token stays)', async () => {
-    const token = await exchangeFor(ORDERS);
-    expect((await revoke(token, SERVICE_X)).status).toBe(200);
-    expect((await introspect(token)).body.active).toBe(true);
+  it('refuses a revocation by a client that may not revoke the token (RFC 7009 §2.1), leaves it alone and audits the attempt', async () => {
+    for (const token of [await exchangeFor(ORDERS), await exchangeFor(BILLING)]) {
+      const mark = server.auditMark();
+      const result = await revoke(token, SERVICE_X);
+      expect({ status: result.status, body: result.body }).toEqual({ status: 400, body: { error: 'invalid_request', error_description: 'client is not authorized to revoke the presented token' } });
+      expect((await introspect(token)).body.active).toBe(true);
+      expect(server.auditSince(mark)).toEqual([
+        expect.objectContaining({ event: 'token.revoked', outcome: 'denied', rule: 'revocation_not_allowed', actor: SERVICE_X.id, subject: 'alice', client_id: SUPPORT_CONSOLE.id }),
+      ]);
+    }
   });
 
   it('ends the tokens chained from a revoked impersonation', async () => {

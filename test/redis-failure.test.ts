@@ -32,7 +32,7 @@ afterAll(async () => {
 });
 
 describe('Redis unreachable (SPEC §3)', () => {
-  it('issues nothing, never answers active, and recovers by itself when Redis is back', async () => {
+  it('issues nothing, never answers active, and recovers without a restart when Redis is back (the switch closed until an operator opens it)', async () => {
     const actor = (await server.signIn('support')).access_token;
     const before = await server.exchange(impersonate(actor, 'alice', { resource: BILLING }));
     expect(before.status).toBe(200);
@@ -54,9 +54,13 @@ describe('Redis unreachable (SPEC §3)', () => {
       await store.backend.ping();
       return true;
     });
-    // Redis kept nothing on disk: the old sessions and tokens are gone, the provider works again.
+    // Redis kept nothing on disk: the old sessions and tokens are gone, the provider works again —
+    // except token exchange, which stays off after the store lost its data (SPEC §3, the switch).
     expect((await server.post('/token/introspection', { token }, ORDERS_API)).body).toEqual({ active: false });
     const again = (await server.signIn('support')).access_token;
+    const closed = await server.exchange(impersonate(again, 'alice', { resource: BILLING }));
+    expect(closed.body).toEqual({ error: 'unsupported_grant_type', error_description: 'token exchange is disabled' });
+    await server.reference.exchange.setEnabled(true, { actor: 'admin' });
     const after = await server.exchange(impersonate(again, 'alice', { resource: BILLING }));
     expect(after.status).toBe(200);
     expect((await server.post('/token/introspection', { token: after.body.access_token as string }, ORDERS_API)).body.active).toBe(true);

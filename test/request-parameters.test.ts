@@ -132,6 +132,20 @@ describe('request parameters (SPEC §1, RFC 8693 §2.1)', () => {
     );
   });
 
+  it.each([
+    ['a zero-width space', '\u200B'],
+    ['a right-to-left override', '\u202E'],
+    ['a left-to-right isolate', '\u2066'],
+    ['a zero-width joiner', '\u200D'],
+    ['a byte order mark', '\uFEFF'],
+  ])('refuses a reason with %s (Unicode Cf, SPEC §1)', async (_name, character) => {
+    await expectRefusal(
+      server,
+      () => server.exchange(impersonate(actor, 'alice', { reason: `Ticket 4711${character}: alice cannot see orders` })),
+      invalidRequest('reason must not contain control characters', 'reason_invalid'),
+    );
+  });
+
   it('accepts a reason of exactly 10 and of exactly 500 characters', async () => {
     for (const reason of ['0123456789', 'y'.repeat(500)]) {
       const result = await server.exchange(impersonate(actor, 'alice', { reason, scope: 'openid' }));

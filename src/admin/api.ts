@@ -1,17 +1,23 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
-import type { AuditLog } from '../audit/log.js';
+import { ADMIN_SCOPE } from '../constants.js';
+import { InvalidCursorError, type AuditLog } from '../audit/log.js';
 import { queryAudit } from '../audit/query.js';
 import type { RequestFacts } from '../audit/recorder.js';
 import type { ImpersonationLifecycle } from '../lifecycle/service.js';
+import type { Logger } from '../observability/logger.js';
 import type { ImpersonationFilter } from '../store/index.js';
 
-/** The scope an actor's access token needs for the admin API (SPEC §6). */
-export const ADMIN_SCOPE = 'impersonation:admin';
+export { ADMIN_SCOPE };
 
 const MAX_BODY_BYTES = 8 * 1024;
 
+// Each filter at most once: a repeated one (`?actor=a&actor=b`) is refused, never ignored.
+const impersonationQuery = z
+  .object({ actor: z.string().min(1).optional(), subject: z.string().min(1).optional() })
+  .strict()
+  .refine((q) => q.actor === undefined || q.subject === undefined, { message: 'give at most one of actor or subject' });
 const revocationBody = z.union([
   z.object({ actor: z.string().min(1) }).strict(),
   z.object({ subject: z.string().min(1) }).strict(),
@@ -27,7 +33,7 @@ const auditQuery = z
     outcome: z.enum(['granted', 'denied', 'error']).optional(),
     since: isoTime.optional(),
     until: isoTime.optional(),
-    cursor: z.string().regex(/^[\w-]{1,64}$/).optional(),
+    cursor: z.string().regex(/^[\d-]{1,40}$/, 'not a cursor of this audit log').optional(),
     limit: z.coerce.number().int().min(1).max(500).default(50),
   })
   .strict();
@@ -77,6 +83,7 @@ export function createAdminApi(deps: {
   lifecycle: ImpersonationLifecycle;
   auditLog: AuditLog | undefined;
   requestFacts: (ctx: KoaContextWithOIDC) => RequestFacts;
+  logger: Logger;
   basePath?: string;
 }) {
   const base = deps.basePath ?? '/admin/api';
@@ -101,8 +108,8 @@ export function createAdminApi(deps: {
     const admin = await authenticate(ctx);
     const by = { actor: admin, request: deps.requestFacts(ctx) };
     if (path === '/impersonations' && ctx.method === 'GET') {
-      const { actor, subject } = ctx.query;
-      const filter: ImpersonationFilter = typeof actor === 'string' ? { actor } : typeof subject === 'string' ? { subject } : { all: true };
+      const { actor, subject } = parse(impersonationQuery, ctx.query, 'impersonations query');
+      const filter: ImpersonationFilter = actor !== undefined ? { actor } : subject !== undefined ? { subject } : { all: true };
       ctx.body = { impersonations: await deps.lifecycle.list(filter) };
       return;
     }
@@ -115,7 +122,12 @@ export function createAdminApi(deps: {
       if (!deps.auditLog) throw new ApiError(404, 'not_found', 'this provider writes audit records to a plain sink, not a queryable log');
       const query = parse(auditQuery, ctx.query, 'audit query');
       const { cursor, limit, ...filter } = query;
-      ctx.body = await queryAudit(deps.auditLog, filter, { cursor, limit });
+      try {
+        ctx.body = await queryAudit(deps.auditLog, filter, { cursor, limit });
+      } catch (err) {
+        if (err instanceof InvalidCursorError) throw new ApiError(400, 'invalid_request', 'audit query: not a cursor of this audit log');
+        throw err;
+      }
       return;
     }
     if (path === '/settings' && ctx.method === 'GET') {
@@ -139,8 +151,12 @@ export function createAdminApi(deps: {
     ctx.set('Cache-Control', 'no-store');
     try {
       await route(ctx, ctx.path.slice(base.length));
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
+    } catch (thrown) {
+      const err = thrown instanceof ApiError ? thrown : new ApiError(500, 'server_error', 'oops! something went wrong');
+      if (!(thrown instanceof ApiError)) {
+        const { name, message } = thrown instanceof Error ? thrown : new Error(String(thrown));
+        deps.logger.error({ err: { name, message }, path: ctx.path, request_id: deps.requestFacts(ctx).requestId }, 'admin API failed');
+      }
       ctx.status = err.status;
       ctx.body = { error: err.error, error_description: err.description };
       if (err.status === 401 || err.status === 403) {

@@ -16,6 +16,15 @@ export interface StoredRecord {
   readonly record: ChainedAuditRecord;
 }
 
+/** A cursor that this log never gave out (the admin API answers 400). */
+export class InvalidCursorError extends Error {
+  readonly code = 'ERR_AUDIT_CURSOR';
+  constructor() {
+    super('not a cursor of this audit log');
+    this.name = 'InvalidCursorError';
+  }
+}
+
 /**
  * The durable, append-only audit log and its webhook outbox. `append` links the event to the
  * chain and stores it together with its outbox jobs, atomically: two writers racing still form one
@@ -23,9 +32,9 @@ export interface StoredRecord {
  */
 export interface AuditLog {
   append(event: AuditEvent, jobs: readonly OutboxJob[]): Promise<ChainedAuditRecord>;
-  /** Records after `cursor` (exclusive), oldest first, at most `count`. */
+  /** Records after `cursor` (exclusive), oldest first, at most `count`. Rejects a foreign cursor with {@link InvalidCursorError}. */
   read(after: string | undefined, count: number): Promise<StoredRecord[]>;
-  /** Records before `cursor` (exclusive), newest first, at most `count`. */
+  /** Records before `cursor` (exclusive), newest first, at most `count`. Rejects a foreign cursor with {@link InvalidCursorError}. */
   readBackwards(before: string | undefined, count: number): Promise<StoredRecord[]>;
   /** Claims up to `max` due jobs for `leaseMs` (a claimed job is due again if never settled). */
   claimDue(now: number, leaseMs: number, max: number): Promise<OutboxJob[]>;
@@ -52,13 +61,20 @@ export class MemoryAuditLog implements AuditLog {
     return record;
   }
 
+  /** Cursors are positions counted from 1. */
+  #position(cursor: string): number {
+    if (!/^\d{1,15}$/.test(cursor)) throw new InvalidCursorError();
+    return Number(cursor);
+  }
+
   async read(after: string | undefined, count: number): Promise<StoredRecord[]> {
-    const start = after === undefined ? 0 : Number(after);
+    const start = after === undefined ? 0 : this.#position(after);
     return this.#records.slice(start, start + count);
   }
 
   async readBackwards(before: string | undefined, count: number): Promise<StoredRecord[]> {
-    const end = before === undefined ? this.#records.length : Number(before) - 1;
+    const end = before === undefined ? this.#records.length : Math.min(this.#records.length, this.#position(before) - 1);
+    if (end <= 0) return [];
     return this.#records.slice(Math.max(0, end - count), end).reverse();
   }
 

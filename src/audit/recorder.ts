@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { boundFields } from './bounds.js';
 import type { AuditEvent, AuditEventName, AuditSink } from './events.js';
 
 /** Request facts every record carries (SPEC §5); never a header that could hold a credential. */
@@ -11,7 +12,11 @@ export interface RequestFacts {
 /** What the caller knows about one attempt; the recorder adds id and time. */
 export type AuditFacts = Omit<AuditEvent, 'id' | 'time' | 'ip' | 'user_agent' | 'request_id'>;
 
-/** Stamps and writes audit records through the injected sink. */
+/**
+ * Stamps and writes audit records through the injected sink. Every record passes through here, so
+ * here every field is bounded ({@link boundFields}): nothing a caller sends is recorded at more
+ * than its field's size, and an id that looks like a credential is recorded as a digest.
+ */
 export class AuditRecorder {
   readonly #sink: AuditSink;
   readonly #clock: () => Date;
@@ -26,21 +31,17 @@ export class AuditRecorder {
 
   /** Writes one record; rejects when the sink could not make it durable. */
   async record(event: AuditEventName, facts: Omit<AuditFacts, 'event'>, request: RequestFacts): Promise<AuditEvent> {
-    const record: AuditEvent = {
+    const record: AuditEvent = boundFields({
       id: randomUUID(),
       time: this.#clock().toISOString(),
       event,
-      ...stripUndefined(facts),
+      ...facts,
       ip: request.ip,
       user_agent: request.userAgent,
       request_id: request.requestId,
-    };
+    });
     await this.#sink.write(record);
     for (const observe of this.#observers) observe(record);
     return record;
   }
-}
-
-function stripUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }

@@ -19,8 +19,10 @@ import {
   assertReason,
   assertSubjectActive,
   assertSubjectMayBeImpersonated,
+  assertSubjectTokenRevocable,
   grantedScopes,
   lifetimeSeconds,
+  subjectScopeLimit,
 } from './policy.js';
 import type { ActorRateLimiter } from './rate-limit.js';
 import { auditableReason, parseExchangeRequest, type ExchangeRequest } from './request.js';
@@ -115,8 +117,8 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
   }
 
   /** The rate-limit key of an actor: a local account by id, a foreign identity by issuer and subject. */
-  function actorKey(token: VerifiedToken): string {
-    return token.ownIssuer ? `account ${token.sub}` : `${token.issuer} ${token.sub}`;
+  function actorKey(actor: { sub: string; iss?: string | undefined }): string {
+    return actor.iss === undefined ? `account ${actor.sub}` : `${actor.iss} ${actor.sub}`;
   }
 
   async function accountIdOf(token: VerifiedToken): Promise<string | undefined> {
@@ -157,6 +159,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     if (token.principal !== 'user') {
       throw invalidRequest('subject_token_invalid', 'subject_token must identify a user', 'client credentials token');
     }
+    assertSubjectTokenRevocable(token);
     const clientId = ctx.oidc.client.clientId;
     if (!actor && !isIssuedTo(token, clientId, deps.resourceServers.servedBy(clientId))) {
       throw invalidRequest('subject_token_audience', 'subject_token was not issued to this client', `client ${clientId}`);
@@ -172,7 +175,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     if (actor.principal !== 'user') {
       throw invalidRequest('actor_not_a_user', 'only a user can start an impersonation', `actor ${actor.sub} is a client`);
     }
-    await deps.rateLimiter.consume(actorKey(actor));
+    await deps.rateLimiter.consume(actorKey({ sub: actor.sub, iss: actor.ownIssuer ? undefined : actor.issuer }));
     const [actorAccountRead, subjectAccountRead] = await Promise.all([actorAccountOf(actor).catch((err: unknown) => err), options.accounts.findAccount(subject.id)]);
     if (actorAccountRead instanceof Error) throw actorAccountRead;
     const actorAccount = actorAccountRead as DirectoryAccount;
@@ -187,8 +190,10 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
   /**
    * RFC 8693 §4.1 chained delegation: the subject token already carries `act`; the new acting party
    * (the actor token's subject, or the requesting client) wraps the chain, which is never dropped.
+   * SPEC §2: a chain counts against the rate limit of the person who started it (the innermost actor).
    */
   async function decideChain(ctx: Ctx, actor: VerifiedToken | undefined, subject: Subject, prior: ActClaim) {
+    await deps.rateLimiter.consume(actorKey(actorChain(prior).at(-1)!));
     const acting: ActingParty = actor
       ? { sub: actor.sub, iss: actor.ownIssuer ? undefined : actor.issuer, token: actor }
       : { sub: ctx.oidc.client.clientId, iss: undefined, token: undefined };
@@ -261,7 +266,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     const scopes = grantedScopes({
       requested: request.scopes,
       limits: [
-        subject.token?.scopes,
+        subjectScopeLimit(subject.token),
         clientScope,
         options.hooks.scopesFor ? await options.hooks.scopesFor(decision.subjectAccount, ctx.oidc.client.clientId) : undefined,
         target ? target.definition.scope.split(' ').filter(Boolean) : undefined,
@@ -303,11 +308,15 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     };
   }
 
-  /** Records what bulk revocation and the cascade need, before the token exists. */
+  /**
+   * Records what bulk revocation and the cascade need, before the token exists (SPEC §3): every
+   * exchanged access token — an impersonation, a chain, or a delegation without `act` — under the
+   * grants it derives from, so that it ends with each of them.
+   */
   async function index(ctx: Ctx, plan: IssuePlan, issued: AboutToIssue): Promise<void> {
     const writes: Array<Promise<void>> = [];
     if (issued.jwtId && issued.grantId) writes.push(deps.registry.addJwt(issued.jwtId, issued.grantId, plan.lifetime));
-    if (plan.act && issued.grantId) {
+    if (issued.grantId) {
       writes.push(
         deps.registry.add(
           {

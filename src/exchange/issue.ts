@@ -61,6 +61,18 @@ type Ctx = TokenEndpointGrantContext;
 const epoch = () => Math.floor(Date.now() / 1000);
 
 /**
+ * The `jti` namespace of JWT access tokens this grant issues: `tx.` and a random id (oidc-provider's
+ * own ids never hold a dot). A JWT of this provider in that namespace without a live record was
+ * revoked — never mistaken for a JWT of the provider's own flows, which are not recorded (SPEC §3).
+ */
+const EXCHANGED_JWT_ID = 'tx.';
+
+/** Whether a `jti` names a JWT access token issued by this grant. */
+export function isExchangedJwtId(jti: unknown): boolean {
+  return typeof jti === 'string' && jti.startsWith(EXCHANGED_JWT_ID);
+}
+
+/**
  * The token's identifier as the audit trail may hold it: a JWT's `jti`; for an opaque token, whose
  * value *is* its identifier in oidc-provider, the SHA-256 of it, so no record holds a usable token.
  */
@@ -123,7 +135,8 @@ async function issueAccessToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependenci
     ...(resourceServer ? { resourceServer } : {}),
   });
   const model = token as unknown as { jti: string; format: string; generateTokenId(): string };
-  model.jti = model.generateTokenId();
+  const generated = model.generateTokenId(); // also settles model.format
+  model.jti = model.format === 'jwt' ? `${EXCHANGED_JWT_ID}${generated}` : generated;
   deps.attachClaims(token, exchangeClaims(plan));
   if (plan.proofKey) token.setThumbprint('jkt', plan.proofKey);
 

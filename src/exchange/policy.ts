@@ -1,5 +1,6 @@
 import type { DirectoryAccount } from '../accounts.js';
 import type { ImpersonationPolicy } from '../config.js';
+import { ADMIN_SCOPE } from '../constants.js';
 import { ExchangeRefusal, invalidRequest, subjectRefused } from '../errors.js';
 import { chainLength, type ActClaim } from './act.js';
 import type { VerifiedToken } from './verify.js';
@@ -14,6 +15,27 @@ export function assertActorTokenUnchained(actor: VerifiedToken): void {
   if (actor.act) {
     throw invalidRequest('actor_token_carries_act', 'actor_token must not itself carry an act claim', `actor ${actor.sub} acts for someone already`);
   }
+}
+
+/**
+ * SPEC §3: every token issued under an impersonation must end with each revocation. A subject token
+ * that acts for someone (`act`, `impersonation`) is therefore accepted only when this provider
+ * tracks it — an access token whose grant it knows — never an ID token or a JWT it cannot revoke
+ * (such as the ID token of an impersonation or of an impersonated browser session).
+ */
+export function assertSubjectTokenRevocable(subject: VerifiedToken): void {
+  if (subject.carriesAct && subject.grantId === undefined) {
+    throw invalidRequest('subject_token_unrevocable', 'a subject_token that carries act must be an access token of this provider', `${subject.ownIssuer ? 'untracked' : 'foreign'} token acting for ${subject.sub}`);
+  }
+}
+
+/**
+ * SPEC §1: exchanging an impersonation token can narrow it, never widen it. The subject token's
+ * scope limits what is issued; when it acts for someone and its scope is unknown, it allows nothing.
+ */
+export function subjectScopeLimit(subject: VerifiedToken | undefined): readonly string[] | undefined {
+  if (!subject) return undefined;
+  return subject.scopes ?? (subject.carriesAct ? [] : undefined);
 }
 
 /** SPEC §2: the actor's account exists, is enabled, holds an actor role, and (optionally) authenticated recently. */
@@ -100,7 +122,9 @@ export function assertReason(reason: string | undefined, policy: ImpersonationPo
 
 /**
  * SPEC §1: issued scope = requested ∩ what the subject may hold ∩ allow-list − deny-list, never
- * `offline_access`. Without `scope`, the request asks for everything it may get (RFC 8693 §2.1).
+ * `offline_access`, and never the admin API's scope, which no exchanged token may carry on (it
+ * would outlive the administrator's own sign-in). Without `scope`, the request asks for everything
+ * it may get (RFC 8693 §2.1).
  */
 export function grantedScopes(input: {
   requested: readonly string[] | undefined;
@@ -114,7 +138,7 @@ export function grantedScopes(input: {
   for (const limit of known) scopes = scopes.filter((s) => limit.includes(s));
   if (impersonating && policy.scopes.allow) scopes = scopes.filter((s) => policy.scopes.allow!.includes(s));
   if (impersonating) scopes = scopes.filter((s) => !policy.scopes.deny.includes(s));
-  scopes = scopes.filter((s) => s !== 'offline_access');
+  scopes = scopes.filter((s) => s !== 'offline_access' && s !== ADMIN_SCOPE);
   if (scopes.length === 0) {
     throw new ExchangeRefusal('scope_empty', 'invalid_scope', 'none of the requested scopes can be granted', {
       detail: requested ? `requested ${requested.join(' ')}` : 'no scope available',

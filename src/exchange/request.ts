@@ -27,8 +27,9 @@ type RawParams = Readonly<Record<string, string | string[] | undefined>>;
 const SUBJECT_TYPES: ReadonlySet<string> = new Set([TokenType.accessToken, TokenType.idToken, TokenType.jwt, TokenType.userId]);
 const ACTOR_TYPES: ReadonlySet<string> = new Set([TokenType.accessToken, TokenType.idToken, TokenType.jwt]);
 const REQUESTED_TYPES: ReadonlySet<string> = new Set([TokenType.accessToken, TokenType.jwt, TokenType.idToken]);
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTERS = /[\u0000-\u001F\u007F-\u009F\u2028\u2029]/;
+// SPEC §1: Unicode control (Cc) and format (Cf) characters — bidi overrides, zero-width characters —
+// and the line and paragraph separators, any of which makes a reason read differently than stored.
+const CONTROL_CHARACTERS = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
 
 function single(params: RawParams, name: string): string | undefined {
   const value = params[name];
@@ -106,7 +107,7 @@ function parseRequestedExpiresIn(params: RawParams): number | undefined {
   return Number(value);
 }
 
-/** SPEC §1: trimmed, 10–500 characters, no control characters. Whether it is required is policy. */
+/** SPEC §1: trimmed, 10–500 characters, no control or format characters. Whether it is required is policy. */
 function parseReason(params: RawParams): string | undefined {
   const raw = single(params, 'reason');
   if (raw === undefined) return undefined;

@@ -3,6 +3,7 @@ import type { JWTPayload } from 'jose';
 import { TokenType } from '../constants.js';
 import { invalidRequest } from '../errors.js';
 import { readAct, type ActClaim } from './act.js';
+import { isExchangedJwtId } from './issue.js';
 import { audienceOf } from './targets.js';
 import type { IssuerKeys } from './keys.js';
 import type { ActorTokenType, SubjectTokenType } from './request.js';
@@ -56,6 +57,11 @@ export interface VerifiedToken {
   readonly audience: readonly string[];
   readonly scopes: readonly string[] | undefined;
   readonly act: ActClaim | undefined;
+  /**
+   * Whether the token claims to act for someone (an `act` or `impersonation` claim, well-formed or
+   * not): such a token must be one this provider can revoke before anything derives from it.
+   */
+  readonly carriesAct: boolean;
   readonly mayAct: Record<string, unknown> | undefined;
   readonly expiresAt: number;
   readonly authTime: number | undefined;
@@ -120,6 +126,7 @@ async function verifyStoredToken(value: string, role: Role, context: VerifyConte
     audience: audienceOf(stored.aud),
     scopes: stored.scope ? stored.scope.split(' ') : [],
     act: readAct(extra.act),
+    carriesAct: extra.act !== undefined || extra.impersonation !== undefined,
     mayAct: readMayAct(extra.may_act),
     expiresAt: stored.exp,
     authTime,
@@ -132,17 +139,31 @@ async function verifyStoredToken(value: string, role: Role, context: VerifyConte
 
 /**
  * SPEC §3: this extension records every JWT access token it issues by `jti`, so revocation shows
- * although the JWT still verifies. One that carries `act` without a live record (and grant) was
- * revoked; other JWT access tokens of this provider are not recorded and pass on signature alone.
+ * although the JWT still verifies. One of its `jti` namespace, or one that carries `act`, without a
+ * live record (and grant) was revoked; other JWT access tokens of this provider (its own flows) are
+ * not recorded and pass on signature alone.
  */
 async function recordedGrant(payload: JWTPayload, role: Role, context: VerifyContext): Promise<string | undefined> {
   const grantId = typeof payload.jti === 'string' ? await context.lookup.jwtGrant(payload.jti) : undefined;
   if (grantId === undefined) {
-    if (payload.act !== undefined) throw invalidToken(role, 'JWT access token revoked');
+    if (payload.act !== undefined || isExchangedJwtId(payload.jti)) throw invalidToken(role, 'JWT access token revoked');
     return undefined;
   }
   if (!(await context.lookup.grantExists(grantId))) throw invalidToken(role, 'grant revoked');
   return grantId;
+}
+
+/**
+ * RFC 7519 §4.1.6 `iat` and OIDC Core §2 `auth_time` are instants that have passed: a token claiming
+ * to be issued, or its user to have signed in, later than now (beyond the clock tolerance) would
+ * make a stale sign-in look fresh (SPEC §2 `maxActorAuthAgeSeconds`).
+ */
+function assertNotFromTheFuture(payload: JWTPayload, role: Role, clockTolerance: number): void {
+  const latest = Math.floor(Date.now() / 1000) + clockTolerance;
+  for (const claim of ['iat', 'auth_time'] as const) {
+    const value = payload[claim];
+    if (value !== undefined && (typeof value !== 'number' || value > latest)) throw invalidToken(role, `${claim} in the future`);
+  }
 }
 
 /** A signed JWT from this provider or a trusted issuer (RFC 7519 §7.2 validation via jose). */
@@ -171,6 +192,7 @@ async function verifySignedJwt(value: string, type: ActorTokenType | SubjectToke
   if (type === TokenType.idToken && typeof payload.iat !== 'number') {
     throw invalidToken(role, 'ID token without iat (OIDC Core §2)');
   }
+  assertNotFromTheFuture(payload, role, context.clockTolerance);
   const own = context.keys.isOwn(issuer);
   const grantId = own && typ === 'at+jwt' ? await recordedGrant(payload, role, context) : undefined;
   const clientId = typeof payload.client_id === 'string' ? payload.client_id : typeof payload.azp === 'string' ? payload.azp : undefined;
@@ -184,6 +206,7 @@ async function verifySignedJwt(value: string, type: ActorTokenType | SubjectToke
     audience: audienceOf(payload.aud),
     scopes: scope,
     act: readAct(payload.act),
+    carriesAct: payload.act !== undefined || payload.impersonation !== undefined,
     mayAct: readMayAct(payload.may_act),
     expiresAt: payload.exp!,
     authTime: typeof payload.auth_time === 'number' ? payload.auth_time : undefined,

@@ -2,7 +2,10 @@ import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { RequestFacts } from '../audit/recorder.js';
+import { TOKEN_EXCHANGE_GRANT } from '../constants.js';
+import { auditableTokenId } from '../exchange/issue.js';
 import type { IssuerKeys } from '../exchange/keys.js';
+import type { Logger } from '../observability/logger.js';
 import { audienceOf } from '../exchange/targets.js';
 import type { ImpersonationStore } from '../store/impersonations.js';
 import type { ImpersonationLifecycle } from './service.js';
@@ -25,9 +28,13 @@ interface Dependencies {
   readonly clockTolerance: number;
   readonly policy: ExchangedTokenPolicy;
   readonly requestFacts: (ctx: KoaContextWithOIDC) => RequestFacts;
+  readonly logger: Logger;
 }
 
 const INACTIVE = Object.freeze({ active: false });
+
+/** RFC 7009 §2.1 refusal, worded as oidc-provider words it for its own tokens. */
+export const REVOCATION_NOT_ALLOWED = 'client is not authorized to revoke the presented token';
 
 function isUnsupportedTokenType(ctx: KoaContextWithOIDC): boolean {
   const body = ctx.body as { error?: unknown } | undefined;
@@ -69,9 +76,10 @@ export function createLifecycleEndpoints(deps: Dependencies) {
     return { payload, grantId };
   }
 
+  /** SPEC §3 cascade, checked live: an exchanged token whose source, actor or switch is gone ends now. */
   async function stands(ctx: KoaContextWithOIDC, grantId: string, hasActor: boolean): Promise<boolean> {
-    if (!hasActor || (await lifecycle.stillStands(grantId))) return true;
-    await lifecycle.revokeGrant(grantId, 'cascade_actor_ineligible', { request: deps.requestFacts(ctx) });
+    if (await lifecycle.stillStands(grantId, { impersonation: hasActor })) return true;
+    await lifecycle.revokeGrant(grantId, hasActor ? 'cascade_actor_ineligible' : 'cascade_source_revoked', { request: deps.requestFacts(ctx) }, { includeGrant: !hasActor });
     return false;
   }
 
@@ -95,8 +103,8 @@ export function createLifecycleEndpoints(deps: Dependencies) {
   async function checkOpaqueIntrospection(ctx: KoaContextWithOIDC): Promise<void> {
     const body = ctx.body as { active?: boolean; act?: unknown } | undefined;
     const token = ctx.oidc.entities.AccessToken as { grantId?: string; gty?: string } | undefined;
-    if (!body?.active || !token?.grantId || body.act === undefined) return;
-    if (!(await stands(ctx, token.grantId, true))) ctx.body = INACTIVE;
+    if (!body?.active || !token?.grantId || token.gty !== TOKEN_EXCHANGE_GRANT) return;
+    if (!(await stands(ctx, token.grantId, body.act !== undefined))) ctx.body = INACTIVE;
   }
 
   async function revokeJwt(ctx: KoaContextWithOIDC): Promise<void> {
@@ -105,8 +113,26 @@ export function createLifecycleEndpoints(deps: Dependencies) {
     const found = await recordedJwt(String(ctx.oidc.params?.token), true);
     if (!found) return;
     const clientId = ctx.oidc.client!.clientId;
-    if (!deps.policy.mayRevoke(clientId, { clientId: String(found.payload.client_id), audience: audienceOf(found.payload.aud) })) return;
+    const { payload } = found;
+    if (!deps.policy.mayRevoke(clientId, { clientId: String(payload.client_id), audience: audienceOf(payload.aud) })) {
+      await lifecycle.refuseRevocation({ clientId: String(payload.client_id), subject: payload.sub, tokenId: auditableTokenId(String(payload.jti), 'jwt') }, { actor: clientId, request: deps.requestFacts(ctx) });
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request', error_description: REVOCATION_NOT_ALLOWED };
+      return;
+    }
     await lifecycle.revokeGrant(found.grantId, 'revoked_single', { actor: clientId, request: deps.requestFacts(ctx) }, { includeGrant: true });
+  }
+
+  /**
+   * Our additions fail like oidc-provider's own: a JSON `server_error` (never a plain-text page or a
+   * stack trace) and one bounded log line.
+   */
+  function serverError(ctx: KoaContextWithOIDC, err: unknown): void {
+    const { name, message } = err instanceof Error ? err : new Error(String(err));
+    deps.logger.error({ err: { name, message }, route: ctx.oidc.route, request_id: deps.requestFacts(ctx).requestId }, 'introspection or revocation failed');
+    ctx.status = 500;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { error: 'server_error', error_description: 'oops! something went wrong' };
   }
 
   async function cascadeRevocation(ctx: KoaContextWithOIDC): Promise<void> {
@@ -123,12 +149,16 @@ export function createLifecycleEndpoints(deps: Dependencies) {
     await next();
     if (!('oidc' in ctx)) return;
     const route = ctx.oidc?.route;
-    if (route === 'introspection') {
-      if (isUnsupportedTokenType(ctx)) await introspectJwt(ctx);
-      else await checkOpaqueIntrospection(ctx);
-    } else if (route === 'revocation') {
-      if (isUnsupportedTokenType(ctx)) await revokeJwt(ctx);
-      else await cascadeRevocation(ctx);
+    try {
+      if (route === 'introspection') {
+        if (isUnsupportedTokenType(ctx)) await introspectJwt(ctx);
+        else await checkOpaqueIntrospection(ctx);
+      } else if (route === 'revocation') {
+        if (isUnsupportedTokenType(ctx)) await revokeJwt(ctx);
+        else await cascadeRevocation(ctx);
+      }
+    } catch (err) {
+      serverError(ctx, err);
     }
   };
 }

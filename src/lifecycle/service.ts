@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import type { AccountDirectory, DirectoryAccount } from '../accounts.js';
 import type { AuditRecorder, RequestFacts } from '../audit/recorder.js';
@@ -7,6 +8,7 @@ import type { ImpersonationFilter, ImpersonationRecord, Store } from '../store/i
 /** Why impersonations ended, as the audit record's `rule` says. */
 export type RevocationCause =
   | 'revoked_single'
+  | 'revocation_not_allowed'
   | 'revoked_bulk_actor'
   | 'revoked_bulk_subject'
   | 'revoked_all'
@@ -39,9 +41,32 @@ export class ImpersonationLifecycle {
     private readonly sharedAdapter: boolean,
   ) {}
 
-  /** Whether the grant may issue now: the shared switch, or the configured default. */
-  isEnabled(): Promise<boolean> {
-    return this.store.impersonations.isEnabled(this.policy.enabled);
+  /**
+   * Whether the grant may issue now: the shared switch, or the configured default — closed when the
+   * store lost its data (see `ImpersonationStore.switchState`), which is audited once per instance.
+   */
+  async isEnabled(): Promise<boolean> {
+    const state = await this.store.impersonations.switchState(this.policy.enabled);
+    if (state.dataLost && !state.enabled) {
+      await this.recorder
+        .record('settings.changed', { outcome: 'granted', rule: 'impersonation_disabled_store_emptied' }, { ip: undefined, userAgent: undefined, requestId: randomUUID() })
+        .catch(() => undefined);
+    }
+    return state.enabled;
+  }
+
+  /**
+   * RFC 7009 §2.1: a client that may not revoke an exchanged token is refused and the token left
+   * alone; the attempt is audited (`token.revoked`, outcome `denied`).
+   */
+  async refuseRevocation(token: { clientId: string; subject: string | undefined; tokenId: string }, by: { actor: string; request: RequestFacts }): Promise<void> {
+    await this.recorder
+      .record(
+        'token.revoked',
+        { outcome: 'denied', rule: 'revocation_not_allowed', actor: by.actor, subject: token.subject, client_id: token.clientId, token_id: token.tokenId },
+        by.request,
+      )
+      .catch(() => undefined);
   }
 
   /** Turns impersonation on or off for every instance; off also ends every live impersonation. */
@@ -97,15 +122,17 @@ export class ImpersonationLifecycle {
   }
 
   /**
-   * Whether a live impersonation still stands: its record exists, the switch is on, its human
-   * actor may still impersonate, and every grant it came from still exists.
+   * Whether a live exchanged token still stands: every grant it came from still exists, and — for an
+   * impersonation — its record exists, the switch is on and its human actor may still impersonate.
+   * A delegation without a record (issued before delegations were indexed) rests on its grant alone.
    */
-  async stillStands(grantId: string): Promise<boolean> {
+  async stillStands(grantId: string, options: { impersonation: boolean } = { impersonation: true }): Promise<boolean> {
     const [record, enabled] = await Promise.all([this.store.impersonations.get(grantId), this.isEnabled()]);
-    if (!record || !enabled) return false;
-    const human = record.actors.at(-1)!;
+    if (!record) return !options.impersonation;
+    const human = record.actors.at(-1);
+    if (human !== undefined && !enabled) return false;
     const [eligible, sources] = await Promise.all([
-      this.actorEligible(human),
+      human === undefined || this.actorEligible(human),
       Promise.all(record.sources.map((id) => this.provider.Grant.find(id))),
     ]);
     return eligible && sources.every((grant) => grant !== undefined);

@@ -55,7 +55,8 @@ export async function createReferenceServer(options: ReferenceServerOptions): Pr
   });
   accounts.onChange((id) => reference.exchange.actorChanged(id));
   const consoleClient = fixtures.clients.find((c) => c.client_id === 'support-console');
-  if (options.logger) reference.provider.use(requestLog(options.logger));
+  // Outermost (before every middleware the extension installed): it logs the status the client gets.
+  if (options.logger) reference.provider.middleware.unshift(requestLog(options.logger));
   reference.provider.use(metricsRoute(reference.exchange.metrics.registry));
   reference.provider.use(interactionRoutes(reference.provider, accounts));
   reference.provider.use(reference.exchange.adminApi());

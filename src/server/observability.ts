@@ -1,6 +1,6 @@
 import type { Context, Next } from 'koa';
 import type { Registry } from 'prom-client';
-import type { Logger } from '../observability/logger.js';
+import { boundedLogger, type Logger } from '../observability/logger.js';
 
 /** `GET /metrics`: the Prometheus text exposition of the extension's instruments. */
 export function metricsRoute(registry: Registry) {
@@ -11,17 +11,25 @@ export function metricsRoute(registry: Registry) {
   };
 }
 
-/** One log line per request: method, path (never the query string: it can carry codes), status, time. */
+/**
+ * One log line per request: method, path (never the query string: it can carry codes), the status
+ * the client gets, time. Install it outermost, so that the status is the final one; fields are
+ * bounded like every log line (a 50 KB path is logged cut, with a digest).
+ */
 export function requestLog(logger: Logger) {
+  const bounded = boundedLogger(logger);
   return async function log(ctx: Context, next: Next): Promise<void> {
     const started = process.hrtime.bigint();
+    let status: number | undefined;
     try {
       await next();
+    } catch (err) {
+      // Koa answers an error thrown this far out with its status (500 unless the error says otherwise).
+      const declared = (err as { status?: unknown; statusCode?: unknown }).status ?? (err as { statusCode?: unknown }).statusCode;
+      status = typeof declared === 'number' && declared >= 400 && declared < 600 ? declared : 500;
+      throw err;
     } finally {
-      logger.info(
-        { method: ctx.method, path: ctx.path, status: ctx.status, ms: Number(process.hrtime.bigint() - started) / 1e6 },
-        'request',
-      );
+      bounded.info({ method: ctx.method, path: ctx.path, status: status ?? ctx.status, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
     }
   };
 }

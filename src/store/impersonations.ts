@@ -1,13 +1,18 @@
+import { randomUUID } from 'node:crypto';
 import type { Backend } from './backend.js';
 import { revokeGrantMembers } from './adapter.js';
 import type { KeyLayout } from './keys.js';
 
-/** One live impersonation: what bulk revocation, the cascade and the console need to know. */
+/**
+ * One live exchanged token: what bulk revocation, the cascade and the console need to know. An
+ * impersonation names its actors; a delegation (no `act`) names none and is found only through the
+ * grants it derives from.
+ */
 export interface ImpersonationRecord {
   /** The grant backing the issued token (one grant per exchanged token). */
   readonly grantId: string;
   readonly impersonationId: string;
-  /** Who acts: the direct actor first, then every prior actor of the `act` chain. */
+  /** Who acts: the direct actor first, then every prior actor of the `act` chain; empty for a delegation. */
   readonly actors: readonly string[];
   readonly subject: string;
   readonly clientId: string;
@@ -24,6 +29,14 @@ export interface ImpersonationRecord {
 export type ImpersonationFilter = { actor: string } | { subject: string } | { sourceGrantId: string } | { all: true };
 
 const ENABLED = 'impersonation-enabled';
+const STORE_MARKER = 'store-marker';
+
+/** What the switch reads: its state, and whether this read found that the store lost its data. */
+export interface SwitchState {
+  readonly enabled: boolean;
+  /** The store came back empty (or lost the switch) since this instance last looked: now closed. */
+  readonly dataLost: boolean;
+}
 
 /**
  * The shared state of impersonation: every live impersonation indexed by actor, subject and the
@@ -31,17 +44,26 @@ const ENABLED = 'impersonation-enabled';
  * same backend as the provider's adapter, so every instance sharing it sees the same state.
  */
 export class ImpersonationStore {
+  /** The store's marker as this instance first saw (or wrote) it. */
+  #marker: Promise<string> | undefined;
+  /** Whether this instance has seen the shared switch set. */
+  #sawSwitch = false;
+  /** A recovery from lost data in progress (one per instance at a time). */
+  #recovery: Promise<SwitchState> | undefined;
+
   constructor(
     private readonly backend: Backend,
     private readonly keys: KeyLayout,
   ) {}
 
   #indexes(record: Pick<ImpersonationRecord, 'actors' | 'subject' | 'sources'>): string[] {
+    const sources = record.sources.map((grantId) => this.keys.impersonationsFromGrant(grantId));
+    if (record.actors.length === 0) return sources;
     return [
       this.keys.allImpersonations(),
       ...new Set(record.actors.map((actor) => this.keys.impersonationsOfActor(actor))),
       this.keys.impersonationsOfSubject(record.subject),
-      ...record.sources.map((grantId) => this.keys.impersonationsFromGrant(grantId)),
+      ...sources,
     ];
   }
 
@@ -121,13 +143,59 @@ export class ImpersonationStore {
     return this.backend.get(this.keys.jwt(jti));
   }
 
-  /** The global switch; `fallback` (the configured default) until someone sets it. */
+  #knownMarker(): Promise<string> {
+    this.#marker ??= this.backend.setIfAbsent(this.keys.setting(STORE_MARKER), randomUUID()).catch((err: unknown) => {
+      this.#marker = undefined;
+      throw err;
+    });
+    return this.#marker;
+  }
+
+  /**
+   * The global switch; `fallback` (the configured default) until someone sets it — unless the store
+   * lost its data. Each instance remembers the store's marker (a random value written once, beside
+   * the switch); when the marker is gone or replaced, or the switch this instance saw set is gone,
+   * the store came back empty (a restart without persistence, a failover to a blank replica, a
+   * FLUSHDB): the switch is then set off in the store, for every instance, until an operator sets it
+   * again. An operator's "off" never turns into the configured "on" by losing data.
+   */
+  async switchState(fallback: boolean): Promise<SwitchState> {
+    const knownMarker = this.#knownMarker();
+    const known = await knownMarker;
+    const [value, marker] = await Promise.all([this.backend.get(this.keys.setting(ENABLED)), this.backend.get(this.keys.setting(STORE_MARKER))]);
+    if (marker === known && !(value === undefined && this.#sawSwitch)) {
+      if (value !== undefined) this.#sawSwitch = true;
+      return { enabled: value === undefined ? fallback : value === 'true', dataLost: false };
+    }
+    // Another call of this instance found the loss first and adopted the new marker: read again.
+    if (this.#marker !== knownMarker) return this.switchState(fallback);
+    this.#recovery ??= this.#closeAfterDataLoss().finally(() => {
+      this.#recovery = undefined;
+    });
+    return this.#recovery;
+  }
+
+  /** Sets the switch off in the store (unless someone set it since) and adopts the store's new marker. */
+  async #closeAfterDataLoss(): Promise<SwitchState> {
+    const stored = await this.backend.setIfAbsent(this.keys.setting(ENABLED), 'false');
+    const marker = this.backend.setIfAbsent(this.keys.setting(STORE_MARKER), randomUUID()).catch((err: unknown) => {
+      this.#marker = undefined;
+      throw err;
+    });
+    this.#marker = marker;
+    await marker;
+    this.#sawSwitch = true;
+    return { enabled: stored === 'true', dataLost: true };
+  }
+
+  /** {@link switchState}'s answer alone. */
   async isEnabled(fallback: boolean): Promise<boolean> {
-    const value = await this.backend.get(this.keys.setting(ENABLED));
-    return value === undefined ? fallback : value === 'true';
+    return (await this.switchState(fallback)).enabled;
   }
 
   async setEnabled(enabled: boolean): Promise<void> {
+    await this.#knownMarker();
     await this.backend.set(this.keys.setting(ENABLED), String(enabled), undefined);
+    this.#sawSwitch = true;
   }
 }

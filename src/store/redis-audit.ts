@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { canonicalJson, GENESIS_HASH, hashCanonical, type ChainedAuditRecord } from '../audit/chain.js';
 import type { AuditEvent } from '../audit/events.js';
-import type { AuditLog, OutboxJob, StoredRecord } from '../audit/log.js';
+import { InvalidCursorError, type AuditLog, type OutboxJob, type StoredRecord } from '../audit/log.js';
 import { SHA256_LUA } from './sha256.lua.js';
 
 // Every key of the audit log carries the hash tag {audit}: the stream, the outbox and its jobs sit
@@ -63,6 +63,16 @@ interface Scripts {
 
 type Client = (Redis | Cluster) & Scripts;
 
+/** A stream entry id (`<ms>-<seq>`), each part well inside Redis' 64-bit range. */
+const STREAM_ID = /^(\d{1,19})-(\d{1,19})$/;
+
+/** Whether a cursor is a stream id; rejects anything else (Redis would answer with an error). */
+function streamId(cursor: string): { id: string; first: boolean } {
+  const match = STREAM_ID.exec(cursor);
+  if (!match) throw new InvalidCursorError();
+  return { id: cursor, first: BigInt(match[1]!) === 0n && BigInt(match[2]!) === 0n };
+}
+
 /** The audit log as a Redis Stream (append-only), with its webhook outbox beside it. */
 export class RedisAuditLog implements AuditLog {
   readonly #client: Client;
@@ -113,10 +123,11 @@ export class RedisAuditLog implements AuditLog {
   }
 
   async read(after: string | undefined, count: number): Promise<StoredRecord[]> {
-    return this.#parse(await this.#client.xrange(this.#stream, after === undefined ? '-' : `(${after}`, '+', 'COUNT', count));
+    return this.#parse(await this.#client.xrange(this.#stream, after === undefined ? '-' : `(${streamId(after).id}`, '+', 'COUNT', count));
   }
 
   async readBackwards(before: string | undefined, count: number): Promise<StoredRecord[]> {
+    if (before !== undefined && streamId(before).first) return []; // nothing precedes 0-0
     return this.#parse(await this.#client.xrevrange(this.#stream, before === undefined ? '+' : `(${before}`, '-', 'COUNT', count));
   }
 

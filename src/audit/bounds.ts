@@ -1,0 +1,136 @@
+import { createHash } from 'node:crypto';
+
+/*
+ * Bounds on what a caller can make the provider write (SPEC §5, issue 8 finding 1). Every audit
+ * record (AuditRecorder) and every log line (boundedLogger) passes through `boundFields`, so no
+ * field — proven or not — is ever stored or logged at more than its bound. Sizes count bytes of the
+ * field's JSON-escaped UTF-8 form, which is what Redis and the log file hold.
+ */
+
+/** Per field, in bytes of JSON-escaped UTF-8. */
+export const FIELD_BOUNDS: Readonly<Record<string, number>> = {
+  id: 64,
+  time: 32,
+  event: 32,
+  outcome: 16,
+  rule: 64,
+  actor: 128,
+  subject: 128,
+  client_id: 128,
+  // SPEC §1: at most 500 characters of at most 4 bytes each, so a valid reason is never cut.
+  reason: 2000,
+  scope: 1024,
+  audience: 256,
+  token_id: 128,
+  expires_at: 32,
+  ip: 64,
+  user_agent: 256,
+  request_id: 128,
+  method: 16,
+  path: 256,
+  message: 256,
+  name: 64,
+};
+
+/** The bound of a string field the table does not name. */
+export const DEFAULT_FIELD_BOUND = 256;
+/** Arrays (e.g. `audience`) keep at most this many entries. */
+export const MAX_ARRAY_ENTRIES = 4;
+/** Nested objects in a log line are bounded down to this depth; deeper ones are replaced. */
+const MAX_DEPTH = 3;
+/** No audit record (with its chain hashes) is longer than this, whatever a caller sends. */
+export const AUDIT_RECORD_MAX_BYTES = 8192;
+/** No log line the extension or the reference server writes is longer than this. */
+export const LOG_LINE_MAX_BYTES = 2048;
+
+/** Fields naming a party: a value that looks like a credential is recorded only as a digest (finding 7). */
+const IDENTITY_FIELDS: ReadonlySet<string> = new Set(['actor', 'subject', 'client_id']);
+
+const MARKER_BYTES = 48;
+
+function digest(value: string): string {
+  return createHash('sha256').update(value).digest('base64url').slice(0, 16);
+}
+
+/** Bytes a code point takes in JSON-escaped UTF-8 (an upper bound for lone surrogates). */
+function encodedBytes(codePoint: number): number {
+  if (codePoint === 0x22 || codePoint === 0x5c) return 2;
+  if (codePoint < 0x20) return codePoint === 0x08 || codePoint === 0x09 || codePoint === 0x0a || codePoint === 0x0c || codePoint === 0x0d ? 2 : 6;
+  if (codePoint < 0x80) return 1;
+  if (codePoint < 0x800) return 2;
+  if (codePoint >= 0xd800 && codePoint <= 0xdfff) return 6;
+  return codePoint < 0x10000 ? 3 : 4;
+}
+
+/** The byte length of `value` once JSON-escaped and UTF-8 encoded (without the quotes). */
+export function jsonBytes(value: string): number {
+  let total = 0;
+  for (const char of value) total += encodedBytes(char.codePointAt(0)!);
+  return total;
+}
+
+/**
+ * `value` unchanged when it fits `max` bytes; otherwise its longest prefix (whole code points) that
+ * fits with a marker naming a digest of the whole value: `…[cut sha256:<16 base64url>]`.
+ */
+export function boundString(value: string, max: number): string {
+  if (value.length * 6 <= max || jsonBytes(value) <= max) return value;
+  let kept = 0;
+  let end = 0;
+  for (const char of value) {
+    const bytes = encodedBytes(char.codePointAt(0)!);
+    if (kept + bytes > max - MARKER_BYTES) break;
+    kept += bytes;
+    end += char.length;
+  }
+  return `${value.slice(0, end)}…[cut sha256:${digest(value)}]`;
+}
+
+// A JWS/JWE compact serialisation: base64url of a JSON header (always "eyJ…") and a dot.
+const JWT_SHAPE = /eyJ[\w-]{8,}\.[\w-]*/;
+// Random-looking base64url: a long unbroken run mixing upper case, lower case and digits.
+const OPAQUE_RUN = /[\w-]{32,}/g;
+// Whatever its alphabet, an unbroken run this long is no account id.
+const LONG_RUN = /[\w+/=.-]{64,}/;
+
+/**
+ * Whether a value offered as an account or client id looks like a credential instead: a JWT, a
+ * long random base64url run (oidc-provider's opaque tokens are 43 such characters), or an
+ * implausibly long unbroken run. UUIDs, e-mail addresses and `provider|id` forms do not.
+ */
+export function looksLikeCredential(value: string): boolean {
+  if (JWT_SHAPE.test(value) || LONG_RUN.test(value)) return true;
+  for (const [run] of value.matchAll(OPAQUE_RUN)) {
+    if (/[A-Z]/.test(run) && /[a-z]/.test(run) && /[0-9]/.test(run)) return true;
+  }
+  return false;
+}
+
+/** An identity field as it may be recorded: a credential-like value only as a digest, else bounded. */
+export function boundIdentity(value: string): string {
+  return looksLikeCredential(value) ? `[redacted sha256:${digest(value)}]` : boundString(value, FIELD_BOUNDS.client_id!);
+}
+
+function boundValue(name: string, value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return IDENTITY_FIELDS.has(name) ? boundIdentity(value) : boundString(value, FIELD_BOUNDS[name] ?? DEFAULT_FIELD_BOUND);
+  if (Array.isArray(value)) {
+    const kept = value.slice(0, MAX_ARRAY_ENTRIES).map((entry) => boundValue(name, entry, depth + 1));
+    return value.length > MAX_ARRAY_ENTRIES ? [...kept, `…[${value.length - MAX_ARRAY_ENTRIES} more]`] : kept;
+  }
+  if (typeof value === 'object' && value !== null) {
+    return depth >= MAX_DEPTH ? '[object]' : boundFields(value as Record<string, unknown>, depth + 1);
+  }
+  return value;
+}
+
+/**
+ * Every field of an audit record or log line within its bound ({@link FIELD_BOUNDS}); identity
+ * fields that look like credentials replaced by a digest. Numbers and booleans pass unchanged.
+ */
+export function boundFields<T extends object>(fields: T, depth = 0): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(fields)) {
+    if (value !== undefined) out[name] = boundValue(name, value, depth);
+  }
+  return out as T;
+}

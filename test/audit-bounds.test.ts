@@ -1,0 +1,154 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { AUDIT_RECORD_MAX_BYTES, boundFields, boundIdentity, boundString, FIELD_BOUNDS, jsonBytes, LOG_LINE_MAX_BYTES } from '../src/audit/bounds.js';
+import { captureLogs } from './helpers/logs.js';
+import { expectRefusal } from './helpers/refusal.js';
+import { REASON, SUPPORT_CONSOLE, TOKEN_EXCHANGE_GRANT, impersonate, startTestServer, type TestServer } from './helpers/server.js';
+
+/*
+ * Issue 8, findings 1 and 7: nothing a caller sends is recorded or logged beyond its field's bound,
+ * unauthenticated refusals stay cheap and are limited per address, and an id that looks like a
+ * credential is recorded only as a digest.
+ */
+
+let server: TestServer;
+let actor: string;
+let idToken: string;
+const logs = captureLogs();
+
+beforeAll(async () => {
+  server = await startTestServer({ logger: logs.logger, policy: { unauthenticatedRateLimit: { points: 3, durationSeconds: 60 } } });
+  const signedIn = await server.signIn('support');
+  actor = signedIn.access_token;
+  idToken = signedIn.id_token!;
+});
+afterAll(() => server.close());
+
+const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
+
+describe('bounded fields (finding 1)', () => {
+  it('cuts a field at its byte bound on a character boundary, with a marker and a digest of the whole', () => {
+    const cut = boundString('é'.repeat(100), 64);
+    expect(jsonBytes(cut)).toBeLessThanOrEqual(64);
+    expect(cut).toMatch(/^(é)+…\[cut sha256:[\w-]{16}\]$/);
+    expect(boundString('😀'.repeat(40), 64)).toMatch(/^(😀)+…\[cut sha256:[\w-]{16}\]$/);
+    expect(boundString('same', 64)).toBe('same');
+  });
+
+  it('keeps a valid reason whole, even 500 characters of four bytes each', () => {
+    const reason = '𝒜'.repeat(500);
+    expect(boundFields({ reason }).reason).toBe(reason);
+    expect(jsonBytes(reason)).toBeLessThanOrEqual(FIELD_BOUNDS.reason!);
+  });
+
+  it('bounds every field of a record built from hostile input below the record bound', () => {
+    const hostile = '"\u0001'.repeat(40_000);
+    const record = boundFields({
+      id: hostile, time: hostile, event: hostile, outcome: hostile, rule: hostile, actor: hostile, subject: hostile, client_id: hostile,
+      reason: hostile, scope: hostile, audience: Array.from({ length: 50 }, () => hostile), token_id: hostile, expires_at: hostile,
+      ip: hostile, user_agent: hostile, request_id: hostile, prev_hash: 'f'.repeat(64), hash: 'f'.repeat(64),
+    });
+    expect(bytes(record)).toBeLessThanOrEqual(AUDIT_RECORD_MAX_BYTES);
+  });
+
+  it('records the client_id of an unauthenticated request cut to its bound, not at 50 KB', async () => {
+    const clientId = 'client id '.repeat(5_000);
+    const { record } = await expectRefusal(server, () => server.post('/token', { grant_type: TOKEN_EXCHANGE_GRANT, client_id: clientId, ...impersonate(actor, 'alice') }, null), {
+      status: 401,
+      error: 'invalid_client',
+      description: 'client authentication failed',
+      rule: 'client_authentication_failed',
+    });
+    expect(record.client_id).toMatch(/^(client id )+[a-z ]*…\[cut sha256:[\w-]{16}\]$/);
+    expect(jsonBytes(record.client_id!)).toBeLessThanOrEqual(FIELD_BOUNDS.client_id!);
+    expect(bytes(record)).toBeLessThanOrEqual(AUDIT_RECORD_MAX_BYTES);
+  });
+
+  it('keeps every log line within its bound, whatever the path, user agent or ids a request carries', async () => {
+    const mark = logs.lines.length;
+    await fetch(`${server.issuer}/${'p'.repeat(8_000)}`, { headers: { 'user-agent': 'u'.repeat(8_000) } });
+    await server.exchange(impersonate(actor, 's'.repeat(30_000)), SUPPORT_CONSOLE, { 'user-agent': 'u'.repeat(8_000) });
+    const lines = logs.lines.slice(mark);
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    for (const line of lines) expect(Buffer.byteLength(line)).toBeLessThanOrEqual(LOG_LINE_MAX_BYTES);
+    expect(server.audit.records().every((r) => bytes(r) <= AUDIT_RECORD_MAX_BYTES)).toBe(true);
+  });
+});
+
+describe('unauthenticated refusals, per address (finding 1)', () => {
+  it('answers 429 with Retry-After once an address spends its budget, recording one summary per window', async () => {
+    const local = await startTestServer({ policy: { unauthenticatedRateLimit: { points: 2, durationSeconds: 60 } } });
+    try {
+      const token = (await local.signIn('support')).access_token;
+      const wrong = { id: SUPPORT_CONSOLE.id, secret: 'wrong' };
+      for (let i = 0; i < 2; i += 1) {
+        await expectRefusal(local, () => local.exchange(impersonate(token, 'alice'), wrong), {
+          status: 401,
+          error: 'invalid_client',
+          description: 'client authentication failed',
+          rule: 'client_authentication_failed',
+        });
+      }
+      const { result } = await expectRefusal(local, () => local.exchange(impersonate(token, 'alice'), wrong), {
+        status: 429,
+        error: 'invalid_request',
+        description: 'too many unauthenticated requests from this address; retry later',
+        rule: 'unauthenticated_rate_limited',
+      });
+      expect(Number(result.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(result.headers.get('www-authenticate')).toBeNull();
+
+      const mark = local.auditMark();
+      const again = await local.exchange(impersonate(token, 'alice'), null);
+      expect({ status: again.status, body: again.body }).toEqual({
+        status: 429,
+        body: { error: 'invalid_request', error_description: 'too many unauthenticated requests from this address; retry later' },
+      });
+      expect(local.auditSince(mark)).toEqual([]);
+
+      // An authenticated client from the same address is answered and audited as ever.
+      await expectRefusal(local, () => local.exchange(impersonate(token, 'root')), {
+        status: 400,
+        error: 'invalid_request',
+        description: 'subject cannot be impersonated by this actor',
+        rule: 'subject_protected',
+      });
+      expect((await local.exchange(impersonate(token, 'alice', { scope: 'openid' }))).status).toBe(200);
+    } finally {
+      await local.close();
+    }
+  });
+});
+
+describe('ids that look like credentials (finding 7)', () => {
+  it('records and logs an access token offered as a user-id subject only as a digest', async () => {
+    const mark = logs.lines.length;
+    const { record } = await expectRefusal(server, () => server.exchange(impersonate(actor, actor)), {
+      status: 400,
+      error: 'invalid_request',
+      description: 'subject cannot be impersonated by this actor',
+      rule: 'subject_unknown',
+    });
+    expect(record.subject).toMatch(/^\[redacted sha256:[\w-]{16}\]$/);
+    expect(JSON.stringify(server.audit.records())).not.toContain(actor);
+    expect(logs.lines.slice(mark).join('\n')).not.toContain(actor);
+  });
+
+  it('records and logs a JWT offered as a user-id subject only as a digest', async () => {
+    const mark = logs.lines.length;
+    const { record } = await expectRefusal(server, () => server.exchange(impersonate(actor, idToken)), {
+      status: 400,
+      error: 'invalid_request',
+      description: 'subject cannot be impersonated by this actor',
+      rule: 'subject_unknown',
+    });
+    expect(record.subject).toMatch(/^\[redacted sha256:[\w-]{16}\]$/);
+    expect(logs.lines.slice(mark).join('\n')).not.toContain(idToken.split('.')[1]!);
+  });
+
+  it('records plausible account and client ids as they are', () => {
+    for (const id of ['alice', 'support-console', '8a3c2f1e-5b7d-4c9a-9e2f-1d3b5a7c9e0f', 'ann.lee@example.com', 'auth0|5f7c8ec7c33c6c004bbafe82', 'Kx9bQ2LmN4pR7sT1vW3yZ5aC']) {
+      expect(boundIdentity(id)).toBe(id);
+    }
+    expect(boundFields({ reason: REASON, subject: 'alice' })).toEqual({ reason: REASON, subject: 'alice' });
+  });
+});
