@@ -51,6 +51,16 @@ describe('subject tokens that act for someone must be revocable (finding 2)', ()
     await expectRefusal(server, () => server.exchange({ subject_token: foreign, subject_token_type: TokenType.jwt, scope: 'openid' }), UNREVOCABLE);
   });
 
+  it('refuses a JWT access token presented as an ID token (RFC 8725 §3.11)', async () => {
+    const jwt = (await issued(impersonate(support, 'alice', { resource: ORDERS }))).access_token as string;
+    await expectRefusal(server, () => server.exchange({ subject_token: jwt, subject_token_type: TokenType.idToken, resource: ORDERS }, ORDERS_API), {
+      status: 400,
+      error: 'invalid_request',
+      description: 'subject_token is invalid, expired or revoked',
+      rule: 'subject_token_invalid',
+    });
+  });
+
   it('grants nothing from a chained subject token whose scope is unknown, rather than everything', async () => {
     const first = (await issued(impersonate(support, 'alice', { resource: ORDERS }))).access_token as string;
     const claims = decodeJwt(first);

@@ -146,6 +146,14 @@ describe('request parameters (SPEC §1, RFC 8693 §2.1)', () => {
     );
   });
 
+  it('refuses a reason that holds a token, which would reach the audit record', async () => {
+    await expectRefusal(
+      server,
+      () => server.exchange(impersonate(actor, 'alice', { reason: `Ticket 4711: token was ${actor}` })),
+      invalidRequest('reason must not contain a token or other credential', 'reason_invalid'),
+    );
+  });
+
   it('accepts a reason of exactly 10 and of exactly 500 characters', async () => {
     for (const reason of ['0123456789', 'y'.repeat(500)]) {
       const result = await server.exchange(impersonate(actor, 'alice', { reason, scope: 'openid' }));

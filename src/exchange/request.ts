@@ -1,3 +1,4 @@
+import { looksLikeCredential } from '../audit/bounds.js';
 import { REASON_MAX_LENGTH, REASON_MIN_LENGTH, TokenType } from '../constants.js';
 import { invalidRequest } from '../errors.js';
 
@@ -107,7 +108,10 @@ function parseRequestedExpiresIn(params: RawParams): number | undefined {
   return Number(value);
 }
 
-/** SPEC §1: trimmed, 10–500 characters, no control or format characters. Whether it is required is policy. */
+/**
+ * SPEC §1: trimmed, 10–500 characters, no control or format characters, and (SPEC §5) nothing that
+ * looks like a token. Whether it is required is policy.
+ */
 function parseReason(params: RawParams): string | undefined {
   const raw = single(params, 'reason');
   if (raw === undefined) return undefined;
@@ -119,6 +123,10 @@ function parseReason(params: RawParams): string | undefined {
   }
   if (CONTROL_CHARACTERS.test(reason)) {
     throw invalidRequest('reason_invalid', 'reason must not contain control characters');
+  }
+  // SPEC §5: no token value is ever written to the audit log, where the reason goes.
+  if (looksLikeCredential(reason)) {
+    throw invalidRequest('reason_invalid', 'reason must not contain a token or other credential');
   }
   return reason;
 }

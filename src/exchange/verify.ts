@@ -192,6 +192,8 @@ async function verifySignedJwt(value: string, type: ActorTokenType | SubjectToke
   if (type === TokenType.idToken && typeof payload.iat !== 'number') {
     throw invalidToken(role, 'ID token without iat (OIDC Core §2)');
   }
+  // RFC 8725 §3.11 explicit typing: an access token (RFC 9068 `at+jwt`) is never taken for an ID token.
+  if (type === TokenType.idToken && typ === 'at+jwt') throw invalidToken(role, 'access token presented as an ID token');
   assertNotFromTheFuture(payload, role, context.clockTolerance);
   const own = context.keys.isOwn(issuer);
   const grantId = own && typ === 'at+jwt' ? await recordedGrant(payload, role, context) : undefined;
