@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { AUDIT_RECORD_MAX_BYTES, LOG_LINE_MAX_BYTES, looksLikeCredential } from '../src/audit/bounds.js';
+import { AUDIT_RECORD_MAX_BYTES, containsToken, LOG_LINE_MAX_BYTES } from '../src/audit/bounds.js';
 import type { AuditEvent } from '../src/audit/events.js';
 import { MemoryAuditLog, type AuditLog } from '../src/audit/log.js';
 import { captureLogs } from './helpers/logs.js';
@@ -224,14 +224,16 @@ function formOf(params: Record<string, string | string[] | undefined>): URLSearc
 // ---- the oracle: could this exchange request be granted at all? -----------------------------------
 
 const SUBJECT_IDS = new Set(['alice', 'bob']);
-const ACCESS_TOKEN_SUBJECTS = new Set<Real>(['ALICE', 'IMP_JWT', 'IMP_OPAQUE']);
+/** Access tokens of the two accounts holding the impersonator role. */
+const ACTORS = new Set<Real>(['ACTOR', 'ADMIN']);
+const ACCESS_TOKEN_SUBJECTS = new Set<Real>(['ALICE', 'ACTOR', 'ADMIN', 'IMP_JWT', 'IMP_OPAQUE']);
 
 function validReason(placeholder: string | undefined): boolean {
   if (placeholder === undefined) return true;
   const trimmed = swap(placeholder).trim();
   if (trimmed === '') return true;
   const length = [...trimmed].length;
-  return length >= 10 && length <= 500 && !/[\p{Cc}\p{Cf}\u2028\u2029]/u.test(trimmed) && !looksLikeCredential(trimmed);
+  return length >= 10 && length <= 500 && !/[\p{Cc}\p{Cf}\u2028\u2029]/u.test(trimmed) && !containsToken(trimmed);
 }
 
 function mayBeGranted(request: Extract<Case, { kind: 'token' }>): boolean {
@@ -245,9 +247,9 @@ function mayBeGranted(request: Extract<Case, { kind: 'token' }>): boolean {
   if (!validReason(p.reason)) return false;
   if (p.requested_expires_in !== undefined && p.requested_expires_in !== '' && !/^[1-9][0-9]{0,9}$/.test(p.requested_expires_in)) return false;
   if (p.requested_token_type && ![TokenType.accessToken, TokenType.jwt, TokenType.idToken].includes(p.requested_token_type as never)) return false;
-  if (p.actor_token && (p.actor_token !== 'ACTOR' || p.actor_token_type !== TokenType.accessToken)) return false;
+  if (p.actor_token && (!ACTORS.has(p.actor_token as Real) || p.actor_token_type !== TokenType.accessToken)) return false;
   if (p.subject_token_type === TokenType.userId) {
-    return p.actor_token === 'ACTOR' && SUBJECT_IDS.has(p.subject_token ?? '') && validReason(p.reason) && (p.reason ?? '').trim() !== '';
+    return ACTORS.has(p.actor_token as Real) && SUBJECT_IDS.has(p.subject_token ?? '') && validReason(p.reason) && (p.reason ?? '').trim() !== '';
   }
   if (p.subject_token_type === TokenType.accessToken) return ACCESS_TOKEN_SUBJECTS.has(p.subject_token as Real);
   if (p.subject_token_type === TokenType.idToken || p.subject_token_type === TokenType.jwt) {

@@ -94,16 +94,24 @@ const OPAQUE_RUN = /[\w-]{32,}/g;
 const LONG_RUN = /[\w+/=.-]{64,}/;
 
 /**
- * Whether a value offered as an account or client id looks like a credential instead: a JWT, a
- * long random base64url run (oidc-provider's opaque tokens are 43 such characters), or an
- * implausibly long unbroken run. UUIDs, e-mail addresses and `provider|id` forms do not.
+ * Whether a text holds something shaped like a token: a JWT, or a long random base64url run
+ * (oidc-provider's opaque tokens are 43 such characters). Words, URLs, UUIDs and hex ids do not.
  */
-export function looksLikeCredential(value: string): boolean {
-  if (JWT_SHAPE.test(value) || LONG_RUN.test(value)) return true;
-  for (const [run] of value.matchAll(OPAQUE_RUN)) {
+export function containsToken(text: string): boolean {
+  if (JWT_SHAPE.test(text)) return true;
+  for (const [run] of text.matchAll(OPAQUE_RUN)) {
     if (/[A-Z]/.test(run) && /[a-z]/.test(run) && /[0-9]/.test(run)) return true;
   }
   return false;
+}
+
+/**
+ * Whether a value offered as an account or client id looks like a credential instead: it holds a
+ * token ({@link containsToken}) or is an implausibly long unbroken run. UUIDs, e-mail addresses and
+ * `provider|id` forms do not.
+ */
+export function looksLikeCredential(value: string): boolean {
+  return LONG_RUN.test(value) || containsToken(value);
 }
 
 /** An identity field as it may be recorded: a credential-like value only as a digest, else bounded. */

@@ -63,7 +63,8 @@ async function unreadBody(ctx: KoaContextWithOIDC): Promise<Record<string, unkno
   const chunks: Buffer[] = [];
   let size = 0;
   try {
-    for await (const chunk of ctx.req) {
+    // Stop reading at the limit without destroying the request: the refusal still has to be sent.
+    for await (const chunk of ctx.req.iterator({ destroyOnReturn: false })) {
       size += (chunk as Buffer).length;
       if (size > BODY_LIMIT) return undefined;
       chunks.push(chunk as Buffer);

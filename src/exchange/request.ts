@@ -1,4 +1,4 @@
-import { looksLikeCredential } from '../audit/bounds.js';
+import { containsToken } from '../audit/bounds.js';
 import { REASON_MAX_LENGTH, REASON_MIN_LENGTH, TokenType } from '../constants.js';
 import { invalidRequest } from '../errors.js';
 
@@ -125,7 +125,7 @@ function parseReason(params: RawParams): string | undefined {
     throw invalidRequest('reason_invalid', 'reason must not contain control characters');
   }
   // SPEC §5: no token value is ever written to the audit log, where the reason goes.
-  if (looksLikeCredential(reason)) {
+  if (containsToken(reason)) {
     throw invalidRequest('reason_invalid', 'reason must not contain a token or other credential');
   }
   return reason;
