@@ -15,6 +15,7 @@ import { GRANT_PARAMETERS, REPEATABLE_PARAMETERS, TOKEN_EXCHANGE_GRANT } from '.
 import { createTokenExchangeHandler } from './exchange/grant.js';
 import { createTokenEndpointGuard } from './exchange/guard.js';
 import { createIssuerKeys } from './exchange/keys.js';
+import { createImpersonationRules } from './exchange/impersonation-rules.js';
 import { providerTokenLookup } from './exchange/provider-lookup.js';
 import { createActorRateLimiter } from './exchange/rate-limit.js';
 import { audienceOf, ResourceServerRegistry } from './exchange/targets.js';
@@ -203,6 +204,10 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
     const life = new ImpersonationLifecycle(store, provider, options.accounts, options.policy, recorder, captured.sharedAdapter);
     lifecycle = life;
     const keys = createIssuerKeys(provider.issuer, captured.jwks, options.trustedIssuers);
+    const rules = createImpersonationRules({
+      options,
+      rateLimiter: createActorRateLimiter(options.policy, { redisClient: store.backend.redisClient, keyPrefix: `${store.keys.prefix}ratelimit` }),
+    });
 
     const handler = createTokenExchangeHandler({
       options,
@@ -219,7 +224,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         clockTolerance: captured.clockTolerance,
         needsAuthTime: options.policy.maxActorAuthAgeSeconds !== undefined,
       },
-      rateLimiter: createActorRateLimiter(options.policy, { redisClient: store.backend.redisClient, keyPrefix: `${store.keys.prefix}ratelimit` }),
+      rules,
       resourceServers,
       issue: {
         attachClaims: (token, claims) => tokenClaims.set(token, claims),

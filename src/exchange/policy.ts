@@ -19,7 +19,7 @@ export function assertActorTokenUnchained(actor: VerifiedToken): void {
 /** SPEC §2: the actor's account exists, is enabled, holds an actor role, and (optionally) authenticated recently. */
 export function assertActorMayImpersonate(
   account: DirectoryAccount | undefined,
-  actor: VerifiedToken,
+  actor: Pick<VerifiedToken, 'sub' | 'authTime'>,
   policy: ImpersonationPolicy,
   now: number,
 ): DirectoryAccount {
