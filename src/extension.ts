@@ -4,6 +4,8 @@ import { errors, type Configuration, type FindAccount, type KoaContextWithOIDC }
 import type Provider from 'oidc-provider';
 import { createAccountPage, type AccountPageOptions } from './account/page.js';
 import { createAdminApi } from './admin/api.js';
+import { createAdminAuthenticator } from './admin/auth.js';
+import { createAdminConsole, type AdminConsoleOptions } from './admin/console.js';
 import { createImpersonationInteraction } from './browser/interaction.js';
 import { composeBrowserConfiguration } from './browser/provider-config.js';
 import { createAllowedScopes } from './browser/scopes.js';
@@ -65,6 +67,12 @@ export interface TokenExchange {
    * the redirect URI `<issuer><basePath>/callback`).
    */
   accountPage(options: AccountPageOptions): Middleware;
+  /**
+   * Koa middleware serving the support console (SPEC §6) under `basePath` (default `/admin`),
+   * signing agents in as the given first-party confidential client (redirect URI
+   * `<issuer><basePath>/callback`, allowed the `impersonation:admin` scope).
+   */
+  adminConsole(options: AdminConsoleOptions): Middleware;
   /** Koa middleware serving the JSON admin API under `basePath` (default `/admin/api`). */
   adminApi(options?: { basePath?: string }): Middleware;
   /** The chained audit log (absent when a plain `audit` sink was given). */
@@ -312,6 +320,20 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
     accountPage(pageOptions) {
       const life = registered();
       return createAccountPage({ issuer: providerRef!.issuer, options: pageOptions, lifecycle: life, auditLog, store, requestFacts: (ctx) => requestFacts(ctx as KoaContextWithOIDC) }) as unknown as Middleware;
+    },
+    adminConsole(consoleOptions) {
+      const life = registered();
+      return createAdminConsole({
+        provider: providerRef!,
+        options: consoleOptions,
+        accounts: options.accounts,
+        lifecycle: life,
+        tickets: tickets!,
+        auditLog,
+        auth: createAdminAuthenticator(providerRef!, life),
+        store,
+        requestFacts: (ctx) => requestFacts(ctx as KoaContextWithOIDC),
+      }) as unknown as Middleware;
     },
     adminApi(adminOptions) {
       return createAdminApi({ provider: providerRef!, lifecycle: registered(), auditLog, tickets: tickets!, requestFacts, ...adminOptions });

@@ -21,3 +21,4 @@ export { ADMIN_SCOPE, IMPERSONATION_AMR, LOOPBACK_INITIATE_LOGIN_URI, TICKET_PRE
 export type { MintedTicket, TicketRequest } from './browser/tickets.js';
 export type { ActorIdentity } from './exchange/impersonation-rules.js';
 export type { AccountPageOptions } from './account/page.js';
+export type { AdminConsoleOptions } from './admin/console.js';

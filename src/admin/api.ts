@@ -9,6 +9,7 @@ import { ExchangeRefusal } from '../errors.js';
 import type { ImpersonationLifecycle } from '../lifecycle/service.js';
 import type { ImpersonationFilter } from '../store/index.js';
 import { ADMIN_SCOPE } from '../constants.js';
+import { AdminError, createAdminAuthenticator, type AdminCaller } from './auth.js';
 
 export { ADMIN_SCOPE };
 
@@ -45,42 +46,28 @@ const ticketBody = z
 
 type Next = () => Promise<unknown>;
 
-/** Who presented the admin API token, and the grant and session behind it. */
-interface Caller {
-  readonly accountId: string;
-  readonly grantId: string | undefined;
-  readonly sessionUid: string | undefined;
-}
 
-class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly error: string,
-    readonly description: string,
-  ) {
-    super(description);
-  }
-}
+
 
 async function readJson(ctx: KoaContextWithOIDC): Promise<unknown> {
-  if (!ctx.is('application/json')) throw new ApiError(415, 'invalid_request', 'send application/json');
+  if (!ctx.is('application/json')) throw new AdminError(415, 'invalid_request', 'send application/json');
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of ctx.req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new ApiError(413, 'invalid_request', 'body too large');
+    if (size > MAX_BODY_BYTES) throw new AdminError(413, 'invalid_request', 'body too large');
     chunks.push(chunk as Buffer);
   }
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch {
-    throw new ApiError(400, 'invalid_request', 'body is not JSON');
+    throw new AdminError(400, 'invalid_request', 'body is not JSON');
   }
 }
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const result = schema.safeParse(value);
-  if (!result.success) throw new ApiError(400, 'invalid_request', `${what}: ${result.error.issues[0]?.message ?? 'invalid'}`);
+  if (!result.success) throw new AdminError(400, 'invalid_request', `${what}: ${result.error.issues[0]?.message ?? 'invalid'}`);
   return result.data;
 }
 
@@ -99,32 +86,24 @@ export function createAdminApi(deps: {
   basePath?: string;
 }) {
   const base = deps.basePath ?? '/admin/api';
+  const auth = createAdminAuthenticator(deps.provider, deps.lifecycle);
 
   /**
    * RFC 6750 §3: answers who calls, or throws invalid_token / insufficient_scope. With
    * `eligibility: false` the caller's right to impersonate is left to the minting rules, which
    * audit a refusal (SPEC §4.1).
    */
-  async function authenticate(ctx: KoaContextWithOIDC, eligibility = true): Promise<Caller> {
+  async function authenticate(ctx: KoaContextWithOIDC, eligibility = true): Promise<AdminCaller> {
     const match = /^Bearer ([\w.~+/-]+=*)$/i.exec(ctx.get('authorization'));
-    if (!match) throw new ApiError(401, 'invalid_token', 'a bearer access token is required');
-    const token = await deps.provider.AccessToken.find(match[1]!);
-    if (!token?.isValid || !token.accountId) throw new ApiError(401, 'invalid_token', 'the access token is invalid, expired or revoked');
-    const extra = (token.extra ?? {}) as { act?: unknown };
-    if (extra.act !== undefined) throw new ApiError(403, 'insufficient_scope', 'an impersonation cannot administer impersonation');
-    if (!token.scope?.split(' ').includes(ADMIN_SCOPE)) throw new ApiError(403, 'insufficient_scope', `the access token needs the ${ADMIN_SCOPE} scope`);
-    if (!(await deps.provider.Grant.find(token.grantId))) throw new ApiError(401, 'invalid_token', 'the access token is invalid, expired or revoked');
-    if (eligibility && !(await deps.lifecycle.accountMayImpersonate(token.accountId))) {
-      throw new ApiError(403, 'insufficient_scope', 'this account may not administer impersonation');
-    }
-    return { accountId: token.accountId, grantId: token.grantId, sessionUid: token.sessionUid };
+    if (!match) throw new AdminError(401, 'invalid_token', 'a bearer access token is required');
+    return auth.authenticate(match[1]!, eligibility);
   }
 
   /** SPEC §4.1: `POST /admin/api/tickets` → 201 `{ ticket, expires_at, login_url }`, or the refusal. */
   async function mintTicket(ctx: KoaContextWithOIDC): Promise<void> {
     const caller = await authenticate(ctx, false);
     const body = parse(ticketBody, await readJson(ctx), 'give { "subject", "client_id", "reason" }');
-    const authTime = caller.sessionUid ? (await deps.provider.Session.findByUid(caller.sessionUid))?.authTime() : undefined;
+    const authTime = await auth.authTimeOf(caller);
     try {
       ctx.body = await deps.tickets.mint(
         {
@@ -141,7 +120,7 @@ export function createAdminApi(deps: {
     } catch (err) {
       if (!(err instanceof ExchangeRefusal) || err.status >= 500) throw err;
       for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
-      throw new ApiError(err.status, err.error, err.description);
+      throw new AdminError(err.status, err.error, err.description);
     }
   }
 
@@ -161,7 +140,7 @@ export function createAdminApi(deps: {
       return;
     }
     if (path === '/audit' && ctx.method === 'GET') {
-      if (!deps.auditLog) throw new ApiError(404, 'not_found', 'this provider writes audit records to a plain sink, not a queryable log');
+      if (!deps.auditLog) throw new AdminError(404, 'not_found', 'this provider writes audit records to a plain sink, not a queryable log');
       const query = parse(auditQuery, ctx.query, 'audit query');
       const { cursor, limit, ...filter } = query;
       ctx.body = await queryAudit(deps.auditLog, filter, { cursor, limit });
@@ -177,7 +156,7 @@ export function createAdminApi(deps: {
       ctx.body = { enabled, revoked };
       return;
     }
-    throw new ApiError(404, 'not_found', 'no such admin API resource');
+    throw new AdminError(404, 'not_found', 'no such admin API resource');
   }
 
   return async function adminApi(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
@@ -189,7 +168,7 @@ export function createAdminApi(deps: {
     try {
       await route(ctx, ctx.path.slice(base.length));
     } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
+      if (!(err instanceof AdminError)) throw err;
       ctx.status = err.status;
       ctx.body = { error: err.error, error_description: err.description };
       if (err.status === 401 || err.status === 403) {
