@@ -13,27 +13,17 @@ export class DiscoveryFailed extends Error {
 }
 
 /**
- * Endpoints from the issuer's metadata (OpenID Connect Discovery 1.0 §4, at
- * `<issuer>/.well-known/openid-configuration`), unless configured. Read once; a failed read is
- * retried on the next request. The document's `issuer` must equal the configured one (RFC 8414 §3.3).
+ * The issuer's metadata (OpenID Connect Discovery 1.0 §4, at `<issuer>/.well-known/openid-configuration`),
+ * read when an endpoint that was not configured is first needed. A failed read is retried on the next
+ * request. The document's `issuer` must equal the configured one (RFC 8414 §3.3).
  */
-export function issuerEndpoints(issuer: string, configured: IssuerEndpoints, timeoutMs: number): () => Promise<IssuerEndpoints> {
-  if (configured.jwksUri !== undefined && configured.introspectionEndpoint !== undefined) {
-    const known = Promise.resolve(configured);
-    return () => known;
-  }
+export function discovery(issuer: string, timeoutMs: number): () => Promise<IssuerEndpoints> {
   let read: Promise<IssuerEndpoints> | undefined;
   return () => {
-    read ??= fetchMetadata(issuer, timeoutMs).then(
-      (metadata) => ({
-        jwksUri: configured.jwksUri ?? metadata.jwksUri,
-        introspectionEndpoint: configured.introspectionEndpoint ?? metadata.introspectionEndpoint,
-      }),
-      (err: unknown) => {
-        read = undefined;
-        throw err;
-      },
-    );
+    read ??= fetchMetadata(issuer, timeoutMs).catch((err: unknown) => {
+      read = undefined;
+      throw err;
+    });
     return read;
   };
 }

@@ -2,7 +2,7 @@ import { createRemoteJWKSet, errors as joseErrors, type JWTVerifyGetKey } from '
 import { resolveResourceServerOptions, type ReplayCache, type ResolvedResourceServerOptions, type ResourceServerOptions } from '../config.js';
 import { accessFromClaims, type ClaimsResult, type Guard, type VerifiedAccess } from './access.js';
 import { readCredentials } from './credentials.js';
-import { DiscoveryFailed, issuerEndpoints } from './discovery.js';
+import { DiscoveryFailed, discovery } from './discovery.js';
 import { MemoryReplayCache, rememberProof, verifyProof, type VerifiedProof } from './dpop.js';
 import { AccessDenied, type ChallengeSettings, type DenialCode, type Scheme } from './errors.js';
 import { IntrospectionClient, IntrospectionUnavailable } from './introspection.js';
@@ -39,12 +39,12 @@ export function createVerifier(input: ResourceServerOptions): Verifier {
   const now = options.now ?? Date.now;
   const replayCache: ReplayCache = options.dpop.replayCache ?? new MemoryReplayCache({ maxEntries: options.dpop.replayCacheMaxEntries, now });
   const settings: ChallengeSettings = { realm: options.realm, dpopAlgorithms: options.dpop.algorithms, dpopRequired: options.dpop.required };
-  const endpoints = issuerEndpoints(options.issuer, { jwksUri: options.jwks.uri, introspectionEndpoint: options.introspection?.endpoint }, options.jwks.timeoutMs);
+  const metadata = discovery(options.issuer, options.jwks.timeoutMs);
 
   let keySet: JWTVerifyGetKey | undefined;
   async function keys(): Promise<JWTVerifyGetKey> {
     if (keySet) return keySet;
-    const { jwksUri } = await endpoints();
+    const jwksUri = options.jwks.uri ?? (await metadata()).jwksUri;
     if (!jwksUri) throw new DiscoveryFailed('the issuer publishes no jwks_uri');
     // jose caches the set, refetches on an unknown kid at most once per cooldown, and times out.
     keySet ??= createRemoteJWKSet(new URL(jwksUri), {
@@ -59,7 +59,7 @@ export function createVerifier(input: ResourceServerOptions): Verifier {
     ? new IntrospectionClient(
         { ...options.introspection, issuer: options.issuer, audience: options.audience, clockToleranceSeconds: options.clockToleranceSeconds, now },
         async () => {
-          const { introspectionEndpoint } = await endpoints();
+          const introspectionEndpoint = options.introspection?.endpoint ?? (await metadata()).introspectionEndpoint;
           if (!introspectionEndpoint) throw new DiscoveryFailed('the issuer publishes no introspection_endpoint');
           return introspectionEndpoint;
         },
