@@ -20,7 +20,7 @@ let keyC: { privateJwk: JWK; jwks: { keys: JWK[] } };
 
 beforeAll(async () => {
   [keyA, keyB, keyC] = await Promise.all([testKeys('key-a'), testKeys('key-b'), testKeys('key-c')]);
-  jwksServer = createServer((req, res) => {
+  jwksServer = createServer((_req, res) => {
     fetches += 1;
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(published));
   });
@@ -38,7 +38,9 @@ beforeEach(() => {
   published = keyA.jwks;
   fetches = 0;
 });
-afterEach(() => jest.useRealTimers());
+afterEach(() => {
+  jest.useRealTimers();
+});
 
 const at = (seconds: number) => jest.setSystemTime(t0 + seconds * 1000);
 

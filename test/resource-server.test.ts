@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createPublicKey } from 'node:crypto';
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { SignJWT, type JWK } from 'jose';
@@ -72,8 +72,7 @@ function capturingServer(issuer: string): { api: ResourceServer; lastCode: () =>
   return { api, lastCode: () => code, reset: () => (code = undefined) };
 }
 
-async function listen(handler: Parameters<typeof import('node:http').createServer>[1]): Promise<{ server: Server; base: string }> {
-  const { createServer } = await import('node:http');
+async function listen(handler: RequestListener): Promise<{ server: Server; base: string }> {
   const server = createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
