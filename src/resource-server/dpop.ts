@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { calculateJwkThumbprint, EmbeddedJWK, errors, jwtVerify } from 'jose';
 import type { ReplayCache } from '../config.js';
+import { sha256 } from './digest.js';
 import type { DenialCode } from './errors.js';
 
 export interface ProofCheck {
@@ -62,8 +62,7 @@ export async function verifyProof(proof: string | undefined, request: { method: 
     return fail('dpop_proof_iat', 'iat outside the window');
   }
   if (typeof payload.jti !== 'string' || payload.jti.length < 8 || payload.jti.length > 256) return fail('dpop_proof_invalid', 'jti missing');
-  const ath = createHash('sha256').update(accessToken, 'ascii').digest('base64url');
-  if (payload.ath !== ath) return fail('dpop_proof_ath', 'ath is not the hash of the presented token');
+  if (payload.ath !== (await sha256(accessToken))) return fail('dpop_proof_ath', 'ath is not the hash of the presented token');
   return {
     ok: true,
     proof: {

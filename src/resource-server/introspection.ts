@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256 } from './digest.js';
 import type { DenialCode } from './errors.js';
 
 export interface IntrospectionSettings {
@@ -34,11 +34,8 @@ interface CacheEntry {
 /** RFC 6749 §2.3.1: client_id and secret are form-encoded before Basic encoding. */
 function basic(clientId: string, clientSecret: string): string {
   const encode = (v: string) => encodeURIComponent(v).replace(/%20/g, '+');
-  return `Basic ${Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`).toString('base64')}`;
+  return `Basic ${btoa(`${encode(clientId)}:${encode(clientSecret)}`)}`;
 }
-
-/** The cache key: a digest, so the cache holds no usable token. */
-const keyOf = (token: string) => createHash('sha256').update(token).digest('base64url');
 
 /**
  * An RFC 7662 client with an answer cache. Active answers are kept no longer than the token's
@@ -59,7 +56,8 @@ export class IntrospectionClient {
 
   /** Introspects `token` (or reuses a fresh answer) and checks what the answer says (RFC 7662 §2.2, §4). */
   async introspect(token: string): Promise<IntrospectionResult> {
-    const key = keyOf(token);
+    // The cache key is a digest: the cache holds no usable token.
+    const key = await sha256(token);
     const now = this.#settings.now();
     const cached = this.#cache.get(key);
     const reused = cached !== undefined && cached.until > now;
