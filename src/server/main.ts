@@ -4,6 +4,7 @@ import pino from 'pino';
 import { REDACT_PATHS } from '../observability/logger.js';
 import { createReferenceServer } from './app.js';
 import { loadFixtures } from './fixtures.js';
+import { startOrdersApi } from './orders-api.js';
 import { sharedSecrets } from './secrets.js';
 import { openStore } from './store-from-env.js';
 
@@ -20,6 +21,9 @@ async function main(): Promise<void> {
   const server = await createReferenceServer({ issuer, fixtures, store, jwks, cookieKeys, logger, ...(auditLog ? { auditLog } : {}) });
   await server.listen(port, host);
   logger.info({ issuer, host, port, store: description }, 'oidc-provider-token-exchange reference server listening');
+  const ordersPort = Number(process.env.ORDERS_API_PORT ?? 3002);
+  await startOrdersApi({ issuer, fixtures, port: ordersPort, host, logger: logger.child({ component: 'orders-api' }) });
+  logger.info({ host, port: ordersPort }, 'orders API listening (SPEC §7)');
 }
 
 main().catch((err: unknown) => {

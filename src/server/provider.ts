@@ -58,7 +58,13 @@ async function loadFirstPartyGrant(ctx: KoaContextWithOIDC) {
   }
   const existing = session.grantIdFor(client.clientId);
   const grant = (existing && (await provider.Grant.find(existing))) || new provider.Grant({ clientId: client.clientId, accountId: session.accountId });
-  grant.addOIDCScope(String(params?.scope ?? 'openid'));
+  const requested = String(params?.scope ?? 'openid');
+  grant.addOIDCScope(requested);
+  // RFC 8707: a token for a resource server (e.g. `demo:login` with RESOURCE) holds the scopes it serves.
+  for (const [indicator, server] of Object.entries(ctx.oidc.resourceServers ?? {})) {
+    const scopes = requested.split(' ').filter((s) => server.scopes.has(s));
+    if (scopes.length) grant.addResourceScope(indicator, scopes.join(' '));
+  }
   await grant.save();
   return grant;
 }

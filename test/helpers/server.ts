@@ -64,8 +64,8 @@ export interface TestServer {
   readonly audit: MemoryAuditSink;
   /** How many access tokens the provider has saved or issued so far. */
   issuedCount(): number;
-  /** Signs `login` in to a client by authorization code + PKCE (openid-client) and returns its tokens. */
-  signIn(login: string, client?: { id: string; secret: string; redirectUri?: string }, dpop?: oidc.DPoPHandle, scope?: string): Promise<oidc.TokenEndpointResponse>;
+  /** Signs `login` in to a client by authorization code + PKCE (openid-client) and returns its tokens; `resource` (RFC 8707) asks for an API's token. */
+  signIn(login: string, client?: { id: string; secret: string; redirectUri?: string }, dpop?: oidc.DPoPHandle, scope?: string, resource?: string): Promise<oidc.TokenEndpointResponse>;
   /** openid-client's configuration for a confidential client of this server. */
   clientConfig(id: string, secret: string): Promise<oidc.Configuration>;
   /** POSTs a token-exchange request as `client` (client_secret_basic) and returns the raw answer. */
@@ -181,7 +181,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     audit: memory,
     issuedCount: () => issued,
     clientConfig,
-    async signIn(login, client = SUPPORT_CONSOLE, dpop, scope = 'openid profile email') {
+    async signIn(login, client = SUPPORT_CONSOLE, dpop, scope = 'openid profile email', resource) {
       const redirectUri = 'redirectUri' in client && client.redirectUri ? client.redirectUri : `${issuer}/admin/callback`;
       const config = await clientConfig(client.id, client.secret);
       const verifier = oidc.randomPKCECodeVerifier();
@@ -192,9 +192,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
         code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
         code_challenge_method: 'S256',
         state,
+        ...(resource ? { resource } : {}),
       });
       const callback = await signInThroughLoginPage({ authorizationUrl: url.href, redirectUri, login, password: PASSWORD });
-      return oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state }, { redirect_uri: redirectUri }, dpop ? { DPoP: dpop } : undefined);
+      return oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state }, { redirect_uri: redirectUri, ...(resource ? { resource } : {}) }, dpop ? { DPoP: dpop } : undefined);
     },
     exchange: (params, client = SUPPORT_CONSOLE, headers = {}) => post('/token', { grant_type: TOKEN_EXCHANGE_GRANT, ...params }, client, headers),
     post,
