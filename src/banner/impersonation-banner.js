@@ -27,7 +27,6 @@ const CSS = `
 :host {
   display: block;
   block-size: var(--impersonation-banner-height, 3.25rem);
-  contain: layout style;
 }
 :host([hidden]) { display: none; }
 .bar {

@@ -8,7 +8,7 @@ body{margin:0;background:#f3f4f7;color:#1b2230;font:16px/1.5 system-ui,-apple-sy
 a{color:#1a56c4}
 .topbar{background:#fff;border-bottom:1px solid #dfe3ea}
 .topbar .inner{max-width:56rem;margin:0 auto;padding:.75rem 1.25rem;display:flex;align-items:center;gap:1rem}
-.brand{display:flex;align-items:center;gap:.6rem;font-weight:700;font-size:1.1rem;color:#1b2230;text-decoration:none}
+.brand{display:flex;align-items:center;gap:.6rem;font-weight:700;font-size:1.1rem;color:#1b2230;text-decoration:none;white-space:nowrap}
 .logo{display:inline-grid;place-items:center;width:2rem;height:2rem;border-radius:.5rem;background:#1a56c4;color:#fff;font-weight:800}
 .spacer{flex:1}
 .who{color:#4a5568;font-size:.95rem}
@@ -24,7 +24,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.6rem 1.5rem;margin:0}
 dt{color:#4a5568}
 dd{margin:0;font-weight:600;overflow-wrap:anywhere}
 code{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:.92em;background:#eef1f6;border-radius:.3rem;padding:.1rem .35rem}
-.button{display:inline-block;border:1px solid transparent;border-radius:.5rem;padding:.55rem 1.1rem;font:inherit;font-weight:600;text-decoration:none;cursor:pointer;background:#1a56c4;color:#fff}
+.button{display:inline-block;white-space:nowrap;border:1px solid transparent;border-radius:.5rem;padding:.55rem 1.1rem;font:inherit;font-weight:600;text-decoration:none;cursor:pointer;background:#1a56c4;color:#fff}
 .button:hover{background:#1546a0}
 .button.secondary{background:#fff;color:#1b2230;border-color:#c5ccd8}
 .button.secondary:hover{background:#f3f4f7}
@@ -32,6 +32,7 @@ code{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:.92em;backg
 form.inline{display:inline;margin:0}
 .error{border-left:4px solid #b42318;background:#fef3f2;color:#7a271a;padding:1rem 1.25rem;border-radius:.5rem;text-align:start}
 .muted{color:#5b6576;font-size:.9rem}
+@media (max-width:34rem){.who{display:none}main{padding-top:1.5rem}h1{font-size:1.45rem}}
 footer{max-width:56rem;margin:0 auto;padding:0 1.25rem 2rem;color:#5b6576;font-size:.85rem}
 `;
 
