@@ -47,7 +47,7 @@ async function impersonatedHome(claims: Record<string, unknown> = {}, options: P
   });
   await context.addCookies([{ name: DEMO_APP_COOKIE, value: session.id, url: app.origin }]);
   await page.goto(app.origin);
-  await page.locator('impersonation-banner .bar').waitFor();
+  if (options.javaScriptEnabled !== false) await page.locator('impersonation-banner .bar').waitFor();
   return { page, sessionId: session.id, violations };
 }
 
@@ -170,6 +170,16 @@ describe('<impersonation-banner> in a browser (SPEC §6)', () => {
       return root.querySelectorAll('img, b').length + document.querySelectorAll('img, b').length;
     });
     expect(injected).toBe(0);
+  });
+
+  it('still shows the notice and the End impersonation form when scripts do not run', async () => {
+    const { page, sessionId } = await impersonatedHome({}, { javaScriptEnabled: false });
+    await screenshot(page, 'banner-no-script');
+    const notice = page.getByRole('alert', { name: 'Impersonation in progress' });
+    expect(await notice.innerText()).toBe('Viewing as alice — signed in by support End impersonation');
+    await notice.getByRole('button', { name: 'End impersonation' }).click();
+    await page.waitForURL(`${server.issuer}/session/end?**`);
+    expect(app.sessions.get(sessionId)).toBeUndefined();
   });
 
   it('End impersonation posts to the app and signs the tab out through RP-initiated logout', async () => {

@@ -32,6 +32,8 @@ code{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:.92em;backg
 form.inline{display:inline;margin:0}
 .error{border-left:4px solid #b42318;background:#fef3f2;color:#7a271a;padding:1rem 1.25rem;border-radius:.5rem;text-align:start}
 .muted{color:#5b6576;font-size:.9rem}
+impersonation-banner:not(:defined){display:block;background:#ffc400;color:#161616;padding:.6rem 1rem;border-bottom:5px solid #161616}
+impersonation-banner:not(:defined) button{margin-inline-start:.75rem;border:2px solid #161616;border-radius:6px;background:#161616;color:#fff;font:inherit;font-weight:600;padding:.3rem .9rem;cursor:pointer}
 @media (max-width:34rem){.who{display:none}main{padding-top:1.5rem}h1{font-size:1.45rem}}
 footer{max-width:56rem;margin:0 auto;padding:0 1.25rem 2rem;color:#5b6576;font-size:.85rem}
 `;

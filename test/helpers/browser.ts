@@ -29,12 +29,16 @@ export async function launchBrowser(): Promise<Browser> {
 }
 
 /** A new browser context (its own cookies and storage) with one page, at a desktop size. */
-export async function newPage(browser: Browser, options: { width?: number; height?: number; reducedMotion?: 'reduce' | 'no-preference' } = {}): Promise<{ context: BrowserContext; page: Page }> {
+export async function newPage(
+  browser: Browser,
+  options: { width?: number; height?: number; reducedMotion?: 'reduce' | 'no-preference'; javaScriptEnabled?: boolean } = {},
+): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({
     viewport: { width: options.width ?? 1280, height: options.height ?? 800 },
     locale: 'en-GB',
     timezoneId: 'UTC',
     reducedMotion: options.reducedMotion ?? 'reduce',
+    javaScriptEnabled: options.javaScriptEnabled ?? true,
   });
   context.setDefaultTimeout(10_000);
   // Nothing leaves the machine: a page that asks for another host gets a network error at once.
