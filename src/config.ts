@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { JWTPayload } from 'jose';
 import type { AccountDirectory, DirectoryAccount } from './accounts.js';
 import type { AuditSink } from './audit/events.js';
-import { HARD_MAX_LIFETIME_SECONDS } from './constants.js';
+import { HARD_MAX_LIFETIME_SECONDS, TICKET_MAX_LIFETIME_SECONDS } from './constants.js';
 import type { ResourceServerDefinition } from './exchange/targets.js';
 import type { Store } from './store/index.js';
 import type { AuditLog } from './audit/log.js';
@@ -115,6 +115,18 @@ const webhookSchema = z
   })
   .strict();
 
+/** SPEC §4.1 browser-impersonation tickets. */
+const ticketSchema = z
+  .object({
+    lifetimeSeconds: z
+      .number()
+      .int()
+      .min(10)
+      .max(TICKET_MAX_LIFETIME_SECONDS, `must be at most ${TICKET_MAX_LIFETIME_SECONDS} seconds (the hard maximum of a ticket)`)
+      .default(120),
+  })
+  .strict();
+
 const hookFunction = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function');
 
 const optionsSchema = z
@@ -143,6 +155,7 @@ const optionsSchema = z
       )
       .optional(),
     policy: policySchema.default(() => policySchema.parse({})),
+    tickets: ticketSchema.default(() => ticketSchema.parse({})),
     trustedIssuers: z.array(trustedIssuerSchema).default([]),
     resourceServers: z.record(z.string().min(1), resourceServerSchema).default({}),
     hooks: z
@@ -171,6 +184,8 @@ export interface TokenExchangeOptions {
   /** Where impersonations, JWT records and the switch live (default: process memory). */
   store?: Store;
   policy?: PolicyInput;
+  /** Browser-impersonation tickets (SPEC §4.1): `{ lifetimeSeconds }`, default 120, at most 600. */
+  tickets?: z.input<typeof ticketSchema>;
   trustedIssuers?: Array<{ issuer: string; jwks?: { keys: Array<Record<string, unknown>> }; jwksUri?: string }>;
   /** Resource servers by RFC 8707 indicator; each chooses its access token format. */
   resourceServers?: Record<string, z.input<typeof resourceServerSchema>>;
@@ -186,6 +201,7 @@ export interface ResolvedOptions {
   readonly logger: Logger | undefined;
   readonly store: Store | undefined;
   readonly policy: ImpersonationPolicy;
+  readonly tickets: z.infer<typeof ticketSchema>;
   readonly trustedIssuers: readonly TrustedIssuer[];
   readonly resourceServers: Readonly<Record<string, ResourceServerDefinition>>;
   readonly hooks: ExchangeHooks;
@@ -212,11 +228,11 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   if (!result.success) {
     throw new ConfigurationError(`invalid token exchange options: ${describeIssues(result.error)}`);
   }
-  const { accounts, audit, auditLog, webhooks, logger, store, policy, trustedIssuers, resourceServers, hooks } = result.data;
+  const { accounts, audit, auditLog, webhooks, logger, store, policy, tickets, trustedIssuers, resourceServers, hooks } = result.data;
   if (audit && (auditLog || webhooks.endpoints.length)) {
     throw new ConfigurationError('invalid token exchange options: audit: give either audit (a plain sink) or auditLog (+ webhooks), not both');
   }
-  return { accounts, audit, auditLog, webhooks, logger, store, policy, trustedIssuers, resourceServers, hooks: hooks as ExchangeHooks };
+  return { accounts, audit, auditLog, webhooks, logger, store, policy, tickets, trustedIssuers, resourceServers, hooks: hooks as ExchangeHooks };
 }
 
 /** Validates a policy document alone (e.g. the shipped config/ file). */

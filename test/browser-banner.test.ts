@@ -2,12 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { DEMO_APP_COOKIE, type DemoApp } from '../src/server/demo-app.js';
 import { launchBrowser, newPage, screenshot } from './helpers/browser.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { REASON, SUPPORT_CONSOLE, startTestServer, type TestServer } from './helpers/server.js';
 
 /**
- * `<impersonation-banner>` on the demo app's home page, in Chromium. The app session is opened with
- * the claims an impersonated ID token carries (`act`, SPEC §4.4) through the app's own session
- * store: the ticket flow that produces such tokens in a browser is tested with the admin console.
+ * `<impersonation-banner>` on the demo app's home page, in Chromium. The first test signs the tab in
+ * through a real ticket (SPEC §4); the others open the app session with the claims such an ID token
+ * carries (`act`) through the app's own session store, to vary them.
  */
 let server: TestServer;
 let app: DemoApp;
@@ -81,6 +81,37 @@ function contrastRatios(page: Page): Promise<Record<string, number>> {
 }
 
 describe('<impersonation-banner> in a browser (SPEC §6)', () => {
+  it('appears after a real impersonated sign-in through a ticket, and End impersonation ends it at the provider', async () => {
+    const { access_token: adminToken } = await server.signIn('support', SUPPORT_CONSOLE, undefined, 'openid impersonation:admin');
+    const minted = await fetch(`${server.issuer}/admin/api/tickets`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ subject: 'alice', client_id: 'demo-app', reason: REASON }),
+    });
+    expect(minted.status).toBe(201);
+    const { login_url: loginUrl } = (await minted.json()) as { login_url: string };
+    expect(loginUrl.startsWith(`${app.origin}/login?`)).toBe(true);
+
+    const { context, page } = await newPage(browser);
+    contexts.push(context);
+    await page.goto(loginUrl);
+    await page.waitForURL(`${app.origin}/`);
+    await page.locator('impersonation-banner .bar').waitFor();
+    await screenshot(page, 'banner-ticket-1-home');
+    expect(await page.locator('impersonation-banner .text').innerText()).toBe('Viewing as alice — signed in by support');
+    expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('Hello, Alice Anders');
+    const sessionId = (await context.cookies(app.origin)).find((c) => c.name === DEMO_APP_COOKIE)!.value;
+    expect(app.sessions.get(sessionId)?.user?.claims).toMatchObject({ sub: 'alice', aud: 'demo-app', act: { sub: 'support' } });
+
+    await page.getByRole('button', { name: 'End impersonation' }).click();
+    await page.waitForURL(`${server.issuer}/session/end**`);
+    await screenshot(page, 'banner-ticket-2-end');
+    await page.getByRole('button', { name: 'Yes, sign me out' }).click();
+    await page.waitForURL(`${app.origin}/signed-out`);
+    expect(app.sessions.get(sessionId)).toBeUndefined();
+    expect(await server.reference.exchange.store.impersonations.list({ subject: 'alice' })).toEqual([]);
+  });
+
   it('shows "Viewing as alice — signed in by support" when the ID token carries act', async () => {
     const { page } = await impersonatedHome();
     await screenshot(page, 'banner-demo-app');

@@ -4,11 +4,13 @@ import { z } from 'zod';
 import type { AuditLog } from '../audit/log.js';
 import { queryAudit } from '../audit/query.js';
 import type { RequestFacts } from '../audit/recorder.js';
+import type { TicketService } from '../browser/tickets.js';
+import { ExchangeRefusal } from '../errors.js';
 import type { ImpersonationLifecycle } from '../lifecycle/service.js';
 import type { ImpersonationFilter } from '../store/index.js';
+import { ADMIN_SCOPE } from '../constants.js';
 
-/** The scope an actor's access token needs for the admin API (SPEC §6). */
-export const ADMIN_SCOPE = 'impersonation:admin';
+export { ADMIN_SCOPE };
 
 const MAX_BODY_BYTES = 8 * 1024;
 
@@ -32,7 +34,23 @@ const auditQuery = z
   })
   .strict();
 
+const ticketBody = z
+  .object({
+    subject: z.string().min(1).max(256),
+    client_id: z.string().min(1).max(256),
+    reason: z.string().max(2000).optional(),
+    target_link_uri: z.url().max(2000).optional(),
+  })
+  .strict();
+
 type Next = () => Promise<unknown>;
+
+/** Who presented the admin API token, and the grant and session behind it. */
+interface Caller {
+  readonly accountId: string;
+  readonly grantId: string | undefined;
+  readonly sessionUid: string | undefined;
+}
 
 class ApiError extends Error {
   constructor(
@@ -67,8 +85,8 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
 }
 
 /**
- * The JSON admin API behind the console (SPEC §3, §5, §6): live impersonations, bulk revocation,
- * the global switch, the audit trail. Callers present an access token of this provider (RFC 6750) that holds
+ * The JSON admin API behind the console (SPEC §3–6): live impersonations, bulk revocation, the
+ * global switch, the audit trail, browser-impersonation tickets. Callers present an access token of this provider (RFC 6750) that holds
  * `impersonation:admin`, is not itself an impersonation, and belongs to an account that may
  * impersonate (read live).
  */
@@ -76,13 +94,18 @@ export function createAdminApi(deps: {
   provider: Provider;
   lifecycle: ImpersonationLifecycle;
   auditLog: AuditLog | undefined;
+  tickets: TicketService;
   requestFacts: (ctx: KoaContextWithOIDC) => RequestFacts;
   basePath?: string;
 }) {
   const base = deps.basePath ?? '/admin/api';
 
-  /** RFC 6750 §3: answers who calls, or throws invalid_token / insufficient_scope. */
-  async function authenticate(ctx: KoaContextWithOIDC): Promise<string> {
+  /**
+   * RFC 6750 §3: answers who calls, or throws invalid_token / insufficient_scope. With
+   * `eligibility: false` the caller's right to impersonate is left to the minting rules, which
+   * audit a refusal (SPEC §4.1).
+   */
+  async function authenticate(ctx: KoaContextWithOIDC, eligibility = true): Promise<Caller> {
     const match = /^Bearer ([\w.~+/-]+=*)$/i.exec(ctx.get('authorization'));
     if (!match) throw new ApiError(401, 'invalid_token', 'a bearer access token is required');
     const token = await deps.provider.AccessToken.find(match[1]!);
@@ -91,14 +114,40 @@ export function createAdminApi(deps: {
     if (extra.act !== undefined) throw new ApiError(403, 'insufficient_scope', 'an impersonation cannot administer impersonation');
     if (!token.scope?.split(' ').includes(ADMIN_SCOPE)) throw new ApiError(403, 'insufficient_scope', `the access token needs the ${ADMIN_SCOPE} scope`);
     if (!(await deps.provider.Grant.find(token.grantId))) throw new ApiError(401, 'invalid_token', 'the access token is invalid, expired or revoked');
-    if (!(await deps.lifecycle.accountMayImpersonate(token.accountId))) {
+    if (eligibility && !(await deps.lifecycle.accountMayImpersonate(token.accountId))) {
       throw new ApiError(403, 'insufficient_scope', 'this account may not administer impersonation');
     }
-    return token.accountId;
+    return { accountId: token.accountId, grantId: token.grantId, sessionUid: token.sessionUid };
+  }
+
+  /** SPEC §4.1: `POST /admin/api/tickets` → 201 `{ ticket, expires_at, login_url }`, or the refusal. */
+  async function mintTicket(ctx: KoaContextWithOIDC): Promise<void> {
+    const caller = await authenticate(ctx, false);
+    const body = parse(ticketBody, await readJson(ctx), 'give { "subject", "client_id", "reason" }');
+    const authTime = caller.sessionUid ? (await deps.provider.Session.findByUid(caller.sessionUid))?.authTime() : undefined;
+    try {
+      ctx.body = await deps.tickets.mint(
+        {
+          actor: { sub: caller.accountId, issuer: deps.provider.issuer, ownIssuer: true, authTime },
+          actorGrantId: caller.grantId,
+          subject: body.subject,
+          clientId: body.client_id,
+          reason: body.reason,
+          targetLinkUri: body.target_link_uri,
+        },
+        deps.requestFacts(ctx),
+      );
+      ctx.status = 201;
+    } catch (err) {
+      if (!(err instanceof ExchangeRefusal) || err.status >= 500) throw err;
+      for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
+      throw new ApiError(err.status, err.error, err.description);
+    }
   }
 
   async function route(ctx: KoaContextWithOIDC, path: string): Promise<void> {
-    const admin = await authenticate(ctx);
+    if (path === '/tickets' && ctx.method === 'POST') return mintTicket(ctx);
+    const admin = (await authenticate(ctx)).accountId;
     const by = { actor: admin, request: deps.requestFacts(ctx) };
     if (path === '/impersonations' && ctx.method === 'GET') {
       const { actor, subject } = ctx.query;

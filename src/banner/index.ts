@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { actorChain, readAct, type ActClaim } from '../exchange/act.js';
+import { escapeHtml } from '../web/html.js';
 
 /** The custom element's tag name. */
 export const IMPERSONATION_BANNER_TAG = 'impersonation-banner';
@@ -57,10 +58,6 @@ export interface BannerFormOptions {
   readonly csrfField?: string;
   /** When the impersonation ends (shown as a clock time). */
   readonly expiresAt?: Date | string;
-}
-
-function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
 /**

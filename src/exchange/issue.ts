@@ -157,6 +157,10 @@ async function issueIdToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependencies, 
   const claims = await account.claims('id_token', scope, {}, []);
   const idToken = new provider.IdToken({ ...claims, sub: plan.subjectId }, { ctx });
   Object.assign(idToken, { scope });
+  // oidc-provider masks the available claims by the granted scope, and `sub` belongs to `openid`: a
+  // chained exchange whose subject token granted no `openid` would lose it. OIDC Core §2 requires
+  // `sub` in every ID token, so it travels with the claims set after masking.
+  idToken.set('sub', plan.subjectId);
   const jti = randomUUID();
   idToken.set('jti', jti);
   for (const [name, value] of Object.entries(exchangeClaims(plan))) idToken.set(name, value);

@@ -1,5 +1,6 @@
 import type { DirectoryAccount } from '../accounts.js';
 import type { ImpersonationPolicy } from '../config.js';
+import { ADMIN_SCOPE } from '../constants.js';
 import { ExchangeRefusal, invalidRequest, subjectRefused } from '../errors.js';
 import { chainLength, type ActClaim } from './act.js';
 import type { VerifiedToken } from './verify.js';
@@ -19,7 +20,7 @@ export function assertActorTokenUnchained(actor: VerifiedToken): void {
 /** SPEC §2: the actor's account exists, is enabled, holds an actor role, and (optionally) authenticated recently. */
 export function assertActorMayImpersonate(
   account: DirectoryAccount | undefined,
-  actor: VerifiedToken,
+  actor: Pick<VerifiedToken, 'sub' | 'authTime'>,
   policy: ImpersonationPolicy,
   now: number,
 ): DirectoryAccount {
@@ -99,6 +100,16 @@ export function assertReason(reason: string | undefined, policy: ImpersonationPo
 }
 
 /**
+ * SPEC §1–2: what an impersonation may ever carry, whichever door it came through: the allow-list,
+ * minus the deny-list, never `offline_access` (it is never refreshable) and never the admin scope
+ * (an impersonated identity cannot administer impersonation).
+ */
+export function impersonationScopes(scopes: readonly string[], policy: ImpersonationPolicy): string[] {
+  const { allow, deny } = policy.scopes;
+  return scopes.filter((s) => (!allow || allow.includes(s)) && !deny.includes(s) && s !== 'offline_access' && s !== ADMIN_SCOPE);
+}
+
+/**
  * SPEC §1: issued scope = requested ∩ what the subject may hold ∩ allow-list − deny-list, never
  * `offline_access`. Without `scope`, the request asks for everything it may get (RFC 8693 §2.1).
  */
@@ -112,8 +123,7 @@ export function grantedScopes(input: {
   const known = limits.filter((l): l is readonly string[] => l !== undefined);
   let scopes = requested ? [...requested] : [...(known[0] ?? [])];
   for (const limit of known) scopes = scopes.filter((s) => limit.includes(s));
-  if (impersonating && policy.scopes.allow) scopes = scopes.filter((s) => policy.scopes.allow!.includes(s));
-  if (impersonating) scopes = scopes.filter((s) => !policy.scopes.deny.includes(s));
+  if (impersonating) scopes = impersonationScopes(scopes, policy);
   scopes = scopes.filter((s) => s !== 'offline_access');
   if (scopes.length === 0) {
     throw new ExchangeRefusal('scope_empty', 'invalid_scope', 'none of the requested scopes can be granted', {

@@ -115,8 +115,10 @@ export function createLifecycleEndpoints(deps: Dependencies) {
     await lifecycle.revokeGrant(token.grantId, 'revoked_single', { actor: ctx.oidc.client?.clientId, request: deps.requestFacts(ctx) });
   }
 
+  // A grant revoked by the provider: an RP-initiated logout (SPEC §4.4), or a source of impersonations (§3 cascade).
   provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
-    lifecycle.revokeGrant(grantId, 'cascade_source_revoked', { request: deps.requestFacts(ctx) }).catch(() => undefined);
+    const cause = ctx?.oidc?.route?.startsWith('end_session') ? 'ended_by_logout' : 'cascade_source_revoked';
+    lifecycle.revokeGrant(grantId, cause, { request: deps.requestFacts(ctx) }).catch(() => undefined);
   });
 
   return async function impersonationEndpoints(ctx: KoaContextWithOIDC, next: Next): Promise<void> {

@@ -6,7 +6,7 @@ import { bannerElementFile, impersonationBanner, renderImpersonationBanner } fro
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { DemoSessions, type DemoSession, type SignedInUser } from './demo-sessions.js';
 import { DEMO_APP_CSS, demoPage, errorPage, notFoundPage, signedInHome, signedOutHome, signedOutPage } from './demo-app-views.js';
-import { readForm } from './forms.js';
+import { readForm } from '../web/forms.js';
 
 /** How the demo relying party is set up; `main.ts` fills it from the environment and config/clients.json. */
 export interface DemoAppOptions {

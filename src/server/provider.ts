@@ -43,13 +43,17 @@ export async function generateSigningKeys(): Promise<{ keys: JWK[] }> {
   return { keys: [{ ...jwk, use: 'sig', alg: 'RS256', kid: `demo-${Date.now().toString(36)}` }] };
 }
 
+function isFirstParty(client: unknown): boolean {
+  return (client as { first_party?: boolean } | undefined)?.first_party === true;
+}
+
 /**
  * SPEC §8: consent is implied for first-party clients (`first_party: true`), the way an operator
  * skips consent for its own console; other clients get the consent page.
  */
 async function loadFirstPartyGrant(ctx: KoaContextWithOIDC) {
   const { client, session, params, provider } = ctx.oidc;
-  if (!client || !session?.accountId || (client as unknown as { first_party?: boolean }).first_party !== true) {
+  if (!client || !session?.accountId || !isFirstParty(client)) {
     const grantId = ctx.oidc.result?.consent?.grantId || (client && session?.grantIdFor(client.clientId));
     return grantId ? provider.Grant.find(grantId) : undefined;
   }
@@ -106,6 +110,9 @@ export async function createReferenceProvider(settings: ReferenceSettings): Prom
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     loadExistingGrant: loadFirstPartyGrant,
+    // A first-party console keeps its own server-side session: its tokens do not end with the
+    // browser's provider session, which a browser impersonation (SPEC §4.3) replaces.
+    expiresWithSession: (_ctx, code) => !isFirstParty(code.client) && !code.scopes.has('offline_access'),
     pkce: { required: () => true },
     ttl: {
       AccessToken: 3600,

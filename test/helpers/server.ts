@@ -37,6 +37,14 @@ export const TEST_CLIENTS: ClientMetadata[] = [
     redirect_uris: ['http://localhost:3002/callback'],
   },
   {
+    client_id: 'rp-offline',
+    client_secret: 'rp-offline-secret',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: ['http://localhost:3003/callback'],
+    scope: 'openid offline_access profile',
+  },
+  {
     client_id: 'service-x',
     client_secret: 'service-x-secret',
     grant_types: ['client_credentials', TOKEN_EXCHANGE_GRANT],
