@@ -15,6 +15,13 @@ export default tseslint.config(
   },
   { files: ['test/setup.ts'], rules: { 'no-console': 'off' } },
   {
+    // The banner custom element runs in browsers.
+    files: ['src/banner/**/*.js'],
+    languageOptions: {
+      globals: { document: 'readonly', customElements: 'readonly', HTMLElement: 'readonly', CSSStyleSheet: 'readonly', ResizeObserver: 'readonly', CustomEvent: 'readonly', URL: 'readonly' },
+    },
+  },
+  {
     files: ['bench/**/*.mjs'],
     languageOptions: { globals: { URLSearchParams: 'readonly', performance: 'readonly', process: 'readonly', Buffer: 'readonly' } },
     rules: { 'no-console': 'off' },

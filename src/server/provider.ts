@@ -8,6 +8,7 @@ import type { PolicyInput, TokenExchangeOptions } from '../config.js';
 import { tokenExchange, type TokenExchange } from '../extension.js';
 import type { Store } from '../store/index.js';
 import type { FixtureAccounts } from './accounts.js';
+import { loggedOutPage, logoutPage } from './views.js';
 
 /** Everything the reference provider is built from; the bootstrap reads it from config/ and env. */
 export interface ReferenceSettings {
@@ -101,6 +102,17 @@ export async function createReferenceProvider(settings: ReferenceSettings): Prom
       introspection: { enabled: true },
       revocation: { enabled: true },
       clientCredentials: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          ctx.type = 'html';
+          ctx.body = logoutPage(form, ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId);
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          ctx.type = 'html';
+          ctx.body = loggedOutPage(ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId);
+        },
+      },
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     loadExistingGrant: loadFirstPartyGrant,

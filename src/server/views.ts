@@ -40,3 +40,23 @@ export function consentPage(action: string, clientId: string, scopes: readonly s
 <form method="post" action="${escapeHtml(action)}"><button type="submit">Allow</button></form>`,
   );
 }
+
+/**
+ * RP-initiated logout's confirmation (oidc-provider's `logoutSource`): `form` is the provider's
+ * hidden form (`op.logoutForm`, with its xsrf token) that both buttons submit.
+ */
+export function logoutPage(form: string, clientName: string | undefined): string {
+  return page(
+    'Sign out',
+    `<h1>Sign out</h1>
+<p>${clientName ? `<strong>${escapeHtml(clientName)}</strong> asks to end your session.` : 'End your session?'} Do you want to sign out of your account on this provider too?</p>
+${form}
+<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
+<button type="submit" form="op.logoutForm">No, stay signed in</button>`,
+  );
+}
+
+/** Shown after a logout that has no post-logout redirect URI to return to. */
+export function loggedOutPage(clientName: string | undefined): string {
+  return page('Signed out', `<h1>Signed out</h1><p>You have signed out${clientName ? ` of ${escapeHtml(clientName)}` : ''}.</p>`);
+}

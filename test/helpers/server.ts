@@ -11,6 +11,7 @@ import type { Logger } from '../../src/observability/logger.js';
 import type { TokenExchangeOptions } from '../../src/config.js';
 import { TOKEN_EXCHANGE_GRANT, TokenType } from '../../src/constants.js';
 import { createReferenceServer, type ReferenceServer } from '../../src/server/app.js';
+import { createDemoApp, type DemoApp } from '../../src/server/demo-app.js';
 import { signInThroughLoginPage } from '../../src/server/demo-login.js';
 import { loadFixtures } from '../../src/server/fixtures.js';
 import type { Store } from '../../src/store/index.js';
@@ -22,6 +23,7 @@ export const PASSWORD = 'demo-password';
 export const REASON = 'Ticket 4711: customer cannot see her orders';
 export const SUPPORT_CONSOLE = { id: 'support-console', secret: 'support-console-secret' };
 export const ORDERS_API = { id: 'orders-api', secret: 'orders-api-secret' };
+export const DEMO_APP = { id: 'demo-app', secret: 'demo-app-secret' };
 export const ORDERS = 'https://api.example.test/orders';
 export const BILLING = 'https://api.example.test/billing';
 
@@ -62,6 +64,8 @@ export interface TestServer {
   readonly issuer: string;
   readonly reference: ReferenceServer;
   readonly audit: MemoryAuditSink;
+  /** The demo relying party on its own random port, when started with `demoApp: true`. */
+  readonly demoApp: DemoApp | undefined;
   /** How many access tokens the provider has saved or issued so far. */
   issuedCount(): number;
   /** Signs `login` in to a client by authorization code + PKCE (openid-client) and returns its tokens; `resource` (RFC 8707) asks for an API's token. */
@@ -89,6 +93,13 @@ export interface TestServerOptions {
   trustedIssuers?: TokenExchangeOptions['trustedIssuers'];
   /** The provider's signing keys (private JWKs), so a test can forge tokens "from" the provider. */
   jwks?: { keys: JWK[] };
+  /** Also start the demo relying party (SPEC §6) on a random port, registered under that origin. */
+  demoApp?: boolean;
+}
+
+function listenOnRandomPort(): Promise<{ server: Server; origin: string }> {
+  const server = createServer();
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })));
 }
 
 function basic(client: { id: string; secret?: string }): string {
@@ -123,10 +134,9 @@ function mirrored(log: AuditLog, memory: MemoryAuditSink): AuditLog {
 
 /** Starts the reference server (shipped config/ plus test clients) on a random 127.0.0.1 port. */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const http: Server = createServer();
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const issuer = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-  const fixtures = await loadFixtures(CONFIG_DIR, issuer);
+  const { server: http, origin: issuer } = await listenOnRandomPort();
+  const demoHttp = options.demoApp ? await listenOnRandomPort() : undefined;
+  const fixtures = await loadFixtures(CONFIG_DIR, issuer, demoHttp?.origin);
   const memory = new MemoryAuditSink();
   const given = options.audit;
   // Every record written is mirrored in `memory`, for auditSince(): through the given plain sink,
@@ -150,6 +160,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...(options.logger ? { logger: options.logger } : {}),
   });
   http.on('request', reference.provider.callback());
+  const demoApp = demoHttp ? await createDemoApp({ issuer, origin: demoHttp.origin, clientSecret: DEMO_APP.secret }) : undefined;
+  if (demoHttp && demoApp) demoHttp.server.on('request', demoApp.callback());
 
   let issued = 0;
   reference.provider.on('access_token.saved', () => (issued += 1));
@@ -179,6 +191,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     issuer,
     reference,
     audit: memory,
+    demoApp,
     issuedCount: () => issued,
     clientConfig,
     async signIn(login, client = SUPPORT_CONSOLE, dpop, scope = 'openid profile email', resource) {
@@ -203,7 +216,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     auditSince: (mark) => memory.records().slice(mark),
     close: async () => {
       await reference.close();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
+      for (const server of [http, demoHttp?.server]) {
+        if (!server) continue;
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
     },
   };
 }
