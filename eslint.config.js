@@ -15,10 +15,13 @@ export default tseslint.config(
   },
   { files: ['test/setup.ts'], rules: { 'no-console': 'off' } },
   {
-    // The banner custom element runs in browsers.
-    files: ['src/banner/**/*.js'],
+    // Scripts that run in browsers: the banner custom element, the console's script.
+    files: ['src/banner/**/*.js', 'src/web/client/**/*.js'],
     languageOptions: {
-      globals: { document: 'readonly', customElements: 'readonly', HTMLElement: 'readonly', CSSStyleSheet: 'readonly', ResizeObserver: 'readonly', CustomEvent: 'readonly', URL: 'readonly' },
+      globals: {
+        document: 'readonly', window: 'readonly', customElements: 'readonly', HTMLElement: 'readonly', CSSStyleSheet: 'readonly', ResizeObserver: 'readonly',
+        CustomEvent: 'readonly', URL: 'readonly', URLSearchParams: 'readonly', FormData: 'readonly', fetch: 'readonly',
+      },
     },
   },
   {

@@ -130,7 +130,7 @@ export function createAccountPage(deps: {
     const table = rows.length
       ? html`<div class="table-wrap"><table>
 <caption class="visually-hidden">Impersonations of your account</caption>
-<thead><tr><th scope="col">Who</th><th scope="col">App</th><th scope="col">Why</th><th scope="col">Started</th><th scope="col">Ends</th><th scope="col">Status</th><th scope="col"><span class="hint">Action</span></th></tr></thead>
+<thead><tr><th scope="col">Who</th><th scope="col">App</th><th scope="col">Why</th><th scope="col">Started</th><th scope="col">Ends</th><th scope="col">Status</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>
 <tbody>${rows.map(
           (row) => html`<tr>
 <td><strong>${row.actor}</strong></td>

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { AccountDirectory, DirectoryAccount } from '../accounts.js';
@@ -11,7 +13,6 @@ import { ExchangeRefusal } from '../errors.js';
 import type { ImpersonationLifecycle } from '../lifecycle/service.js';
 import type { ImpersonationFilter, ImpersonationRecord, Store } from '../store/index.js';
 import { STYLESHEET } from '../web/assets.js';
-import { CONSOLE_SCRIPT } from '../web/console-script.js';
 import { readForm } from '../web/forms.js';
 import { html, layout, type Html } from '../web/html.js';
 import { csrfHolds, newCsrfToken, pageHeaders } from '../web/security.js';
@@ -47,6 +48,8 @@ interface Page {
 
 type Notice = { readonly kind: 'ok' | 'error' | 'info'; readonly text: string };
 
+/** The console's script (a checked browser file, tsconfig.browser.json), served as a file: no inline script. */
+const CONSOLE_SCRIPT_FILE = fileURLToPath(new URL('../web/client/console.js', import.meta.url));
 const SESSION_SECONDS = 8 * 3600;
 const SEARCH_LIMIT = 50;
 const AUDIT_PAGE = 25;
@@ -337,12 +340,12 @@ ${impersonationTable(session, live, 'Nobody is acting as anyone right now.', bac
       section: 'audit',
       body: html`<h1>Audit log</h1><p class="lead">Every attempt — granted or refused — every ticket, revocation and change of setting, newest first. Records are chained: an edit or a deletion anywhere breaks the chain.</p>
 ${chainStatus(verified)}
-<form class="card toolbar" method="get" action="${base}/audit" aria-label="Filter the audit log">
+<form class="card filters" method="get" action="${base}/audit" aria-label="Filter the audit log">
 ${input('actor', 'Actor')}${input('subject', 'Subject')}
 <div><label for="audit-event">Event</label><select id="audit-event" name="event"><option value="">any</option>${AUDIT_EVENTS.map((e) => html`<option${values.event === e ? html` selected` : ''}>${e}</option>`)}</select></div>
 <div><label for="audit-outcome">Outcome</label><select id="audit-outcome" name="outcome"><option value="">any</option>${['granted', 'denied', 'error'].map((o) => html`<option${values.outcome === o ? html` selected` : ''}>${o}</option>`)}</select></div>
 ${input('since', 'Since (UTC)', 'datetime-local')}${input('until', 'Until (UTC)', 'datetime-local')}
-<button class="button" type="submit">Filter</button>${keep.size ? html` <a href="${base}/audit">Clear</a>` : ''}
+<div class="row"><button class="button" type="submit">Filter</button>${keep.size ? html`<a href="${base}/audit">Clear</a>` : ''}</div>
 </form>
 ${
   page.records.length
@@ -416,8 +419,9 @@ ${
     }
   }
 
+  let script: Promise<string> | undefined;
   async function asset(ctx: Context, path: string): Promise<boolean> {
-    const body = path === '/assets/app.css' ? STYLESHEET : path === '/assets/app.js' ? CONSOLE_SCRIPT : undefined;
+    const body = path === '/assets/app.css' ? STYLESHEET : path === '/assets/app.js' ? await (script ??= readFile(CONSOLE_SCRIPT_FILE, 'utf8')) : undefined;
     if (body === undefined) return false;
     ctx.type = path.endsWith('.css') ? 'text/css' : 'text/javascript';
     ctx.set('Cache-Control', 'public, max-age=3600');

@@ -27,7 +27,7 @@ h2{font-size:1.15rem;margin:1.8rem 0 .6rem}
 .toolbar .grow{flex:1 1 16rem}
 label{display:block;font-weight:600;font-size:.9rem;margin:0 0 .3rem}
 .hint{display:block;font-weight:400;color:var(--muted);font-size:.85rem}
-input[type=text],input[type=search],input[type=password],input[type=datetime-local],select,textarea{font:inherit;width:100%;padding:.5rem .65rem;border:1px solid #b9c0cc;border-radius:7px;background:#fff;color:var(--ink)}
+input:not([type]),input[type=text],input[type=email],input[type=search],input[type=password],input[type=datetime-local],select,textarea{font:inherit;width:100%;padding:.5rem .65rem;border:1px solid #b9c0cc;border-radius:7px;background:#fff;color:var(--ink)}
 textarea{min-height:6rem;resize:vertical}
 .button{font:inherit;font-weight:600;display:inline-block;padding:.5rem 1rem;border-radius:7px;border:1px solid var(--brand);background:var(--brand);color:var(--brand-ink);cursor:pointer;text-decoration:none;line-height:1.3}
 .button:hover{filter:brightness(1.08)}
@@ -62,6 +62,9 @@ dl.facts dt{color:var(--muted)}dl.facts dd{margin:0}
 dialog{border:0;border-radius:12px;padding:0;max-width:34rem;width:calc(100% - 2rem);box-shadow:0 20px 60px rgba(16,24,40,.35)}
 dialog::backdrop{background:rgba(16,24,40,.55)}
 .dialog-body{padding:1.3rem 1.4rem}
+.dialog-body h2{margin-top:0}
+.filters{display:grid;grid-template-columns:repeat(auto-fill,minmax(11rem,1fr));gap:.75rem 1rem;align-items:end}
+td time{white-space:nowrap}
 .dialog-actions{display:flex;justify-content:flex-end;gap:.6rem;padding:.9rem 1.4rem;background:#f9fafb;border-top:1px solid var(--line)}
 .switch-state{font-size:1.05rem;font-weight:700}
 .switch-state.on{color:var(--ok)}.switch-state.off{color:var(--danger)}
