@@ -15,6 +15,16 @@ export default tseslint.config(
   },
   { files: ['test/setup.ts'], rules: { 'no-console': 'off' } },
   {
+    // Scripts that run in browsers: the banner custom element, the console's script.
+    files: ['src/banner/**/*.js', 'src/web/client/**/*.js'],
+    languageOptions: {
+      globals: {
+        document: 'readonly', window: 'readonly', customElements: 'readonly', HTMLElement: 'readonly', CSSStyleSheet: 'readonly', ResizeObserver: 'readonly',
+        CustomEvent: 'readonly', URL: 'readonly', URLSearchParams: 'readonly', FormData: 'readonly', fetch: 'readonly',
+      },
+    },
+  },
+  {
     files: ['bench/**/*.mjs'],
     languageOptions: { globals: { URLSearchParams: 'readonly', performance: 'readonly', process: 'readonly', Buffer: 'readonly' } },
     rules: { 'no-console': 'off' },

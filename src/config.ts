@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { JWTPayload } from 'jose';
 import type { AccountDirectory, DirectoryAccount } from './accounts.js';
 import type { AuditSink } from './audit/events.js';
-import { HARD_MAX_LIFETIME_SECONDS } from './constants.js';
+import { HARD_MAX_LIFETIME_SECONDS, TICKET_MAX_LIFETIME_SECONDS } from './constants.js';
 import type { ResourceServerDefinition } from './exchange/targets.js';
 import type { Store } from './store/index.js';
 import type { AuditLog } from './audit/log.js';
@@ -120,6 +120,18 @@ const webhookSchema = z
   })
   .strict();
 
+/** SPEC §4.1 browser-impersonation tickets. */
+const ticketSchema = z
+  .object({
+    lifetimeSeconds: z
+      .number()
+      .int()
+      .min(10)
+      .max(TICKET_MAX_LIFETIME_SECONDS, `must be at most ${TICKET_MAX_LIFETIME_SECONDS} seconds (the hard maximum of a ticket)`)
+      .default(120),
+  })
+  .strict();
+
 const hookFunction = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function');
 
 const optionsSchema = z
@@ -148,6 +160,7 @@ const optionsSchema = z
       )
       .optional(),
     policy: policySchema.default(() => policySchema.parse({})),
+    tickets: ticketSchema.default(() => ticketSchema.parse({})),
     trustedIssuers: z.array(trustedIssuerSchema).default([]),
     resourceServers: z.record(z.string().min(1), resourceServerSchema).default({}),
     hooks: z
@@ -176,6 +189,8 @@ export interface TokenExchangeOptions {
   /** Where impersonations, JWT records and the switch live (default: process memory). */
   store?: Store;
   policy?: PolicyInput;
+  /** Browser-impersonation tickets (SPEC §4.1): `{ lifetimeSeconds }`, default 120, at most 600. */
+  tickets?: z.input<typeof ticketSchema>;
   trustedIssuers?: Array<{ issuer: string; jwks?: { keys: Array<Record<string, unknown>> }; jwksUri?: string }>;
   /** Resource servers by RFC 8707 indicator; each chooses its access token format. */
   resourceServers?: Record<string, z.input<typeof resourceServerSchema>>;
@@ -191,6 +206,7 @@ export interface ResolvedOptions {
   readonly logger: Logger | undefined;
   readonly store: Store | undefined;
   readonly policy: ImpersonationPolicy;
+  readonly tickets: z.infer<typeof ticketSchema>;
   readonly trustedIssuers: readonly TrustedIssuer[];
   readonly resourceServers: Readonly<Record<string, ResourceServerDefinition>>;
   readonly hooks: ExchangeHooks;
@@ -217,11 +233,11 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   if (!result.success) {
     throw new ConfigurationError(`invalid token exchange options: ${describeIssues(result.error)}`);
   }
-  const { accounts, audit, auditLog, webhooks, logger, store, policy, trustedIssuers, resourceServers, hooks } = result.data;
+  const { accounts, audit, auditLog, webhooks, logger, store, policy, tickets, trustedIssuers, resourceServers, hooks } = result.data;
   if (audit && (auditLog || webhooks.endpoints.length)) {
     throw new ConfigurationError('invalid token exchange options: audit: give either audit (a plain sink) or auditLog (+ webhooks), not both');
   }
-  return { accounts, audit, auditLog, webhooks, logger, store, policy, trustedIssuers, resourceServers, hooks: hooks as ExchangeHooks };
+  return { accounts, audit, auditLog, webhooks, logger, store, policy, tickets, trustedIssuers, resourceServers, hooks: hooks as ExchangeHooks };
 }
 
 /** Validates a policy document alone (e.g. the shipped config/ file). */
@@ -231,4 +247,92 @@ export function parsePolicy(input: unknown): ImpersonationPolicy {
     throw new ConfigurationError(`invalid impersonation policy: ${describeIssues(result.error)}`);
   }
   return result.data;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The resource-server toolkit (SPEC §7): options of `createResourceServer()`.
+
+/** Asymmetric JWS algorithms (RFC 7518 §3.1, RFC 8037): the only ones a resource server accepts. */
+export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+export type AsymmetricAlgorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
+
+const asymmetricAlgorithm = z.enum(ASYMMETRIC_ALGORITHMS, { error: 'must be an asymmetric JWS algorithm (never none, never HS*)' });
+const objectWith = <T>(method: string, what: string) =>
+  z.custom<T>((v) => typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>)[method] === 'function', what);
+
+const resourceServerToolkitSchema = z
+  .object({
+    issuer: z.url(),
+    audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).transform((a) => (Array.isArray(a) ? a : [a])),
+    mode: z.enum(['jwt', 'auto', 'introspect']).optional(),
+    algorithms: z.array(asymmetricAlgorithm).min(1).default(['RS256', 'PS256', 'ES256', 'EdDSA']),
+    clockToleranceSeconds: z.number().int().min(0).max(60, 'must be at most 60 seconds').default(5),
+    jwks: z
+      .object({
+        uri: z.url().optional(),
+        cacheMaxAgeSeconds: z.number().int().min(0).default(600),
+        cooldownSeconds: z.number().int().min(0).default(30),
+        timeoutMs: z.number().int().min(1).max(60_000).default(5000),
+      })
+      .strict()
+      .prefault({}),
+    introspection: z
+      .object({
+        endpoint: z.url().optional(),
+        clientId: z.string().min(1),
+        clientSecret: z.string().min(1),
+        authMethod: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
+        maxStalenessSeconds: z.number().int().min(0).max(3600, 'must be at most 3600 seconds').default(30),
+        cacheMaxEntries: z.number().int().min(0).default(10_000),
+        timeoutMs: z.number().int().min(1).max(60_000).default(5000),
+      })
+      .strict()
+      .optional(),
+    dpop: z
+      .object({
+        required: z.boolean().default(false),
+        algorithms: z.array(asymmetricAlgorithm).min(1).default(['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA', 'Ed25519']),
+        iatWindowSeconds: z.number().int().min(1).max(600, 'must be at most 600 seconds').default(60),
+        replayCache: objectWith<ReplayCache>('remember', 'must be a ReplayCache (an object with remember(key, expiresAt))').optional(),
+        replayCacheMaxEntries: z.number().int().min(1).default(100_000),
+      })
+      .strict()
+      .prefault({}),
+    realm: z.string().regex(/^[\x20\x21\x23-\x5B\x5D-\x7E]*$/, 'must be printable ASCII without quotes or backslashes').optional(),
+    publicOrigin: z.url().optional(),
+    logger: objectWith<Logger>('info', 'must be a logger with info, warn and error (pino)').optional(),
+    now: z.custom<() => number>((v) => typeof v === 'function', 'must be a function returning epoch milliseconds').optional(),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    if ((v.mode === 'auto' || v.mode === 'introspect') && !v.introspection) {
+      ctx.addIssue({ code: 'custom', path: ['introspection'], message: `mode '${v.mode}' needs introspection client credentials` });
+    }
+  });
+
+/**
+ * Records a DPoP proof's `jti` (RFC 9449 §11.1). `remember` answers `true` the first time a key
+ * is seen and `false` for a replay; it keeps a key at least until `expiresAt` (epoch ms). Share
+ * one (e.g. on Redis) between the instances of an API so a proof cannot be replayed on another.
+ */
+export interface ReplayCache {
+  remember(key: string, expiresAt: number): boolean | Promise<boolean>;
+}
+
+/** The options of `createResourceServer()`, before defaults. */
+export type ResourceServerOptions = z.input<typeof resourceServerToolkitSchema>;
+
+/** `createResourceServer()` options after validation; `mode` defaults to `auto` with introspection, else `jwt`. */
+export type ResolvedResourceServerOptions = Omit<z.infer<typeof resourceServerToolkitSchema>, 'mode'> & {
+  readonly mode: 'jwt' | 'auto' | 'introspect';
+};
+
+/** Validates the toolkit's options and fills defaults. Throws {@link ConfigurationError} naming the bad field. */
+export function resolveResourceServerOptions(input: unknown): ResolvedResourceServerOptions {
+  const result = resourceServerToolkitSchema.safeParse(input);
+  if (!result.success) {
+    throw new ConfigurationError(`invalid resource server options: ${describeIssues(result.error)}`);
+  }
+  const options = result.data;
+  return { ...options, mode: options.mode ?? (options.introspection ? 'auto' : 'jwt') };
 }

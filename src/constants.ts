@@ -35,8 +35,30 @@ export const HARD_MAX_LIFETIME_SECONDS = 3600;
 export const REASON_MIN_LENGTH = 10;
 export const REASON_MAX_LENGTH = 500;
 
-/** The scope an actor's access token needs for the admin API (SPEC §6); never passed on by exchange. */
-export const ADMIN_SCOPE = 'impersonation:admin';
-
 /** The only public description a refusal about the subject ever carries (SPEC §1). */
 export const SUBJECT_REFUSAL = 'subject cannot be impersonated by this actor';
+
+/**
+ * SPEC §4.1: a browser-impersonation ticket is this prefix plus 256 random bits (base64url). The
+ * prefix tells a ticket from an ordinary `login_hint` (SPEC §4.3).
+ */
+export const TICKET_PREFIX = 'imptkt_';
+
+/** SPEC §4.1: tickets live at most this long; `tickets.lifetimeSeconds` may only lower it. */
+export const TICKET_MAX_LIFETIME_SECONDS = 600;
+
+/**
+ * The `amr` value (RFC 8176 §2 allows values beyond its registry) of a session signed in by
+ * redeeming a ticket: it marks the session as an impersonation, and ID tokens say so too.
+ */
+export const IMPERSONATION_AMR = 'impersonation';
+
+/**
+ * Client metadata (registered through `extraClientMetadata`) naming a loopback `http` URI to use as
+ * the initiate-login URI (OIDC Core §4) when the client has no standard `initiate_login_uri`, which
+ * oidc-provider requires to be `https`: for development on localhost only.
+ */
+export const LOOPBACK_INITIATE_LOGIN_URI = 'initiate_login_uri_loopback';
+
+/** The scope an actor's access token needs for the admin API (SPEC §6); never passed on by an exchange or an impersonation. */
+export const ADMIN_SCOPE = 'impersonation:admin';

@@ -10,6 +10,7 @@ export type OAuthErrorCode =
   | 'invalid_dpop_proof'
   | 'unauthorized_client'
   | 'unsupported_grant_type'
+  | 'access_denied'
   | 'server_error';
 
 /**
@@ -63,6 +64,14 @@ export type RefusalRule =
   | 'target_not_allowed'
   | 'target_multiple'
   | 'target_required'
+  // browser impersonation (SPEC §4)
+  | 'ticket_client_unknown'
+  | 'ticket_client_unsupported'
+  | 'target_link_uri_invalid'
+  | 'ticket_unknown'
+  | 'ticket_expired'
+  | 'ticket_used'
+  | 'ticket_other_client'
   // the server
   | 'audit_write_failed'
   | 'server_error';

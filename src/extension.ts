@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { JWK } from 'jose';
 import { errors, type Configuration, type FindAccount, type KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
+import { createAccountPage, type AccountPageOptions } from './account/page.js';
 import { createAdminApi } from './admin/api.js';
+import { createAdminAuthenticator } from './admin/auth.js';
+import { createAdminConsole, type AdminConsoleOptions } from './admin/console.js';
+import { createImpersonationInteraction } from './browser/interaction.js';
+import { composeBrowserConfiguration } from './browser/provider-config.js';
+import { createAllowedScopes } from './browser/scopes.js';
+import { createTicketService, type MintedTicket, type TicketRequest, type TicketService } from './browser/tickets.js';
 import { ChainedAuditSink } from './audit/chained-sink.js';
 import type { AuditEvent } from './audit/events.js';
 import { MemoryAuditLog, type AuditLog } from './audit/log.js';
@@ -11,11 +18,12 @@ import { createMetrics, type ExchangeMetrics } from './observability/metrics.js'
 import { boundedLogger, silentLogger } from './observability/logger.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { ConfigurationError, resolveOptions, type ResolvedOptions, type TokenExchangeOptions } from './config.js';
-import { GRANT_PARAMETERS, REPEATABLE_PARAMETERS, TOKEN_EXCHANGE_GRANT } from './constants.js';
+import { GRANT_PARAMETERS, IMPERSONATION_AMR, REPEATABLE_PARAMETERS, TOKEN_EXCHANGE_GRANT } from './constants.js';
 import { createTokenExchangeHandler } from './exchange/grant.js';
 import { createEndpointGuard } from './exchange/guard.js';
 import { auditableTokenId } from './exchange/issue.js';
 import { createIssuerKeys } from './exchange/keys.js';
+import { createImpersonationRules } from './exchange/impersonation-rules.js';
 import { providerTokenLookup } from './exchange/provider-lookup.js';
 import { createActorRateLimiter, createLimiter } from './exchange/rate-limit.js';
 import { audienceOf, ResourceServerRegistry } from './exchange/targets.js';
@@ -40,6 +48,11 @@ export interface TokenExchange {
   configuration(host: Configuration): Configuration;
   /** Registers the grant and its endpoint middleware on the provider built from `configuration()`. */
   register(provider: Provider): void;
+  /**
+   * SPEC §4.1 as a library call (the admin API's `POST /admin/api/tickets`): every rule of an
+   * impersonation, then a one-time ticket and the URL that opens the client as the subject.
+   */
+  mintTicket(request: TicketRequest): Promise<MintedTicket>;
   /** Live impersonations (SPEC §3). */
   list(filter: ImpersonationFilter): Promise<ImpersonationRecord[]>;
   /** Bulk revocation: every live impersonation of an actor, of a subject, or all. Answers how many ended. */
@@ -49,6 +62,18 @@ export interface TokenExchange {
   isEnabled(): Promise<boolean>;
   /** Call when an account changes: ends its impersonations if it may no longer impersonate. */
   actorChanged(actorId: string): Promise<number>;
+  /**
+   * Koa middleware serving the subject's page (SPEC §4.5) at `<basePath>/impersonations` (default
+   * `/account`), signing its user in as the given first-party confidential client (register it with
+   * the redirect URI `<issuer><basePath>/callback`).
+   */
+  accountPage(options: AccountPageOptions): Middleware;
+  /**
+   * Koa middleware serving the support console (SPEC §6) under `basePath` (default `/admin`),
+   * signing agents in as the given first-party confidential client (redirect URI
+   * `<issuer><basePath>/callback`, allowed the `impersonation:admin` scope).
+   */
+  adminConsole(options: AdminConsoleOptions): Middleware;
   /** Koa middleware serving the JSON admin API under `basePath` (default `/admin/api`). */
   adminApi(options?: { basePath?: string }): Middleware;
   /** The chained audit log (absent when a plain `audit` sink was given). */
@@ -60,6 +85,8 @@ export interface TokenExchange {
 }
 
 const REQUEST_ID_HEADER = 'x-request-id';
+/** Where `interactions.url` sends logins that carry a ticket (SPEC §4.3). */
+const INTERACTION_PATH = '/impersonation/interaction';
 const DEFAULT_CLOCK_TOLERANCE = 15;
 const INTERNAL_REQUEST: RequestFacts = { ip: undefined, userAgent: undefined, requestId: 'library-call' };
 
@@ -115,7 +142,10 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
   const tokenClaims = new WeakMap<object, Record<string, unknown>>();
   const audited = new WeakSet<object>();
   let providerRef: Provider | undefined;
-  let captured: { jwks: { keys: JWK[] }; findAccount: FindAccount; clockTolerance: number; sharedAdapter: boolean } | undefined;
+  let captured:
+    | { jwks: { keys: JWK[] }; findAccount: FindAccount; clockTolerance: number; sharedAdapter: boolean; authorizationPath: string; scopes: string[] }
+    | undefined;
+  let tickets: TicketService | undefined;
   let lifecycle: ImpersonationLifecycle | undefined;
 
   const exchangedTokens: ExchangedTokenPolicy = {
@@ -135,19 +165,22 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       findAccount: host.findAccount,
       clockTolerance: host.clockTolerance ?? DEFAULT_CLOCK_TOLERANCE,
       sharedAdapter: host.adapter === undefined || host.adapter === store.adapter,
+      authorizationPath: host.routes?.authorization ?? '/auth',
+      scopes: [...new Set(['openid', 'offline_access', ...(host.scopes ?? [])])],
     };
-    const hostExtraClaims = host.extraTokenClaims;
     const { resourceIndicators: hostIndicators, introspection: hostIntrospection, revocation: hostRevocation } = host.features ?? {};
     const hostResourceInfo = hostIndicators?.getResourceServerInfo;
 
+    const browser = composeBrowserConfiguration(host, {
+      impersonations: store.impersonations,
+      maxLifetimeSeconds: options.policy.maxLifetimeSeconds,
+      interactionPath: INTERACTION_PATH,
+      exchangeClaims: (token) => tokenClaims.get(token),
+      recordJwt: (jti, grantId, ttl) => store.impersonations.addJwt(jti, grantId, ttl),
+    });
     return {
-      ...host,
+      ...browser,
       adapter: host.adapter ?? store.adapter,
-      async extraTokenClaims(ctx, token) {
-        const own = tokenClaims.get(token);
-        const theirs = hostExtraClaims ? await hostExtraClaims(ctx, token) : undefined;
-        return own ? { ...theirs, ...own } : theirs;
-      },
       features: {
         ...host.features,
         resourceIndicators: {
@@ -217,6 +250,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
     lifecycle = life;
     const keys = createIssuerKeys(provider.issuer, captured.jwks, options.trustedIssuers);
     const limiterStore = { redisClient: store.backend.redisClient, keyPrefix: `${store.keys.prefix}ratelimit` };
+    const rules = createImpersonationRules({ options, rateLimiter: createActorRateLimiter(options.policy, limiterStore) });
 
     const handler = createTokenExchangeHandler({
       options,
@@ -233,7 +267,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         clockTolerance: captured.clockTolerance,
         needsAuthTime: options.policy.maxActorAuthAgeSeconds !== undefined,
       },
-      rateLimiter: createActorRateLimiter(options.policy, limiterStore),
+      rules,
       resourceServers,
       issue: {
         attachClaims: (token, claims) => tokenClaims.set(token, claims),
@@ -254,6 +288,26 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         perClient: createLimiter(options.policy.clientRateLimit, limiterStore, { failOpen: true }),
       }),
     );
+    const service = createTicketService({
+      options,
+      rules,
+      provider,
+      tickets: store.tickets,
+      impersonations: store.impersonations,
+      recorder,
+      isEnabled: () => life.isEnabled(),
+      mayStillImpersonate: (actorId) => life.accountMayImpersonate(actorId),
+      allowedScopes: createAllowedScopes(options, resourceServers, captured.scopes),
+      authorizationEndpoint: `${provider.issuer.replace(/\/$/, '')}${captured.authorizationPath}`,
+    });
+    tickets = service;
+    provider.use(createImpersonationInteraction({ provider, tickets: service, path: INTERACTION_PATH, requestFacts, logger }));
+    // SPEC §4.4: the session a browser impersonation lives in ends with it.
+    provider.on('authorization_code.saved', (code: { amr?: string[]; grantId?: string; sessionUid?: string }) => {
+      if (code.amr?.includes(IMPERSONATION_AMR) && code.grantId && code.sessionUid) {
+        store.impersonations.attachSession(code.grantId, code.sessionUid, Math.floor(Date.now() / 1000)).catch(() => undefined);
+      }
+    });
     provider.use(
       createLifecycleEndpoints({
         provider,
@@ -277,12 +331,34 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
     configuration,
     register,
     list: (filter) => registered().list(filter),
+    mintTicket: (request) => {
+      registered();
+      return tickets!.mint(request, requestFacts(undefined));
+    },
     revoke: (filter, by) => registered().revoke(filter, { actor: by?.actor, request: requestFacts(undefined) }),
     setEnabled: (enabled, by) => registered().setEnabled(enabled, { actor: by?.actor, request: requestFacts(undefined) }),
     isEnabled: () => registered().isEnabled(),
     actorChanged: (actorId) => registered().actorChanged(actorId, requestFacts(undefined)),
+    accountPage(pageOptions) {
+      const life = registered();
+      return createAccountPage({ issuer: providerRef!.issuer, options: pageOptions, lifecycle: life, auditLog, store, requestFacts: (ctx) => requestFacts(ctx as KoaContextWithOIDC) }) as unknown as Middleware;
+    },
+    adminConsole(consoleOptions) {
+      const life = registered();
+      return createAdminConsole({
+        provider: providerRef!,
+        options: consoleOptions,
+        accounts: options.accounts,
+        lifecycle: life,
+        tickets: tickets!,
+        auditLog,
+        auth: createAdminAuthenticator(providerRef!, life),
+        store,
+        requestFacts: (ctx) => requestFacts(ctx as KoaContextWithOIDC),
+      }) as unknown as Middleware;
+    },
     adminApi(adminOptions) {
-      return createAdminApi({ provider: providerRef!, lifecycle: registered(), auditLog, requestFacts, logger, ...adminOptions });
+      return createAdminApi({ provider: providerRef!, lifecycle: registered(), auditLog, tickets: tickets!, requestFacts, logger, ...adminOptions });
     },
     auditLog,
     metrics,

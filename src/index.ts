@@ -17,4 +17,8 @@ export { TOKEN_EXCHANGE_GRANT, TokenType, SUBJECT_REFUSAL } from './constants.js
 export type { ActClaim } from './exchange/act.js';
 export type { ResourceServerDefinition } from './exchange/targets.js';
 export { createMemoryStore, createStore, KeyLayout, type Backend, type ImpersonationFilter, type ImpersonationRecord, type Store } from './store/index.js';
-export { ADMIN_SCOPE } from './admin/api.js';
+export { ADMIN_SCOPE, IMPERSONATION_AMR, LOOPBACK_INITIATE_LOGIN_URI, TICKET_PREFIX } from './constants.js';
+export type { MintedTicket, TicketRequest } from './browser/tickets.js';
+export type { ActorIdentity } from './exchange/impersonation-rules.js';
+export type { AccountPageOptions } from './account/page.js';
+export type { AdminConsoleOptions } from './admin/console.js';

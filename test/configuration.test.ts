@@ -24,6 +24,24 @@ describe('options are validated at start-up, naming the bad field', () => {
     );
   });
 
+  it('rejects a ticket lifetime above 600 seconds (SPEC §4.1)', () => {
+    expect(messageOf(() => tokenExchange({ accounts, tickets: { lifetimeSeconds: 601 } }))).toBe(
+      'invalid token exchange options: tickets.lifetimeSeconds: must be at most 600 seconds (the hard maximum of a ticket)',
+    );
+  });
+
+  it('rejects a loopback initiate-login URI that is not on a loopback host', async () => {
+    const exchange = tokenExchange({ accounts, policy: { enabled: true } });
+    const jwks = { keys: [{ kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0', d: 'jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI', kid: 'k', use: 'sig', alg: 'ES256' }] };
+    const provider = new Provider('http://localhost:3999', exchange.configuration({ jwks, findAccount: async () => undefined, clients: [] }));
+    exchange.register(provider);
+    await expect(provider.Client.validate({ client_id: 'x', client_secret: 'secret-secret-secret', redirect_uris: ['https://rp.example/cb'], id_token_signed_response_alg: 'ES256', initiate_login_uri_loopback: 'http://rp.example/login' })).rejects.toMatchObject({
+      error: 'invalid_client_metadata',
+      error_description: 'initiate_login_uri_loopback must be an http(s) URL on a loopback host (localhost, 127.0.0.1, [::1])',
+    });
+    await expect(provider.Client.validate({ client_id: 'x', client_secret: 'secret-secret-secret', redirect_uris: ['https://rp.example/cb'], id_token_signed_response_alg: 'ES256', initiate_login_uri_loopback: 'http://localhost:3001/login' })).resolves.toBeUndefined();
+  });
+
   it('rejects a missing account directory', () => {
     expect(messageOf(() => tokenExchange({} as never))).toBe(
       'invalid token exchange options: accounts: must be an AccountDirectory (an object with findAccount(id))',

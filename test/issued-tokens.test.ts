@@ -76,10 +76,16 @@ describe('opaque access tokens', () => {
     expect(payload.act).toEqual({ sub: 'support' });
   });
 
-  it('serves userinfo for the subject with a token without audience', async () => {
+  it('serves userinfo for the subject, naming the actor, with a token without audience', async () => {
     const result = await server.exchange(impersonate(support, 'alice', { scope: 'openid profile' }));
     const userinfo = await fetch(`${server.issuer}/me`, { headers: { authorization: `Bearer ${result.body.access_token as string}` } });
-    expect(await userinfo.json()).toEqual({ sub: 'alice', name: 'Alice Anders', tenant: 'acme' });
+    expect(await userinfo.json()).toEqual({
+      sub: 'alice',
+      name: 'Alice Anders',
+      tenant: 'acme',
+      act: { sub: 'support' },
+      impersonation: { id: expect.any(String), reason: REASON, started_at: expect.any(Number) },
+    });
   });
 });
 

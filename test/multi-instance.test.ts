@@ -24,7 +24,7 @@ function freePort(): Promise<number> {
 
 async function startInstance(port: number, issuer: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['dist/server/main.js'], {
-    env: { ...process.env, NODE_OPTIONS: '', PORT: String(port), ISSUER: issuer, REDIS_URL: redisUrl, REDIS_PREFIX: prefix },
+    env: { ...process.env, NODE_OPTIONS: '', PORT: String(port), ORDERS_API_PORT: 'off', DEMO_APP_PORT: 'off', ISSUER: issuer, REDIS_URL: redisUrl, REDIS_PREFIX: prefix },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { signInThroughLoginPage } from '../src/server/demo-login.js';
+import { HttpBrowser } from './helpers/http-browser.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -16,27 +17,22 @@ describe('the reference server (SPEC §8)', () => {
     ).rejects.toThrow('sign-in refused: Invalid login or password.');
   });
 
-  it('signs the support agent in to the console and shows the actor token', async () => {
-    const start = await fetch(`${server.issuer}/admin/login`, { redirect: 'manual' });
-    expect(start.status).toBe(302);
-    const consoleCookies = start.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
-    const callback = await signInThroughLoginPage({
-      authorizationUrl: new URL(start.headers.get('location')!, server.issuer).href,
-      redirectUri: `${server.issuer}/admin/callback`,
-      login: 'support',
-      password: 'demo-password',
-    });
-    const page = await fetch(callback, { headers: { cookie: consoleCookies } });
-    expect(page.status).toBe(200);
+  it('signs the support agent in to the console, keeping the tokens on the server', async () => {
+    const browser = new HttpBrowser();
+    const users = await browser.navigate(`${server.issuer}/admin/login`, { until: () => false, login: { login: 'support', password: 'demo-password' } });
+    expect(users.status).toBe(200);
+    expect(users.url.pathname).toBe('/admin/users');
+    expect(users.html).toContain('<span class="who">Sam Support</span>');
+    expect(users.html).not.toMatch(/eyJ|access_token/);
+    expect(browser.cookies(server.issuer)).toContain('console.session');
+    const page = await browser.request(`${server.issuer}/admin/users`);
     expect(page.headers.get('cache-control')).toBe('no-store');
-    const token = /<pre id="access-token">([^<]+)<\/pre>/.exec(await page.text())?.[1];
-    const introspection = await server.post('/token/introspection', { token: token! }, { id: 'orders-api', secret: 'orders-api-secret' });
-    expect(introspection.body).toMatchObject({ active: true, sub: 'support', client_id: 'support-console' });
+    expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
   });
 
-  it('refuses a console callback whose state does not match', async () => {
+  it('refuses a console callback it did not start', async () => {
     const page = await fetch(`${server.issuer}/admin/callback?code=abc&state=forged`);
-    expect(page.status).toBe(400);
-    expect(await page.text()).toContain('state mismatch or missing code');
+    expect(page.status).toBe(403);
+    expect(await page.text()).toContain('Sign-in failed: the sign-in has expired or was started in another browser');
   });
 });

@@ -1,13 +1,16 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
-import { ADMIN_SCOPE } from '../constants.js';
 import { InvalidCursorError, type AuditLog } from '../audit/log.js';
 import { queryAudit } from '../audit/query.js';
 import type { RequestFacts } from '../audit/recorder.js';
+import type { TicketService } from '../browser/tickets.js';
+import { ExchangeRefusal } from '../errors.js';
 import type { ImpersonationLifecycle } from '../lifecycle/service.js';
 import type { Logger } from '../observability/logger.js';
 import type { ImpersonationFilter } from '../store/index.js';
+import { ADMIN_SCOPE } from '../constants.js';
+import { AdminError, createAdminAuthenticator, type AdminCaller } from './auth.js';
 
 export { ADMIN_SCOPE };
 
@@ -38,43 +41,45 @@ const auditQuery = z
   })
   .strict();
 
+const ticketBody = z
+  .object({
+    subject: z.string().min(1).max(256),
+    client_id: z.string().min(1).max(256),
+    reason: z.string().max(2000).optional(),
+    target_link_uri: z.url().max(2000).optional(),
+  })
+  .strict();
+
 type Next = () => Promise<unknown>;
 
-class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly error: string,
-    readonly description: string,
-  ) {
-    super(description);
-  }
-}
+
+
 
 async function readJson(ctx: KoaContextWithOIDC): Promise<unknown> {
-  if (!ctx.is('application/json')) throw new ApiError(415, 'invalid_request', 'send application/json');
+  if (!ctx.is('application/json')) throw new AdminError(415, 'invalid_request', 'send application/json');
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of ctx.req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new ApiError(413, 'invalid_request', 'body too large');
+    if (size > MAX_BODY_BYTES) throw new AdminError(413, 'invalid_request', 'body too large');
     chunks.push(chunk as Buffer);
   }
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch {
-    throw new ApiError(400, 'invalid_request', 'body is not JSON');
+    throw new AdminError(400, 'invalid_request', 'body is not JSON');
   }
 }
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const result = schema.safeParse(value);
-  if (!result.success) throw new ApiError(400, 'invalid_request', `${what}: ${result.error.issues[0]?.message ?? 'invalid'}`);
+  if (!result.success) throw new AdminError(400, 'invalid_request', `${what}: ${result.error.issues[0]?.message ?? 'invalid'}`);
   return result.data;
 }
 
 /**
- * The JSON admin API behind the console (SPEC §3, §5, §6): live impersonations, bulk revocation,
- * the global switch, the audit trail. Callers present an access token of this provider (RFC 6750) that holds
+ * The JSON admin API behind the console (SPEC §3–6): live impersonations, bulk revocation, the
+ * global switch, the audit trail, browser-impersonation tickets. Callers present an access token of this provider (RFC 6750) that holds
  * `impersonation:admin`, is not itself an impersonation, and belongs to an account that may
  * impersonate (read live).
  */
@@ -82,30 +87,53 @@ export function createAdminApi(deps: {
   provider: Provider;
   lifecycle: ImpersonationLifecycle;
   auditLog: AuditLog | undefined;
+  tickets: TicketService;
   requestFacts: (ctx: KoaContextWithOIDC) => RequestFacts;
   logger: Logger;
   basePath?: string;
 }) {
   const base = deps.basePath ?? '/admin/api';
+  const auth = createAdminAuthenticator(deps.provider, deps.lifecycle);
 
-  /** RFC 6750 §3: answers who calls, or throws invalid_token / insufficient_scope. */
-  async function authenticate(ctx: KoaContextWithOIDC): Promise<string> {
+  /**
+   * RFC 6750 §3: answers who calls, or throws invalid_token / insufficient_scope. With
+   * `eligibility: false` the caller's right to impersonate is left to the minting rules, which
+   * audit a refusal (SPEC §4.1).
+   */
+  async function authenticate(ctx: KoaContextWithOIDC, eligibility = true): Promise<AdminCaller> {
     const match = /^Bearer ([\w.~+/-]+=*)$/i.exec(ctx.get('authorization'));
-    if (!match) throw new ApiError(401, 'invalid_token', 'a bearer access token is required');
-    const token = await deps.provider.AccessToken.find(match[1]!);
-    if (!token?.isValid || !token.accountId) throw new ApiError(401, 'invalid_token', 'the access token is invalid, expired or revoked');
-    const extra = (token.extra ?? {}) as { act?: unknown };
-    if (extra.act !== undefined) throw new ApiError(403, 'insufficient_scope', 'an impersonation cannot administer impersonation');
-    if (!token.scope?.split(' ').includes(ADMIN_SCOPE)) throw new ApiError(403, 'insufficient_scope', `the access token needs the ${ADMIN_SCOPE} scope`);
-    if (!(await deps.provider.Grant.find(token.grantId))) throw new ApiError(401, 'invalid_token', 'the access token is invalid, expired or revoked');
-    if (!(await deps.lifecycle.accountMayImpersonate(token.accountId))) {
-      throw new ApiError(403, 'insufficient_scope', 'this account may not administer impersonation');
+    if (!match) throw new AdminError(401, 'invalid_token', 'a bearer access token is required');
+    return auth.authenticate(match[1]!, eligibility);
+  }
+
+  /** SPEC §4.1: `POST /admin/api/tickets` → 201 `{ ticket, expires_at, login_url }`, or the refusal. */
+  async function mintTicket(ctx: KoaContextWithOIDC): Promise<void> {
+    const caller = await authenticate(ctx, false);
+    const body = parse(ticketBody, await readJson(ctx), 'give { "subject", "client_id", "reason" }');
+    const authTime = await auth.authTimeOf(caller);
+    try {
+      ctx.body = await deps.tickets.mint(
+        {
+          actor: { sub: caller.accountId, issuer: deps.provider.issuer, ownIssuer: true, authTime },
+          actorGrantId: caller.grantId,
+          subject: body.subject,
+          clientId: body.client_id,
+          reason: body.reason,
+          targetLinkUri: body.target_link_uri,
+        },
+        deps.requestFacts(ctx),
+      );
+      ctx.status = 201;
+    } catch (err) {
+      if (!(err instanceof ExchangeRefusal) || err.status >= 500) throw err;
+      for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
+      throw new AdminError(err.status, err.error, err.description);
     }
-    return token.accountId;
   }
 
   async function route(ctx: KoaContextWithOIDC, path: string): Promise<void> {
-    const admin = await authenticate(ctx);
+    if (path === '/tickets' && ctx.method === 'POST') return mintTicket(ctx);
+    const admin = (await authenticate(ctx)).accountId;
     const by = { actor: admin, request: deps.requestFacts(ctx) };
     if (path === '/impersonations' && ctx.method === 'GET') {
       const { actor, subject } = parse(impersonationQuery, ctx.query, 'impersonations query');
@@ -119,13 +147,13 @@ export function createAdminApi(deps: {
       return;
     }
     if (path === '/audit' && ctx.method === 'GET') {
-      if (!deps.auditLog) throw new ApiError(404, 'not_found', 'this provider writes audit records to a plain sink, not a queryable log');
+      if (!deps.auditLog) throw new AdminError(404, 'not_found', 'this provider writes audit records to a plain sink, not a queryable log');
       const query = parse(auditQuery, ctx.query, 'audit query');
       const { cursor, limit, ...filter } = query;
       try {
         ctx.body = await queryAudit(deps.auditLog, filter, { cursor, limit });
       } catch (err) {
-        if (err instanceof InvalidCursorError) throw new ApiError(400, 'invalid_request', 'audit query: not a cursor of this audit log');
+        if (err instanceof InvalidCursorError) throw new AdminError(400, 'invalid_request', 'audit query: not a cursor of this audit log');
         throw err;
       }
       return;
@@ -140,7 +168,7 @@ export function createAdminApi(deps: {
       ctx.body = { enabled, revoked };
       return;
     }
-    throw new ApiError(404, 'not_found', 'no such admin API resource');
+    throw new AdminError(404, 'not_found', 'no such admin API resource');
   }
 
   return async function adminApi(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
@@ -152,8 +180,8 @@ export function createAdminApi(deps: {
     try {
       await route(ctx, ctx.path.slice(base.length));
     } catch (thrown) {
-      const err = thrown instanceof ApiError ? thrown : new ApiError(500, 'server_error', 'oops! something went wrong');
-      if (!(thrown instanceof ApiError)) {
+      const err = thrown instanceof AdminError ? thrown : new AdminError(500, 'server_error', 'oops! something went wrong');
+      if (!(thrown instanceof AdminError)) {
         const { name, message } = thrown instanceof Error ? thrown : new Error(String(thrown));
         deps.logger.error({ err: { name, message }, path: ctx.path, request_id: deps.requestFacts(ctx).requestId }, 'admin API failed');
       }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { TokenEndpointGrantContext } from 'oidc-provider';
-import type { DirectoryAccount } from '../accounts.js';
 import type { AuditRecorder, RequestFacts } from '../audit/recorder.js';
 import type { ResolvedOptions } from '../config.js';
 import { TokenType } from '../constants.js';
@@ -12,19 +11,16 @@ import { assertBoundTokenProven, verifyDpopProof } from './dpop.js';
 import type { AboutToIssue, IssueDependencies, IssuePlan } from './issue.js';
 import { AuditBeforeIssueError, issueTokens } from './issue.js';
 import {
-  assertActorMayImpersonate,
   assertActorTokenUnchained,
   assertChainLength,
   assertMayAct,
-  assertReason,
   assertSubjectActive,
-  assertSubjectMayBeImpersonated,
   assertSubjectTokenRevocable,
   grantedScopes,
   lifetimeSeconds,
   subjectScopeLimit,
 } from './policy.js';
-import type { ActorRateLimiter } from './rate-limit.js';
+import type { ImpersonationRules } from './impersonation-rules.js';
 import { auditableReason, parseExchangeRequest, type ExchangeRequest } from './request.js';
 import { resolveTarget, type ResourceServerRegistry } from './targets.js';
 import { isIssuedTo, verifyToken, type ImpersonationFacts, type VerifiedToken, type VerifyContext } from './verify.js';
@@ -42,7 +38,7 @@ export interface GrantDependencies {
   readonly options: ResolvedOptions;
   readonly recorder: AuditRecorder;
   readonly verify: VerifyContext;
-  readonly rateLimiter: ActorRateLimiter;
+  readonly rules: ImpersonationRules;
   readonly resourceServers: ResourceServerRegistry;
   readonly issue: IssueDependencies;
   readonly requestFacts: (ctx: TokenEndpointGrantContext) => RequestFacts;
@@ -116,23 +112,6 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     }
   }
 
-  /** The rate-limit key of an actor: a local account by id, a foreign identity by issuer and subject. */
-  function actorKey(actor: { sub: string; iss?: string | undefined }): string {
-    return actor.iss === undefined ? `account ${actor.sub}` : `${actor.iss} ${actor.sub}`;
-  }
-
-  async function accountIdOf(token: VerifiedToken): Promise<string | undefined> {
-    if (token.ownIssuer || !options.hooks.resolveSubject) return token.sub;
-    return options.hooks.resolveSubject({ issuer: token.issuer, sub: token.sub, claims: token.claims ?? {}, ownIssuer: token.ownIssuer });
-  }
-
-  /** SPEC §2: the actor's account, read live, must be allowed to impersonate right now. */
-  async function actorAccountOf(actor: VerifiedToken): Promise<DirectoryAccount> {
-    const actorId = await accountIdOf(actor);
-    const account = actorId === undefined ? undefined : await options.accounts.findAccount(actorId);
-    return assertActorMayImpersonate(account, actor, policy, epoch());
-  }
-
   /** RFC 8693 §2.1 actor_token: active, addressed to this client, not itself impersonated. */
   async function verifyActor(ctx: Ctx, fetched: Fetched, proofKey: string | undefined, attempt: Attempt): Promise<VerifiedToken | undefined> {
     const actor = await fetched.actor;
@@ -164,7 +143,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     if (!actor && !isIssuedTo(token, clientId, deps.resourceServers.servedBy(clientId))) {
       throw invalidRequest('subject_token_audience', 'subject_token was not issued to this client', `client ${clientId}`);
     }
-    const id = await accountIdOf(token);
+    const id = await deps.rules.accountIdOf(token);
     if (id === undefined) throw subjectRefused('subject_unknown', `${token.issuer} ${token.sub} maps to no account`);
     attempt.subject = id;
     return { id, token };
@@ -175,13 +154,13 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     if (actor.principal !== 'user') {
       throw invalidRequest('actor_not_a_user', 'only a user can start an impersonation', `actor ${actor.sub} is a client`);
     }
-    await deps.rateLimiter.consume(actorKey({ sub: actor.sub, iss: actor.ownIssuer ? undefined : actor.issuer }));
-    const [actorAccountRead, subjectAccountRead] = await Promise.all([actorAccountOf(actor).catch((err: unknown) => err), options.accounts.findAccount(subject.id)]);
-    if (actorAccountRead instanceof Error) throw actorAccountRead;
-    const actorAccount = actorAccountRead as DirectoryAccount;
-    const subjectAccount = assertSubjectMayBeImpersonated(subjectAccountRead, subject.id, actorAccount, policy);
-    assertMayAct(subject.token?.mayAct, { sub: actor.sub, iss: actor.issuer, clientId: ctx.oidc.client.clientId });
-    assertReason(request.reason, policy);
+    const { actorAccount, subjectAccount } = await deps.rules.admit({
+      actor,
+      subjectId: subject.id,
+      clientId: ctx.oidc.client.clientId,
+      reason: request.reason,
+      mayAct: subject.token?.mayAct,
+    });
     const act = wrapActor({ sub: actor.sub, iss: actor.ownIssuer ? undefined : actor.issuer }, undefined);
     const impersonation: ImpersonationFacts = { id: randomUUID(), reason: request.reason, started_at: epoch() };
     return { actorAccount, subjectAccount, act, impersonation };
@@ -193,11 +172,11 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
    * SPEC §2: a chain counts against the rate limit of the person who started it (the innermost actor).
    */
   async function decideChain(ctx: Ctx, actor: VerifiedToken | undefined, subject: Subject, prior: ActClaim) {
-    await deps.rateLimiter.consume(actorKey(actorChain(prior).at(-1)!));
+    await deps.rules.chargeChain(prior);
     const acting: ActingParty = actor
       ? { sub: actor.sub, iss: actor.ownIssuer ? undefined : actor.issuer, token: actor }
       : { sub: ctx.oidc.client.clientId, iss: undefined, token: undefined };
-    const actorAccount = actor?.principal === 'user' ? await actorAccountOf(actor) : undefined;
+    const actorAccount = actor?.principal === 'user' ? await deps.rules.actorAccountOf(actor) : undefined;
     const subjectAccount = assertSubjectActive(await options.accounts.findAccount(subject.id), subject.id);
     assertMayAct(subject.token?.mayAct, { sub: acting.sub, iss: acting.iss ?? deps.verify.ownIssuer, clientId: ctx.oidc.client.clientId });
     const act = wrapActor(acting, prior);
@@ -276,17 +255,14 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     });
     attempt.scope = scopes.join(' ');
 
-    if (options.hooks.authorize) {
-      const verdict = await options.hooks.authorize({
-        actor: decision.actorAccount,
-        subject: decision.subjectAccount,
-        clientId: ctx.oidc.client.clientId,
-        reason: decision.impersonation?.reason,
-        scopes,
-        audience: target ? [target.identifier] : [],
-      });
-      if (verdict && verdict.allow === false) throw subjectRefused('subject_denied_by_hook', verdict.detail);
-    }
+    await deps.rules.authorizeByHook({
+      actor: decision.actorAccount,
+      subject: decision.subjectAccount,
+      clientId: ctx.oidc.client.clientId,
+      reason: decision.impersonation?.reason,
+      scopes,
+      audience: target ? [target.identifier] : [],
+    });
 
     const lifetime = lifetimeSeconds({
       requested: request.requestedExpiresIn,

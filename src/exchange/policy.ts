@@ -41,7 +41,7 @@ export function subjectScopeLimit(subject: VerifiedToken | undefined): readonly 
 /** SPEC §2: the actor's account exists, is enabled, holds an actor role, and (optionally) authenticated recently. */
 export function assertActorMayImpersonate(
   account: DirectoryAccount | undefined,
-  actor: VerifiedToken,
+  actor: Pick<VerifiedToken, 'sub' | 'authTime'>,
   policy: ImpersonationPolicy,
   now: number,
 ): DirectoryAccount {
@@ -121,6 +121,16 @@ export function assertReason(reason: string | undefined, policy: ImpersonationPo
 }
 
 /**
+ * SPEC §1–2: what an impersonation may ever carry, whichever door it came through: the allow-list,
+ * minus the deny-list, never `offline_access` (it is never refreshable) and never the admin scope
+ * (an impersonated identity cannot administer impersonation).
+ */
+export function impersonationScopes(scopes: readonly string[], policy: ImpersonationPolicy): string[] {
+  const { allow, deny } = policy.scopes;
+  return scopes.filter((s) => (!allow || allow.includes(s)) && !deny.includes(s) && s !== 'offline_access' && s !== ADMIN_SCOPE);
+}
+
+/**
  * SPEC §1: issued scope = requested ∩ what the subject may hold ∩ allow-list − deny-list, never
  * `offline_access`, and never the admin API's scope, which no exchanged token may carry on (it
  * would outlive the administrator's own sign-in). Without `scope`, the request asks for everything
@@ -136,8 +146,7 @@ export function grantedScopes(input: {
   const known = limits.filter((l): l is readonly string[] => l !== undefined);
   let scopes = requested ? [...requested] : [...(known[0] ?? [])];
   for (const limit of known) scopes = scopes.filter((s) => limit.includes(s));
-  if (impersonating && policy.scopes.allow) scopes = scopes.filter((s) => policy.scopes.allow!.includes(s));
-  if (impersonating) scopes = scopes.filter((s) => !policy.scopes.deny.includes(s));
+  if (impersonating) scopes = impersonationScopes(scopes, policy);
   scopes = scopes.filter((s) => s !== 'offline_access' && s !== ADMIN_SCOPE);
   if (scopes.length === 0) {
     throw new ExchangeRefusal('scope_empty', 'invalid_scope', 'none of the requested scopes can be granted', {

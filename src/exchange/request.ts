@@ -113,7 +113,14 @@ function parseRequestedExpiresIn(params: RawParams): number | undefined {
  * looks like a token. Whether it is required is policy.
  */
 function parseReason(params: RawParams): string | undefined {
-  const raw = single(params, 'reason');
+  return validateReason(single(params, 'reason'));
+}
+
+/**
+ * SPEC §1's reason rule, for every door an impersonation comes through (the grant, tickets): the
+ * trimmed reason, `undefined` when none was given, or a refusal naming what is wrong.
+ */
+export function validateReason(raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined;
   const reason = raw.trim();
   if (reason === '') return undefined;

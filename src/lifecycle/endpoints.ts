@@ -103,8 +103,11 @@ export function createLifecycleEndpoints(deps: Dependencies) {
   async function checkOpaqueIntrospection(ctx: KoaContextWithOIDC): Promise<void> {
     const body = ctx.body as { active?: boolean; act?: unknown } | undefined;
     const token = ctx.oidc.entities.AccessToken as { grantId?: string; gty?: string } | undefined;
-    if (!body?.active || !token?.grantId || token.gty !== TOKEN_EXCHANGE_GRANT) return;
-    if (!(await stands(ctx, token.grantId, body.act !== undefined))) ctx.body = INACTIVE;
+    if (!body?.active || !token?.grantId) return;
+    // Impersonations (exchanged or a browser session's tokens) and delegations of this grant.
+    const impersonation = body.act !== undefined;
+    if (!impersonation && token.gty !== TOKEN_EXCHANGE_GRANT) return;
+    if (!(await stands(ctx, token.grantId, impersonation))) ctx.body = INACTIVE;
   }
 
   async function revokeJwt(ctx: KoaContextWithOIDC): Promise<void> {
@@ -141,8 +144,10 @@ export function createLifecycleEndpoints(deps: Dependencies) {
     await lifecycle.revokeGrant(token.grantId, 'revoked_single', { actor: ctx.oidc.client?.clientId, request: deps.requestFacts(ctx) });
   }
 
+  // A grant revoked by the provider: an RP-initiated logout (SPEC §4.4), or a source of impersonations (§3 cascade).
   provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
-    lifecycle.revokeGrant(grantId, 'cascade_source_revoked', { request: deps.requestFacts(ctx) }).catch(() => undefined);
+    const cause = ctx?.oidc?.route?.startsWith('end_session') ? 'ended_by_logout' : 'cascade_source_revoked';
+    lifecycle.revokeGrant(grantId, cause, { request: deps.requestFacts(ctx) }).catch(() => undefined);
   });
 
   return async function impersonationEndpoints(ctx: KoaContextWithOIDC, next: Next): Promise<void> {

@@ -3,6 +3,7 @@ import type Provider from 'oidc-provider';
 import type { AccountDirectory, DirectoryAccount } from '../accounts.js';
 import type { AuditRecorder, RequestFacts } from '../audit/recorder.js';
 import type { ImpersonationPolicy } from '../config.js';
+import { IMPERSONATION_AMR } from '../constants.js';
 import type { ImpersonationFilter, ImpersonationRecord, Store } from '../store/index.js';
 
 /** Why impersonations ended, as the audit record's `rule` says. */
@@ -14,7 +15,9 @@ export type RevocationCause =
   | 'revoked_all'
   | 'kill_switch'
   | 'cascade_source_revoked'
-  | 'cascade_actor_ineligible';
+  | 'cascade_actor_ineligible'
+  | 'ended_by_subject'
+  | 'ended_by_logout';
 
 const BATCH = 2000;
 
@@ -113,6 +116,21 @@ export class ImpersonationLifecycle {
   }
 
   /**
+   * SPEC §4.4: a browser impersonation ends with its provider session, on every instance (the
+   * session lives in the shared store). A session signed in again since (another login) is left alone.
+   */
+  private async endSessions(records: readonly ImpersonationRecord[]): Promise<void> {
+    await Promise.all(
+      records
+        .filter((r) => r.kind === 'browser' && r.sessionUid)
+        .map(async (r) => {
+          const session = await this.provider.Session.findByUid(r.sessionUid!);
+          if (session?.accountId === r.subject && session.amr?.includes(IMPERSONATION_AMR)) await session.destroy();
+        }),
+    );
+  }
+
+  /**
    * Re-reads an actor's account and ends their impersonations when they may no longer
    * impersonate (disabled, deleted, role removed). Call it when accounts change.
    */
@@ -164,7 +182,7 @@ export class ImpersonationLifecycle {
       for (let i = 0; i < fresh.length; i += BATCH) {
         const batch = fresh.slice(i, i + BATCH);
         await this.deleteGrants(batch.map((r) => r.grantId));
-        await this.store.impersonations.forget(batch);
+        await Promise.all([this.store.impersonations.forget(batch), this.endSessions(batch)]);
         await Promise.all(
           batch.map((r) =>
             this.recorder.record(

@@ -42,6 +42,12 @@ export function createMetrics(liveImpersonations: () => Promise<number>): Exchan
       this.set(await liveImpersonations());
     },
   });
+  const tickets = new Counter({
+    name: 'impersonation_tickets_total',
+    help: 'Browser-impersonation tickets minted and redeemed, by outcome and, for refusals, the rule that refused',
+    labelNames: ['event', 'outcome', 'rule'] as const,
+    registers: [registry],
+  });
   const webhooks = new Counter({
     name: 'webhook_deliveries_total',
     help: 'Webhook delivery attempts: delivered, retry (will try again), failed (gave up)',
@@ -57,7 +63,9 @@ export function createMetrics(liveImpersonations: () => Promise<number>): Exchan
   return {
     registry,
     observeAudit(event) {
-      if (event.event === 'exchange.granted' || event.event === 'exchange.denied') {
+      if (event.event === 'ticket.minted' || event.event === 'ticket.redeemed') {
+        tickets.inc({ event: event.event, outcome: event.outcome, rule: event.rule ?? '' });
+      } else if (event.event === 'exchange.granted' || event.event === 'exchange.denied') {
         exchanges.inc({ outcome: event.outcome, rule: event.rule ?? '' });
       } else if (event.event === 'token.revoked') {
         revocations.inc({ cause: event.rule ?? '' });

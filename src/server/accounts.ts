@@ -24,7 +24,21 @@ export class FixtureAccounts implements AccountDirectory {
 
   async findAccount(id: string): Promise<DirectoryAccount | undefined> {
     const account = this.#accounts.get(id);
-    return account && { id: account.id, tenant: account.tenant, roles: [...account.roles], disabled: account.disabled ?? false };
+    return account && FixtureAccounts.#directoryView(account);
+  }
+
+  /** SPEC §6 user search: id, name or email containing the query (case-insensitive), in id order. */
+  async searchAccounts(query: string, limit: number): Promise<DirectoryAccount[]> {
+    const q = query.trim().toLowerCase();
+    return [...this.#accounts.values()]
+      .filter((a) => !q || [a.id, a.name, a.email].some((field) => field.toLowerCase().includes(q)))
+      .sort((a, b) => a.id.localeCompare(b.id))
+      .slice(0, limit)
+      .map((a) => FixtureAccounts.#directoryView(a));
+  }
+
+  static #directoryView(account: FixtureAccount): DirectoryAccount {
+    return { id: account.id, tenant: account.tenant, roles: [...account.roles], disabled: account.disabled ?? false, name: account.name, email: account.email };
   }
 
   /** The account whose login and password match, unless it is disabled. */

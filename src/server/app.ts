@@ -7,7 +7,6 @@ import type { Logger } from '../observability/logger.js';
 import { metricsRoute, requestLog } from './observability.js';
 import type { Store } from '../store/index.js';
 import { FixtureAccounts } from './accounts.js';
-import { adminRoutes } from './admin.js';
 import type { Fixtures } from './fixtures.js';
 import { interactionRoutes } from './interactions.js';
 import { createReferenceProvider, type ReferenceProvider } from './provider.js';
@@ -60,9 +59,13 @@ export async function createReferenceServer(options: ReferenceServerOptions): Pr
   reference.provider.use(metricsRoute(reference.exchange.metrics.registry));
   reference.provider.use(interactionRoutes(reference.provider, accounts));
   reference.provider.use(reference.exchange.adminApi());
+  const accountClient = fixtures.clients.find((c) => c.client_id === 'account');
+  if (accountClient?.client_secret) {
+    reference.provider.use(reference.exchange.accountPage({ clientId: accountClient.client_id, clientSecret: accountClient.client_secret, product: 'Acme account' }));
+  }
   if (consoleClient?.client_secret) {
     reference.provider.use(
-      adminRoutes({ issuer, clientId: consoleClient.client_id, clientSecret: consoleClient.client_secret, redirectUri: new URL('/admin/callback', issuer).href }),
+      reference.exchange.adminConsole({ clientId: consoleClient.client_id, clientSecret: consoleClient.client_secret, applications: ['demo-app'], product: 'Acme support console' }),
     );
   }
   return {

@@ -57,15 +57,28 @@ async function readJson<T>(dir: string, name: string, schema: z.ZodType<T>): Pro
   return parsed.data;
 }
 
-/** Replaces `{issuer}` in client URIs so the fixtures follow the `ISSUER` the server runs under. */
-function withIssuer(value: unknown, issuer: string): unknown {
-  if (typeof value === 'string') return value.replaceAll('{issuer}', issuer);
-  if (Array.isArray(value)) return value.map((v) => withIssuer(v, issuer));
+/** Where the demo relying party runs unless told otherwise (`DEMO_APP_PORT` / `DEMO_APP_URL`). */
+export const DEFAULT_DEMO_APP_ORIGIN = 'http://localhost:3001';
+
+/** The origins the fixture URIs name: `{issuer}` and `{demo-app}` in config/clients.json. */
+interface FixtureOrigins {
+  readonly issuer: string;
+  readonly demoApp: string;
+}
+
+/** Replaces the placeholders in client URIs so the fixtures follow the ports the servers run on. */
+function withOrigins(value: unknown, origins: FixtureOrigins): unknown {
+  if (typeof value === 'string') return value.replaceAll('{issuer}', origins.issuer).replaceAll('{demo-app}', origins.demoApp);
+  if (Array.isArray(value)) return value.map((v) => withOrigins(v, origins));
   return value;
 }
 
-/** Reads accounts.json, clients.json and impersonation.json from `dir`. */
-export async function loadFixtures(dir: string, issuer: string): Promise<Fixtures> {
+/**
+ * Reads accounts.json, clients.json and impersonation.json from `dir`; `{issuer}` and `{demo-app}`
+ * in client URIs become `issuer` and `demoAppOrigin`.
+ */
+export async function loadFixtures(dir: string, issuer: string, demoAppOrigin: string = DEFAULT_DEMO_APP_ORIGIN): Promise<Fixtures> {
+  const origins: FixtureOrigins = { issuer, demoApp: new URL(demoAppOrigin).origin };
   const [accounts, clients, exchange] = await Promise.all([
     readJson(dir, 'accounts.json', accountsFile),
     readJson(dir, 'clients.json', clientsFile),
@@ -74,7 +87,7 @@ export async function loadFixtures(dir: string, issuer: string): Promise<Fixture
   return {
     accounts: accounts.accounts,
     clients: clients.clients.map(
-      (client) => Object.fromEntries(Object.entries(client).map(([k, v]) => [k, withIssuer(v, issuer)])) as ClientMetadata,
+      (client) => Object.fromEntries(Object.entries(client).map(([k, v]) => [k, withOrigins(v, origins)])) as ClientMetadata,
     ),
     policy: exchange.policy,
     resourceServers: exchange.resourceServers as Fixtures['resourceServers'],

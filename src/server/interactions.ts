@@ -1,7 +1,7 @@
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { FixtureAccounts } from './accounts.js';
-import { readForm } from './forms.js';
+import { readForm } from '../web/forms.js';
 import { consentPage, loginPage } from './views.js';
 
 const ROUTE = /^\/interaction\/([\w-]+)(?:\/(login|confirm|abort))?$/;

@@ -4,8 +4,8 @@ import { signInThroughLoginPage } from './demo-login.js';
 /**
  * `npm run -s demo:login -- <login> [password]`: signs a demo account in to the support console
  * (authorization code + PKCE through the real login page) and prints its access token.
- * Reads ISSUER (default http://localhost:3000) and SCOPE (default `openid profile email`); demo
- * client credentials only.
+ * Reads ISSUER (default http://localhost:3000), SCOPE (default `openid profile email`) and RESOURCE
+ * (an RFC 8707 resource indicator: the token is then for that API); demo client credentials only.
  */
 async function main(): Promise<void> {
   const [login = 'support', password = 'demo-password'] = process.argv.slice(2);
@@ -16,12 +16,13 @@ async function main(): Promise<void> {
     clientSecret: 'support-console-secret',
     redirectUri: new URL('/admin/callback', issuer).href,
   };
-  const start = startAuthorization(client, process.env.SCOPE ?? 'openid profile email');
+  const resource = process.env.RESOURCE || undefined;
+  const start = startAuthorization(client, process.env.SCOPE ?? 'openid profile email', resource);
   const callback = await signInThroughLoginPage({ authorizationUrl: start.url, redirectUri: client.redirectUri, login, password });
   if (callback.searchParams.get('state') !== start.state) throw new Error('state mismatch');
   const code = callback.searchParams.get('code');
   if (!code) throw new Error(`sign-in refused: ${callback.searchParams.get('error_description') ?? callback.searchParams.get('error')}`);
-  const tokens = await redeemCode(client, code, start.verifier);
+  const tokens = await redeemCode(client, code, start.verifier, resource);
   process.stdout.write(`${tokens.access_token}\n`);
 }
 

@@ -8,6 +8,7 @@ import type { PolicyInput, TokenExchangeOptions } from '../config.js';
 import { tokenExchange, type TokenExchange } from '../extension.js';
 import type { Store } from '../store/index.js';
 import type { FixtureAccounts } from './accounts.js';
+import { loggedOutPage, logoutPage } from './views.js';
 
 /** Everything the reference provider is built from; the bootstrap reads it from config/ and env. */
 export interface ReferenceSettings {
@@ -42,19 +43,29 @@ export async function generateSigningKeys(): Promise<{ keys: JWK[] }> {
   return { keys: [{ ...jwk, use: 'sig', alg: 'RS256', kid: `demo-${Date.now().toString(36)}` }] };
 }
 
+function isFirstParty(client: unknown): boolean {
+  return (client as { first_party?: boolean } | undefined)?.first_party === true;
+}
+
 /**
  * SPEC §8: consent is implied for first-party clients (`first_party: true`), the way an operator
  * skips consent for its own console; other clients get the consent page.
  */
 async function loadFirstPartyGrant(ctx: KoaContextWithOIDC) {
   const { client, session, params, provider } = ctx.oidc;
-  if (!client || !session?.accountId || (client as unknown as { first_party?: boolean }).first_party !== true) {
+  if (!client || !session?.accountId || !isFirstParty(client)) {
     const grantId = ctx.oidc.result?.consent?.grantId || (client && session?.grantIdFor(client.clientId));
     return grantId ? provider.Grant.find(grantId) : undefined;
   }
   const existing = session.grantIdFor(client.clientId);
   const grant = (existing && (await provider.Grant.find(existing))) || new provider.Grant({ clientId: client.clientId, accountId: session.accountId });
-  grant.addOIDCScope(String(params?.scope ?? 'openid'));
+  const requested = String(params?.scope ?? 'openid');
+  grant.addOIDCScope(requested);
+  // RFC 8707: a token for a resource server (e.g. `demo:login` with RESOURCE) holds the scopes it serves.
+  for (const [indicator, server] of Object.entries(ctx.oidc.resourceServers ?? {})) {
+    const scopes = requested.split(' ').filter((s) => server.scopes.has(s));
+    if (scopes.length) grant.addResourceScope(indicator, scopes.join(' '));
+  }
   await grant.save();
   return grant;
 }
@@ -91,9 +102,23 @@ export async function createReferenceProvider(settings: ReferenceSettings): Prom
       introspection: { enabled: true },
       revocation: { enabled: true },
       clientCredentials: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          ctx.type = 'html';
+          ctx.body = logoutPage(form, ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId);
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          ctx.type = 'html';
+          ctx.body = loggedOutPage(ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId);
+        },
+      },
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     loadExistingGrant: loadFirstPartyGrant,
+    // A first-party console keeps its own server-side session: its tokens do not end with the
+    // browser's provider session, which a browser impersonation (SPEC §4.3) replaces.
+    expiresWithSession: (_ctx, code) => !isFirstParty(code.client) && !code.scopes.has('offline_access'),
     pkce: { required: () => true },
     ttl: {
       AccessToken: 3600,

@@ -1,20 +1,26 @@
-/** Escapes text for HTML element content and attribute values. */
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
+import { STYLESHEET } from '../web/assets.js';
+import { escapeHtml } from '../web/html.js';
 
-/** The reference server's page frame: plain, server-rendered, no scripts. */
+export { escapeHtml };
+
+/**
+ * The provider's own pages (login, consent, logout): the extension's stylesheet, one card in the
+ * middle of the page, no script.
+ */
 export function page(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<style>
-body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1d2430}
-label{display:block;margin:.8rem 0 .2rem}input{font-size:1rem;padding:.4rem;width:100%;box-sizing:border-box}
-button{margin-top:1rem;font-size:1rem;padding:.5rem 1.2rem}.error{color:#a40000}
-pre{white-space:pre-wrap;word-break:break-all;background:#f3f4f6;padding:.8rem}
+<title>${escapeHtml(title)} · Acme identity</title>
+<style>${STYLESHEET}
+.auth{max-width:27rem;margin:5vh auto 2rem;padding:0 1rem}
+.auth .brand{display:block;text-align:center;font-weight:700;margin-bottom:1.2rem;color:var(--muted)}
+.auth .card{padding:1.6rem 1.6rem 1.8rem}.auth h1{margin-top:0}
+.auth label{margin-top:1rem}.auth .button{margin-top:1.4rem;width:100%}
+.auth .button + .button{margin-top:.6rem}
 </style></head><body>
+<div class="auth"><span class="brand">Acme identity</span><main class="card">
 ${body}
+</main></div>
 </body></html>`;
 }
 
@@ -23,11 +29,11 @@ export function loginPage(action: string, clientId: string, error?: string): str
     'Sign in',
     `<h1>Sign in</h1>
 <p>to continue to <strong>${escapeHtml(clientId)}</strong></p>
-${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
+${error ? `<p class="alert error" role="alert">${escapeHtml(error)}</p>` : ''}
 <form method="post" action="${escapeHtml(action)}" autocomplete="off">
-<label for="login">Login</label><input id="login" name="login" required autofocus>
+<label for="login">Login</label><input id="login" name="login" type="text" autocomplete="username" required autofocus>
 <label for="password">Password</label><input id="password" name="password" type="password" required>
-<button type="submit">Sign in</button>
+<button type="submit" class="button">Sign in</button>
 </form>`,
   );
 }
@@ -37,6 +43,26 @@ export function consentPage(action: string, clientId: string, scopes: readonly s
     'Allow access',
     `<h1>Allow access</h1>
 <p><strong>${escapeHtml(clientId)}</strong> asks for: ${scopes.map((s) => `<code>${escapeHtml(s)}</code>`).join(', ') || 'nothing more'}</p>
-<form method="post" action="${escapeHtml(action)}"><button type="submit">Allow</button></form>`,
+<form method="post" action="${escapeHtml(action)}"><button type="submit" class="button">Allow</button></form>`,
   );
+}
+
+/**
+ * RP-initiated logout's confirmation (oidc-provider's `logoutSource`): `form` is the provider's
+ * hidden form (`op.logoutForm`, with its xsrf token) that both buttons submit.
+ */
+export function logoutPage(form: string, clientName: string | undefined): string {
+  return page(
+    'Sign out',
+    `<h1>Sign out</h1>
+<p>${clientName ? `<strong>${escapeHtml(clientName)}</strong> asks to end your session.` : 'End your session?'} Do you want to sign out of your account on this provider too?</p>
+${form}
+<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout" class="button">Yes, sign me out</button>
+<button type="submit" form="op.logoutForm" class="button secondary">No, stay signed in</button>`,
+  );
+}
+
+/** Shown after a logout that has no post-logout redirect URI to return to. */
+export function loggedOutPage(clientName: string | undefined): string {
+  return page('Signed out', `<h1>Signed out</h1><p>You have signed out${clientName ? ` of ${escapeHtml(clientName)}` : ''}.</p>`);
 }

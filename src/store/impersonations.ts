@@ -21,8 +21,12 @@ export interface ImpersonationRecord {
   readonly expiresAt: number;
   /** Grants this token derives from (the actor token's, a chained subject token's): revoking one ends it. */
   readonly sources: readonly string[];
-  /** The token's id as the audit trail names it. */
+  /** The token's id as the audit trail names it (for a browser impersonation: its ticket's). */
   readonly tokenId: string;
+  /** `browser`: signed in through a ticket (SPEC §4); absent: issued by token exchange. */
+  readonly kind?: 'browser' | undefined;
+  /** A browser impersonation's provider session, once a code was issued in it (ended with it). */
+  readonly sessionUid?: string | undefined;
 }
 
 /** Which live impersonations an operation applies to. */
@@ -92,6 +96,13 @@ export class ImpersonationStore {
       ...record.sources.map((source) => ({ key: this.keys.sourceGrants(), member: source, ttlSeconds })),
     ]);
     await this.backend.set(this.keys.impersonation(record.grantId), JSON.stringify(record), ttlSeconds);
+  }
+
+  /** Notes the provider session a browser impersonation lives in, so that ending it ends the session. */
+  async attachSession(grantId: string, sessionUid: string, now: number): Promise<void> {
+    const record = await this.get(grantId);
+    if (!record || record.sessionUid === sessionUid || record.expiresAt <= now) return;
+    await this.backend.set(this.keys.impersonation(grantId), JSON.stringify({ ...record, sessionUid }), record.expiresAt - now);
   }
 
   /** How many impersonations the index holds (members whose record expired count until pruned). */

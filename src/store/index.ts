@@ -4,6 +4,7 @@ import type { Backend } from './backend.js';
 import { ImpersonationStore } from './impersonations.js';
 import { KeyLayout } from './keys.js';
 import { MemoryBackend } from './memory.js';
+import { TicketStore } from './tickets.js';
 
 /** One storage backend, seen as oidc-provider's adapter and as the impersonation store. */
 export interface Store {
@@ -12,6 +13,8 @@ export interface Store {
   /** Pass as `adapter` in the provider configuration. */
   readonly adapter: AdapterConstructor;
   readonly impersonations: ImpersonationStore;
+  /** Browser-impersonation tickets (SPEC §4.1). */
+  readonly tickets: TicketStore;
   close(): Promise<void>;
 }
 
@@ -23,6 +26,7 @@ export function createStore(backend: Backend, prefix = 'oidc:'): Store {
     keys,
     adapter: createAdapter(backend, keys),
     impersonations: new ImpersonationStore(backend, keys),
+    tickets: new TicketStore(backend, keys),
     close: () => backend.close(),
   };
 }
@@ -35,4 +39,5 @@ export function createMemoryStore(prefix?: string): Store {
 export type { Backend } from './backend.js';
 export type { ImpersonationFilter, ImpersonationRecord } from './impersonations.js';
 export type { StoreAdapter } from './adapter.js';
+export type { Redemption, TicketRecord } from './tickets.js';
 export { KeyLayout } from './keys.js';

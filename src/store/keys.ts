@@ -14,6 +14,8 @@
  *   <p>{imp-all}                 set of every live impersonation grant id
  *   <p>{imp-sources}             set of grant ids that some live impersonation derives from
  *   <p>{jwt:<jti>}               JWT access token record (revocation and introspection of JWTs)
+ *   <p>{ticket:<sha256>}         a browser-impersonation ticket (hash: payload + consumed), by digest
+ *   <p>{web:<id>}                a server-side session of the extension's pages (console, subject's page)
  *   <p>{settings}:<name>         shared settings: the switch, key material
  */
 export class KeyLayout {
@@ -61,6 +63,14 @@ export class KeyLayout {
 
   jwt(jti: string): string {
     return `${this.prefix}{jwt:${jti}}`;
+  }
+
+  ticket(digest: string): string {
+    return `${this.prefix}{ticket:${digest}}`;
+  }
+
+  webSession(id: string): string {
+    return `${this.prefix}{web:${id}}`;
   }
 
   setting(name: string): string {

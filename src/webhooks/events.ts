@@ -12,10 +12,15 @@ export interface WebhookEndpoint {
   readonly events?: readonly WebhookEventType[] | undefined;
 }
 
-/** Which webhook an audit event is, if any: an impersonation granted, refused, or ended. */
+/**
+ * Which webhook an audit event is, if any: an impersonation started (an exchange with an actor, or
+ * a ticket redeemed in a browser), refused (an exchange, a ticket minted or redeemed), or ended.
+ */
 export function webhookTypeOf(event: AuditEvent): WebhookEventType | undefined {
   if (event.event === 'exchange.granted' && event.actor !== undefined) return 'impersonation.started';
+  if (event.event === 'ticket.redeemed' && event.outcome === 'granted') return 'impersonation.started';
   if (event.event === 'exchange.denied') return 'impersonation.denied';
+  if ((event.event === 'ticket.minted' || event.event === 'ticket.redeemed') && event.outcome !== 'granted') return 'impersonation.denied';
   if (event.event === 'token.revoked') return 'impersonation.ended';
   return undefined;
 }

@@ -11,6 +11,7 @@ import type { Logger } from '../../src/observability/logger.js';
 import type { TokenExchangeOptions } from '../../src/config.js';
 import { TOKEN_EXCHANGE_GRANT, TokenType } from '../../src/constants.js';
 import { createReferenceServer, type ReferenceServer } from '../../src/server/app.js';
+import { createDemoApp, type DemoApp } from '../../src/server/demo-app.js';
 import { signInThroughLoginPage } from '../../src/server/demo-login.js';
 import { loadFixtures } from '../../src/server/fixtures.js';
 import type { Store } from '../../src/store/index.js';
@@ -22,6 +23,7 @@ export const PASSWORD = 'demo-password';
 export const REASON = 'Ticket 4711: customer cannot see her orders';
 export const SUPPORT_CONSOLE = { id: 'support-console', secret: 'support-console-secret' };
 export const ORDERS_API = { id: 'orders-api', secret: 'orders-api-secret' };
+export const DEMO_APP = { id: 'demo-app', secret: 'demo-app-secret' };
 export const ORDERS = 'https://api.example.test/orders';
 export const BILLING = 'https://api.example.test/billing';
 
@@ -33,6 +35,14 @@ export const TEST_CLIENTS: ClientMetadata[] = [
     grant_types: ['authorization_code', TOKEN_EXCHANGE_GRANT],
     response_types: ['code'],
     redirect_uris: ['http://localhost:3002/callback'],
+  },
+  {
+    client_id: 'rp-offline',
+    client_secret: 'rp-offline-secret',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: ['http://localhost:3003/callback'],
+    scope: 'openid offline_access profile',
   },
   {
     client_id: 'service-x',
@@ -54,10 +64,12 @@ export interface TestServer {
   readonly issuer: string;
   readonly reference: ReferenceServer;
   readonly audit: MemoryAuditSink;
+  /** The demo relying party on its own random port, when started with `demoApp: true`. */
+  readonly demoApp: DemoApp | undefined;
   /** How many access tokens the provider has saved or issued so far. */
   issuedCount(): number;
-  /** Signs `login` in to a client by authorization code + PKCE (openid-client) and returns its tokens. */
-  signIn(login: string, client?: { id: string; secret: string; redirectUri?: string }, dpop?: oidc.DPoPHandle, scope?: string): Promise<oidc.TokenEndpointResponse>;
+  /** Signs `login` in to a client by authorization code + PKCE (openid-client) and returns its tokens; `resource` (RFC 8707) asks for an API's token. */
+  signIn(login: string, client?: { id: string; secret: string; redirectUri?: string }, dpop?: oidc.DPoPHandle, scope?: string, resource?: string): Promise<oidc.TokenEndpointResponse>;
   /** openid-client's configuration for a confidential client of this server. */
   clientConfig(id: string, secret: string): Promise<oidc.Configuration>;
   /** POSTs a token-exchange request as `client` (client_secret_basic) and returns the raw answer. */
@@ -81,6 +93,13 @@ export interface TestServerOptions {
   trustedIssuers?: TokenExchangeOptions['trustedIssuers'];
   /** The provider's signing keys (private JWKs), so a test can forge tokens "from" the provider. */
   jwks?: { keys: JWK[] };
+  /** Also start the demo relying party (SPEC §6) on a random port, registered under that origin. */
+  demoApp?: boolean;
+}
+
+function listenOnRandomPort(): Promise<{ server: Server; origin: string }> {
+  const server = createServer();
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })));
 }
 
 function basic(client: { id: string; secret?: string }): string {
@@ -115,10 +134,9 @@ function mirrored(log: AuditLog, memory: MemoryAuditSink): AuditLog {
 
 /** Starts the reference server (shipped config/ plus test clients) on a random 127.0.0.1 port. */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const http: Server = createServer();
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const issuer = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-  const fixtures = await loadFixtures(CONFIG_DIR, issuer);
+  const { server: http, origin: issuer } = await listenOnRandomPort();
+  const demoHttp = options.demoApp ? await listenOnRandomPort() : undefined;
+  const fixtures = await loadFixtures(CONFIG_DIR, issuer, demoHttp?.origin);
   const memory = new MemoryAuditSink();
   const given = options.audit;
   // Every record written is mirrored in `memory`, for auditSince(): through the given plain sink,
@@ -142,6 +160,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...(options.logger ? { logger: options.logger } : {}),
   });
   http.on('request', reference.provider.callback());
+  const demoApp = demoHttp ? await createDemoApp({ issuer, origin: demoHttp.origin, clientSecret: DEMO_APP.secret }) : undefined;
+  if (demoHttp && demoApp) demoHttp.server.on('request', demoApp.callback());
 
   let issued = 0;
   reference.provider.on('access_token.saved', () => (issued += 1));
@@ -171,9 +191,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     issuer,
     reference,
     audit: memory,
+    demoApp,
     issuedCount: () => issued,
     clientConfig,
-    async signIn(login, client = SUPPORT_CONSOLE, dpop, scope = 'openid profile email') {
+    async signIn(login, client = SUPPORT_CONSOLE, dpop, scope = 'openid profile email', resource) {
       const redirectUri = 'redirectUri' in client && client.redirectUri ? client.redirectUri : `${issuer}/admin/callback`;
       const config = await clientConfig(client.id, client.secret);
       const verifier = oidc.randomPKCECodeVerifier();
@@ -184,9 +205,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
         code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
         code_challenge_method: 'S256',
         state,
+        ...(resource ? { resource } : {}),
       });
       const callback = await signInThroughLoginPage({ authorizationUrl: url.href, redirectUri, login, password: PASSWORD });
-      return oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state }, { redirect_uri: redirectUri }, dpop ? { DPoP: dpop } : undefined);
+      return oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state }, { redirect_uri: redirectUri, ...(resource ? { resource } : {}) }, dpop ? { DPoP: dpop } : undefined);
     },
     exchange: (params, client = SUPPORT_CONSOLE, headers = {}) => post('/token', { grant_type: TOKEN_EXCHANGE_GRANT, ...params }, client, headers),
     post,
@@ -194,7 +216,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     auditSince: (mark) => memory.records().slice(mark),
     close: async () => {
       await reference.close();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
+      for (const server of [http, demoHttp?.server]) {
+        if (!server) continue;
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
     },
   };
 }

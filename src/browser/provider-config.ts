@@ -1,0 +1,220 @@
+import { errors, interactionPolicy, type Account, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { IMPERSONATION_AMR, LOOPBACK_INITIATE_LOGIN_URI } from '../constants.js';
+import type { ImpersonationRecord, ImpersonationStore } from '../store/impersonations.js';
+import { isTicket } from './tickets.js';
+
+/** What the composed configuration needs from the extension. */
+export interface BrowserConfigDependencies {
+  readonly impersonations: ImpersonationStore;
+  readonly maxLifetimeSeconds: number;
+  /** Where the extension's interaction handler (ticket redemption) is served. */
+  readonly interactionPath: string;
+  /** Claims an exchanged token was issued with (set by the grant), when this token is one. */
+  readonly exchangeClaims: (token: object) => Record<string, unknown> | undefined;
+  /** Records a browser impersonation's JWT access token by `jti`, so introspection sees its revocation. */
+  readonly recordJwt: (jti: string, grantId: string, ttlSeconds: number) => Promise<void>;
+}
+
+type Ctx = KoaContextWithOIDC | undefined;
+type Amr = { amr?: string[] | undefined };
+
+const epoch = () => Math.floor(Date.now() / 1000);
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** oidc-provider's defaults, for hosts that set none (the composed function must answer in their place). */
+const DEFAULT_TTL = {
+  AccessToken: (_ctx: unknown, token: { resourceServer?: { accessTokenTTL?: number } }) => token.resourceServer?.accessTokenTTL || 3600,
+  IdToken: () => 3600,
+  Session: () => 14 * 24 * 3600,
+};
+
+function marked(entity: Amr | undefined): boolean {
+  return entity?.amr?.includes(IMPERSONATION_AMR) === true;
+}
+
+/** The session of this request when it was signed in by a ticket (SPEC §4.4), else `undefined`. */
+function impersonatedSession(ctx: Ctx) {
+  const session = ctx?.oidc?.entities?.Session;
+  return session && marked(session) && session.accountId ? session : undefined;
+}
+
+/**
+ * When the artifact being issued belongs to an impersonated session, the epoch second that
+ * session ends: its login (the redemption) plus the lifetime ceiling. At the token endpoint the
+ * authorization code carries the session's `amr` and `auth_time`; at the authorization endpoint
+ * the session itself does.
+ */
+function impersonationDeadline(ctx: Ctx, maxLifetime: number): number | undefined {
+  const code = ctx?.oidc?.entities?.AuthorizationCode as (Amr & { authTime?: number }) | undefined;
+  if (code && marked(code) && typeof code.authTime === 'number') return code.authTime + maxLifetime;
+  const session = impersonatedSession(ctx);
+  return session?.loginTs !== undefined ? session.loginTs + maxLifetime : undefined;
+}
+
+/** RFC 8693 §4.1 `act` from an impersonation record's actors (direct actor first, the human last). */
+export function actOf(record: ImpersonationRecord): Record<string, unknown> {
+  return record.actors.reduceRight<Record<string, unknown> | undefined>((inner, sub) => ({ sub, ...(inner ? { act: inner } : {}) }), undefined)!;
+}
+
+/** The claims every token of an impersonation carries (SPEC §4.4): `act` and the impersonation facts. */
+export function impersonationClaims(record: ImpersonationRecord): Record<string, unknown> {
+  return {
+    act: actOf(record),
+    impersonation: { id: record.impersonationId, ...(record.reason ? { reason: record.reason } : {}), started_at: record.startedAt },
+  };
+}
+
+function capped<T extends unknown[]>(ttl: unknown, fallback: (...args: T) => number, maxLifetime: number) {
+  return (...args: T): number => {
+    const hostTtl = typeof ttl === 'number' ? ttl : typeof ttl === 'function' ? (ttl as (...a: T) => number)(...args) : fallback(...args);
+    const deadline = impersonationDeadline(args[0] as Ctx, maxLifetime);
+    return deadline === undefined ? hostTtl : Math.max(1, Math.min(hostTtl, deadline - epoch()));
+  };
+}
+
+/**
+ * Composes the host's oidc-provider configuration with what browser impersonation (SPEC §4) needs
+ * at construction. Every host setting keeps working; the extension only adds:
+ * - a `login` prompt check that requests login for a ticket `login_hint` and ends an impersonated
+ *   session for any other client or once its impersonation ended;
+ * - `interactions.url`: such logins (and any consent asked inside an impersonated session) go to
+ *   the extension's interaction handler; everything else to the host's;
+ * - `ttl`: tokens and the session of an impersonation end with it (never extended);
+ * - `issueRefreshToken`: never for an impersonation; `loadExistingGrant`: the impersonation's grant;
+ * - `findAccount` and `extraTokenClaims`: ID tokens, userinfo and access tokens carry `act`;
+ * - `claims`: `act` and `impersonation` released with `openid`;
+ * - `extraClientMetadata`: the loopback initiate-login URI for local development.
+ */
+export function composeBrowserConfiguration(host: Configuration, deps: BrowserConfigDependencies): Configuration {
+  const { maxLifetimeSeconds: maxLifetime } = deps;
+  const records = new WeakMap<object, Map<string, Promise<ImpersonationRecord | undefined>>>();
+
+  /** The impersonation record of a grant, read at most once per request. */
+  function recordOf(ctx: Ctx, grantId: string): Promise<ImpersonationRecord | undefined> {
+    if (!ctx) return deps.impersonations.get(grantId);
+    let cache = records.get(ctx);
+    if (!cache) records.set(ctx, (cache = new Map()));
+    let pending = cache.get(grantId);
+    if (!pending) cache.set(grantId, (pending = deps.impersonations.get(grantId)));
+    return pending;
+  }
+
+  /** A browser impersonation's record for this token, if the token comes from an impersonated session. */
+  async function browserRecord(ctx: Ctx, grantId: unknown): Promise<ImpersonationRecord | undefined> {
+    if (typeof grantId !== 'string' || impersonationDeadline(ctx, maxLifetime) === undefined) return undefined;
+    const record = await recordOf(ctx, grantId);
+    return record?.kind === 'browser' ? record : undefined;
+  }
+
+  const hostInteractions = host.interactions ?? {};
+  const policy = hostInteractions.policy ?? interactionPolicy.base();
+  const login = policy.find((prompt) => prompt.name === 'login');
+  if (!login) throw new Error('token exchange needs the login prompt in interactions.policy');
+  login.checks.add(
+    new interactionPolicy.Check('impersonation_ticket', 'an impersonation ticket was presented', 'login_required', (ctx) =>
+      isTicket(ctx.oidc.params?.login_hint) && !ctx.oidc.result?.login ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT,
+    ),
+  );
+  login.checks.add(
+    new interactionPolicy.Check('impersonation_ended', 'the impersonated session does not extend to this request', 'login_required', async (ctx) => {
+      const session = impersonatedSession(ctx);
+      if (!session || ctx.oidc.result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      const grantId = session.grantIdFor(ctx.oidc.client!.clientId);
+      const record = grantId ? await recordOf(ctx, grantId) : undefined;
+      return record && record.expiresAt > epoch() ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
+    }),
+  );
+
+  const hostUrl = hostInteractions.url ?? (async (_ctx: KoaContextWithOIDC, interaction: { uid: string }) => `/interaction/${interaction.uid}`);
+  const hostLoadGrant = host.loadExistingGrant;
+  const hostIssueRefresh = host.issueRefreshToken;
+  const hostFindAccount = host.findAccount!;
+  const hostExtraClaims = host.extraTokenClaims;
+  const hostTtl = host.ttl ?? {};
+  const hostClaims = host.claims ?? { acr: null, sid: null, auth_time: null, iss: null, openid: ['sub'] };
+  const hostMetadata = host.extraClientMetadata ?? {};
+  const openidClaims = Array.isArray(hostClaims.openid) ? hostClaims.openid : ['sub'];
+
+  return {
+    ...host,
+    interactions: {
+      ...hostInteractions,
+      policy,
+      async url(ctx, interaction) {
+        const { name } = interaction.prompt;
+        if ((name === 'login' && isTicket(interaction.params.login_hint)) || (name === 'consent' && impersonatedSession(ctx))) {
+          return `${deps.interactionPath}/${interaction.uid}`;
+        }
+        return hostUrl(ctx, interaction);
+      },
+    },
+    async loadExistingGrant(ctx) {
+      const session = impersonatedSession(ctx);
+      const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session?.grantIdFor(ctx.oidc.client!.clientId);
+      if (session) return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
+      // A session that is no impersonation (any more) never reuses an impersonation's grant.
+      if (grantId && (await recordOf(ctx, grantId))?.kind === 'browser') return undefined;
+      if (hostLoadGrant) return hostLoadGrant(ctx);
+      return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
+    },
+    async issueRefreshToken(ctx, client, code) {
+      if (marked(code as Amr)) return false;
+      if (hostIssueRefresh) return hostIssueRefresh(ctx, client, code);
+      return client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access');
+    },
+    ttl: {
+      ...hostTtl,
+      AccessToken: capped(hostTtl.AccessToken, DEFAULT_TTL.AccessToken, maxLifetime),
+      IdToken: capped(hostTtl.IdToken, DEFAULT_TTL.IdToken, maxLifetime),
+      Session(ctx, session) {
+        const ttl = hostTtl.Session;
+        const hostValue = typeof ttl === 'number' ? ttl : typeof ttl === 'function' ? ttl(ctx, session) : DEFAULT_TTL.Session();
+        if (!marked(session) || session.loginTs === undefined) return hostValue;
+        return Math.max(1, Math.min(hostValue, session.loginTs + maxLifetime - epoch()));
+      },
+    } as Configuration['ttl'],
+    async findAccount(ctx, sub, token) {
+      const account = await hostFindAccount(ctx, sub, token);
+      if (!account) return account;
+      const stored = (token as { extra?: Record<string, unknown> } | undefined)?.extra;
+      const record = stored?.act ? undefined : await browserRecord(ctx, (token as { grantId?: unknown } | undefined)?.grantId);
+      const extra = stored?.act ? { act: stored.act, ...(stored.impersonation ? { impersonation: stored.impersonation } : {}) } : record ? impersonationClaims(record) : undefined;
+      if (!extra) return account;
+      return {
+        ...account,
+        async claims(...args: Parameters<Account['claims']>) {
+          return { ...(await account.claims(...args)), ...extra };
+        },
+      } as Account;
+    },
+    async extraTokenClaims(ctx, token) {
+      const theirs = hostExtraClaims ? await hostExtraClaims(ctx, token) : undefined;
+      const own = deps.exchangeClaims(token);
+      if (own) return { ...theirs, ...own };
+      const record = await browserRecord(ctx, (token as { grantId?: unknown }).grantId);
+      if (!record) return theirs;
+      const model = token as unknown as { jti: string; format?: string; kind: string };
+      if (model.kind === 'AccessToken' && model.format === 'jwt') await deps.recordJwt(model.jti, record.grantId, Math.max(1, record.expiresAt - epoch()));
+      return { ...theirs, ...impersonationClaims(record) };
+    },
+    claims: { ...hostClaims, openid: [...new Set([...openidClaims, 'act', 'impersonation'])] },
+    extraClientMetadata: {
+      ...hostMetadata,
+      properties: [...new Set([...(hostMetadata.properties ?? []), LOOPBACK_INITIATE_LOGIN_URI])],
+      validator(ctx, key, value, metadata) {
+        if (key === LOOPBACK_INITIATE_LOGIN_URI && value !== undefined) {
+          let url: URL | undefined;
+          try {
+            url = new URL(String(value));
+          } catch {
+            url = undefined;
+          }
+          if (!url || !['http:', 'https:'].includes(url.protocol) || !LOOPBACK_HOSTS.has(url.hostname)) {
+            throw new errors.InvalidClientMetadata(`${LOOPBACK_INITIATE_LOGIN_URI} must be an http(s) URL on a loopback host (localhost, 127.0.0.1, [::1])`);
+          }
+        }
+        return hostMetadata.validator?.(ctx, key, value, metadata);
+      },
+    },
+  };
+}

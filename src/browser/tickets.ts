@@ -1,0 +1,263 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type Provider from 'oidc-provider';
+import type { Client } from 'oidc-provider';
+import type { AuditRecorder, RequestFacts } from '../audit/recorder.js';
+import type { ResolvedOptions } from '../config.js';
+import { LOOPBACK_INITIATE_LOGIN_URI, TICKET_PREFIX } from '../constants.js';
+import { ExchangeRefusal, invalidRequest } from '../errors.js';
+import type { ActorIdentity, ImpersonationRules } from '../exchange/impersonation-rules.js';
+import { assertSubjectMayBeImpersonated } from '../exchange/policy.js';
+import { validateReason } from '../exchange/request.js';
+import type { ImpersonationRecord, ImpersonationStore } from '../store/impersonations.js';
+import type { TicketRecord, TicketStore } from '../store/tickets.js';
+import type { AllowedScopes } from './scopes.js';
+
+/** SPEC §4.1 answer to a minting request. */
+export interface MintedTicket {
+  readonly ticket: string;
+  readonly expires_at: string;
+  readonly login_url: string;
+}
+
+/** What the admin API (or a host's own console) knows of the person asking for a ticket. */
+export interface TicketRequest {
+  readonly actor: ActorIdentity;
+  /** The grant of the credential the actor presented: revoking it ends the impersonation (SPEC §3 cascade). */
+  readonly actorGrantId?: string | undefined;
+  readonly subject: string;
+  readonly clientId: string;
+  readonly reason: string | undefined;
+  /** OIDC Core §4 `target_link_uri`: where the client should land; same origin as its login URI. */
+  readonly targetLinkUri?: string | undefined;
+}
+
+/** The authorization request a ticket is redeemed in (from oidc-provider's interaction details). */
+export interface RedemptionRequest {
+  readonly ticket: string;
+  readonly clientId: string;
+  readonly scope: string | undefined;
+  readonly resources: readonly string[];
+  readonly claims: readonly string[];
+}
+
+/** A redeemed ticket: the subject to sign in, and the grant the session's tokens are issued under. */
+export interface Redeemed {
+  readonly subject: string;
+  readonly grantId: string;
+  readonly startedAt: number;
+}
+
+interface Dependencies {
+  readonly options: ResolvedOptions;
+  readonly rules: ImpersonationRules;
+  readonly provider: Provider;
+  readonly tickets: TicketStore;
+  readonly impersonations: ImpersonationStore;
+  readonly recorder: AuditRecorder;
+  readonly isEnabled: () => Promise<boolean>;
+  readonly mayStillImpersonate: (actorId: string) => Promise<boolean>;
+  readonly allowedScopes: AllowedScopes;
+  /** The provider's authorization endpoint, for clients without an initiate-login URI. */
+  readonly authorizationEndpoint: string;
+}
+
+const epoch = () => Math.floor(Date.now() / 1000);
+
+/** A ticket is never stored or logged: only the SHA-256 of it. */
+function digestOf(ticket: string): string {
+  return createHash('sha256').update(ticket).digest('base64url');
+}
+
+/** The audit trail names a ticket by its digest, as it names opaque tokens (SPEC §5: no token values). */
+function auditId(digest: string): string {
+  return `sha256:${digest}`;
+}
+
+/** Whether a `login_hint` is shaped like a ticket (anything else is an ordinary hint, SPEC §4.3). */
+export function isTicket(value: unknown): value is string {
+  return typeof value === 'string' && value.startsWith(TICKET_PREFIX) && /^[\w-]{40,100}$/.test(value.slice(TICKET_PREFIX.length));
+}
+
+function ticketDenied(rule: 'ticket_unknown' | 'ticket_expired' | 'ticket_used' | 'ticket_other_client', detail?: string): ExchangeRefusal {
+  return new ExchangeRefusal(rule, 'access_denied', 'the impersonation ticket is invalid, expired or already used', { detail });
+}
+
+/**
+ * SPEC §4.1–4.3: one-time tickets that open a client in a browser as the subject. Minting runs every
+ * rule of an impersonation through the same rules as the grant; redemption consumes the ticket
+ * atomically and prepares the impersonated session's grant.
+ */
+export function createTicketService(deps: Dependencies) {
+  const { options, provider, recorder } = deps;
+
+  async function clientFor(clientId: string): Promise<Client> {
+    const client = await provider.Client.find(clientId);
+    if (!client) throw invalidRequest('ticket_client_unknown', 'unknown client_id', clientId);
+    if (!client.responseTypeAllowed('code') || !client.redirectUris?.length) {
+      throw invalidRequest('ticket_client_unsupported', 'this client cannot sign a browser in (no authorization code flow)', clientId);
+    }
+    return client;
+  }
+
+  /** OIDC Core §4 third-party initiated login URL, or a plain authorization request without one. */
+  function loginUrl(client: Client, ticket: string, target: string | undefined): string {
+    const metadata = client.metadata() as Record<string, unknown>;
+    const initiate = metadata.initiate_login_uri ?? metadata[LOOPBACK_INITIATE_LOGIN_URI];
+    if (typeof initiate === 'string') {
+      const url = new URL(initiate);
+      const targetLink = target ?? (typeof metadata.client_uri === 'string' ? metadata.client_uri : `${url.origin}/`);
+      if (new URL(targetLink).origin !== url.origin) {
+        throw invalidRequest('target_link_uri_invalid', 'target_link_uri must be on the client\'s own origin', targetLink);
+      }
+      url.searchParams.set('iss', provider.issuer);
+      url.searchParams.set('login_hint', ticket);
+      url.searchParams.set('target_link_uri', targetLink);
+      return url.href;
+    }
+    const url = new URL(deps.authorizationEndpoint);
+    url.search = new URLSearchParams({ client_id: client.clientId, response_type: 'code', scope: 'openid', redirect_uri: client.redirectUris![0]!, login_hint: ticket }).toString();
+    return url.href;
+  }
+
+  async function assertEnabled(): Promise<void> {
+    if (!(await deps.isEnabled())) throw new ExchangeRefusal('impersonation_disabled', 'access_denied', 'impersonation is disabled', { status: 403 });
+  }
+
+  /**
+   * SPEC §4.1: mints a ticket after every rule of §1–2 (the switch, the actor's live account and role,
+   * the subject rules, the reason, the rate limit, the hook). Every attempt is audited.
+   */
+  async function mint(request: TicketRequest, facts: RequestFacts): Promise<MintedTicket> {
+    let reason: string | undefined;
+    try {
+      await assertEnabled();
+      reason = validateReason(request.reason);
+      const client = await clientFor(request.clientId);
+      const { actorAccount, subjectAccount } = await deps.rules.admit({ actor: request.actor, subjectId: request.subject, clientId: client.clientId, reason });
+      await deps.rules.authorizeByHook({
+        actor: actorAccount,
+        subject: subjectAccount,
+        clientId: client.clientId,
+        reason,
+        scopes: await deps.allowedScopes.forClient(client, subjectAccount),
+        audience: [],
+      });
+      const ticket = `${TICKET_PREFIX}${randomBytes(32).toString('base64url')}`;
+      const digest = digestOf(ticket);
+      const now = epoch();
+      const record: TicketRecord = {
+        impersonationId: randomUUID(),
+        actor: actorAccount.id,
+        subject: subjectAccount.id,
+        clientId: client.clientId,
+        reason,
+        sources: request.actorGrantId ? [request.actorGrantId] : [],
+        mintedAt: now,
+        expiresAt: now + options.tickets.lifetimeSeconds,
+      };
+      const url = loginUrl(client, ticket, request.targetLinkUri);
+      const expiresAt = new Date(record.expiresAt * 1000).toISOString();
+      await recorder.record(
+        'ticket.minted',
+        { outcome: 'granted', actor: record.actor, subject: record.subject, client_id: record.clientId, reason, token_id: auditId(digest), expires_at: expiresAt },
+        facts,
+      );
+      await deps.tickets.put(digest, record, now);
+      return { ticket, expires_at: expiresAt, login_url: url };
+    } catch (err) {
+      if (err instanceof ExchangeRefusal) {
+        await recordDenial('ticket.minted', err, { actor: request.actor.sub, subject: request.subject, client_id: request.clientId, reason }, facts);
+      }
+      throw err;
+    }
+  }
+
+  async function recordDenial(event: 'ticket.minted' | 'ticket.redeemed', refusal: ExchangeRefusal, fields: Record<string, string | undefined>, facts: RequestFacts): Promise<void> {
+    try {
+      await recorder.record(event, { outcome: refusal.status >= 500 ? 'error' : 'denied', rule: refusal.rule, ...fields }, facts);
+    } catch {
+      // The refusal stands; the sink reports its own failure.
+    }
+  }
+
+  /** SPEC §4.3: the rules re-read at redemption — the switch, and both accounts as they are now. */
+  async function assertStillAllowed(record: TicketRecord): Promise<void> {
+    await assertEnabled();
+    if (!(await deps.mayStillImpersonate(record.actor))) {
+      throw invalidRequest('actor_not_impersonator', 'the actor is not allowed to impersonate', `${record.actor} may no longer impersonate`);
+    }
+    const [actor, subject] = await Promise.all([options.accounts.findAccount(record.actor), options.accounts.findAccount(record.subject)]);
+    assertSubjectMayBeImpersonated(subject, record.subject, actor!, options.policy);
+  }
+
+  /** The grant the impersonated session's tokens are issued under: only what policy allows, the rest rejected (no consent prompt). */
+  async function impersonationGrant(record: TicketRecord, request: RedemptionRequest, lifetime: number) {
+    const client = (await provider.Client.find(record.clientId))!;
+    const subject = (await options.accounts.findAccount(record.subject))!;
+    const grant = new provider.Grant({ accountId: record.subject, clientId: record.clientId });
+    const requested = [...new Set((request.scope ?? '').split(' ').filter(Boolean))];
+    const allowed = new Set(await deps.allowedScopes.forClient(client, subject));
+    grant.addOIDCScope(requested.filter((s) => allowed.has(s)));
+    grant.rejectOIDCScope(requested.filter((s) => !allowed.has(s)));
+    if (request.claims.length) grant.addOIDCClaims([...request.claims]);
+    for (const resource of request.resources) {
+      const forResource = new Set(deps.allowedScopes.forResource(resource, [...allowed]));
+      grant.addResourceScope(resource, requested.filter((s) => forResource.has(s)));
+      grant.rejectResourceScope(resource, requested.filter((s) => !forResource.has(s)));
+    }
+    (grant as unknown as { expiresIn: number }).expiresIn = lifetime;
+    const model = grant as unknown as { jti: string; generateTokenId(): string };
+    model.jti = model.generateTokenId();
+    return { grant, grantId: model.jti, scope: grant.getOIDCScope() };
+  }
+
+  /**
+   * SPEC §4.3: consumes the ticket exactly once and, when it counts and the rules still hold,
+   * stores the impersonation's grant and index entry (after its audit record). Refusals are
+   * audited with their rule and thrown as `access_denied`.
+   */
+  async function redeem(request: RedemptionRequest, facts: RequestFacts): Promise<Redeemed> {
+    const digest = digestOf(request.ticket);
+    const now = epoch();
+    const redemption = await deps.tickets.redeem(digest, request.clientId, now);
+    const known = redemption.outcome === 'unknown' ? undefined : redemption.record;
+    const fields = { actor: known?.actor, subject: known?.subject, client_id: request.clientId, reason: known?.reason, token_id: auditId(digest) };
+    try {
+      if (redemption.outcome === 'unknown') throw ticketDenied('ticket_unknown');
+      if (redemption.outcome === 'used') throw ticketDenied('ticket_used');
+      if (redemption.outcome === 'expired') throw ticketDenied('ticket_expired', `expired ${now - redemption.record.expiresAt}s ago`);
+      if (redemption.outcome === 'other_client') throw ticketDenied('ticket_other_client', `minted for ${redemption.record.clientId}`);
+      const { record } = redemption;
+      await assertStillAllowed(record);
+      const lifetime = options.policy.maxLifetimeSeconds;
+      const { grant, grantId, scope } = await impersonationGrant(record, request, lifetime);
+      const impersonation: ImpersonationRecord = {
+        grantId,
+        impersonationId: record.impersonationId,
+        actors: [record.actor],
+        subject: record.subject,
+        clientId: record.clientId,
+        reason: record.reason,
+        startedAt: now,
+        expiresAt: now + lifetime,
+        sources: record.sources,
+        tokenId: auditId(digest),
+        kind: 'browser',
+      };
+      await recorder.record(
+        'ticket.redeemed',
+        { outcome: 'granted', ...fields, scope: scope || undefined, expires_at: new Date(impersonation.expiresAt * 1000).toISOString() },
+        facts,
+      );
+      await Promise.all([grant.save(), deps.impersonations.add(impersonation, lifetime)]);
+      return { subject: record.subject, grantId, startedAt: now };
+    } catch (err) {
+      if (err instanceof ExchangeRefusal) await recordDenial('ticket.redeemed', err, fields, facts);
+      throw err;
+    }
+  }
+
+  return { mint, redeem };
+}
+
+export type TicketService = ReturnType<typeof createTicketService>;

@@ -1,0 +1,124 @@
+import type { ResourceServerOptions } from '../config.js';
+import type { Guard, VerifiedAccess } from './access.js';
+import { AccessDenied } from './errors.js';
+import { createVerifier, type RequestParts } from './verifier.js';
+
+export { ASYMMETRIC_ALGORITHMS, ConfigurationError, type ReplayCache, type ResolvedResourceServerOptions, type ResourceServerOptions } from '../config.js';
+export { denyWhenImpersonated, requireScopes, type Actor, type Guard, type GuardRefusal, type Impersonation, type TokenFacts, type VerifiedAccess } from './access.js';
+export { MemoryReplayCache } from './dpop.js';
+export { AccessDenied, type DenialCode, type ResourceErrorCode, type Scheme } from './errors.js';
+
+/** The slice of a Koa context the middleware uses (typed structurally: no dependency on koa). */
+export interface KoaLikeContext {
+  readonly method: string;
+  /** The full request URL (`ctx.href`). */
+  readonly href: string;
+  get(field: string): string;
+  state: Record<string, unknown>;
+  status: number;
+  body: unknown;
+  set(field: string, value: string | string[]): void;
+}
+
+/** The slice of an Express request the middleware uses. */
+export interface ExpressLikeRequest {
+  readonly method: string;
+  readonly protocol: string;
+  readonly originalUrl: string;
+  get(name: string): string | undefined;
+}
+
+/** The slice of an Express response the middleware uses. */
+export interface ExpressLikeResponse {
+  /** `access` is set once the request is verified. */
+  locals: { access?: VerifiedAccess };
+  status(code: number): unknown;
+  setHeader(name: string, value: string | readonly string[]): unknown;
+  json(body: unknown): unknown;
+}
+
+/** A resource server's request verification, for fetch handlers, Koa and Express alike. */
+export interface ResourceServer {
+  /**
+   * Verifies the access token of a web-standard `Request` (Node, Next.js route handlers, Hono,
+   * Deno, workers), then each guard. Resolves who is calling; rejects with {@link AccessDenied}
+   * (answer it with `denied.toResponse()`). Reads headers only, never the body.
+   */
+  verifyRequest(request: Request, ...guards: Guard[]): Promise<VerifiedAccess>;
+  /**
+   * Koa middleware: puts {@link VerifiedAccess} on `ctx.state.access`, or answers the refusal
+   * (401/403 with `WWW-Authenticate`, RFC 6750 §3). When an earlier one already verified the
+   * request, only the guards run: `app.use(api.koa())`, then `api.koa(denyWhenImpersonated())` on a route.
+   */
+  koa(...guards: Guard[]): (ctx: KoaLikeContext, next: () => Promise<unknown>) => Promise<void>;
+  /** Express middleware: the same, with the result on `res.locals.access`. */
+  express(...guards: Guard[]): (req: ExpressLikeRequest, res: ExpressLikeResponse, next: (err?: unknown) => void) => Promise<void>;
+}
+
+function isAccess(value: unknown): value is VerifiedAccess {
+  return typeof value === 'object' && value !== null && 'subject' in value && 'token' in value;
+}
+
+/**
+ * Creates the verification of access tokens this provider issued, for one API (SPEC §7): JWTs per
+ * RFC 9068 against the issuer's JWKS, opaque tokens (or all) by RFC 7662 introspection, DPoP per
+ * RFC 9449. Options are validated at once; a bad one throws a `ConfigurationError` naming it.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6750
+ * @see https://www.rfc-editor.org/rfc/rfc9068
+ * @see https://www.rfc-editor.org/rfc/rfc9449
+ */
+export function createResourceServer(options: ResourceServerOptions): ResourceServer {
+  const verifier = createVerifier(options);
+
+  async function settle(parts: RequestParts, state: { access?: unknown }, guards: readonly Guard[]): Promise<VerifiedAccess> {
+    const known = state.access;
+    return isAccess(known) ? verifier.guard(known, guards, parts) : verifier.verify(parts, guards);
+  }
+
+  return {
+    verifyRequest(request, ...guards) {
+      return verifier.verify({ method: request.method, url: request.url, authorization: request.headers.get('authorization'), dpop: request.headers.get('dpop') }, guards);
+    },
+
+    koa(...guards) {
+      return async function resourceServerKoa(ctx, next) {
+        const parts: RequestParts = { method: ctx.method, url: ctx.href, authorization: ctx.get('authorization') || null, dpop: ctx.get('dpop') || null };
+        try {
+          ctx.state.access = await settle(parts, ctx.state, guards);
+        } catch (err) {
+          if (!(err instanceof AccessDenied)) throw err;
+          ctx.status = err.status;
+          if (err.challenges.length) ctx.set('WWW-Authenticate', [...err.challenges]);
+          ctx.set('Cache-Control', 'no-store');
+          ctx.body = err.body();
+          return;
+        }
+        await next();
+      };
+    },
+
+    express(...guards) {
+      return async function resourceServerExpress(req, res, next) {
+        const host = req.get('host') ?? '';
+        const parts: RequestParts = { method: req.method, url: `${req.protocol}://${host}${req.originalUrl}`, authorization: req.get('authorization') ?? null, dpop: req.get('dpop') ?? null };
+        let access: VerifiedAccess;
+        try {
+          access = await settle(parts, res.locals, guards);
+        } catch (err) {
+          if (!(err instanceof AccessDenied)) {
+            next(err);
+            return;
+          }
+          res.status(err.status);
+          if (err.challenges.length) res.setHeader('WWW-Authenticate', err.challenges);
+          res.setHeader('Cache-Control', 'no-store');
+          res.json(err.body());
+          return;
+        }
+        res.locals.access = access;
+        next();
+      };
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import { escapeHtml } from './views.js';
+
+/** The demo app's stylesheet, served as a file (`style-src 'self'`: no inline style anywhere). */
+export const DEMO_APP_CSS = `
+*,*::before,*::after{box-sizing:border-box}
+html{-webkit-text-size-adjust:100%}
+body{margin:0;background:#f3f4f7;color:#1b2230;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans","DejaVu Sans",sans-serif}
+a{color:#1a56c4}
+.topbar{background:#fff;border-bottom:1px solid #dfe3ea}
+.topbar .inner{max-width:56rem;margin:0 auto;padding:.75rem 1.25rem;display:flex;align-items:center;gap:1rem}
+.brand{display:flex;align-items:center;gap:.6rem;font-weight:700;font-size:1.1rem;color:#1b2230;text-decoration:none;white-space:nowrap}
+.logo{display:inline-grid;place-items:center;width:2rem;height:2rem;border-radius:.5rem;background:#1a56c4;color:#fff;font-weight:800}
+.spacer{flex:1}
+.who{color:#4a5568;font-size:.95rem}
+.who strong{color:#1b2230}
+main{max-width:56rem;margin:0 auto;padding:2rem 1.25rem 4rem}
+h1{font-size:1.75rem;line-height:1.25;margin:0 0 .4rem}
+.lead{color:#4a5568;margin:0 0 1.75rem}
+.card{background:#fff;border:1px solid #dfe3ea;border-radius:.75rem;padding:1.5rem;box-shadow:0 1px 2px rgb(16 24 40 / .05)}
+.card+.card{margin-top:1.25rem}
+.card h2{font-size:1.05rem;margin:0 0 1rem}
+.center{max-width:28rem;margin:4rem auto;text-align:center}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.6rem 1.5rem;margin:0}
+dt{color:#4a5568}
+dd{margin:0;font-weight:600;overflow-wrap:anywhere}
+code{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:.92em;background:#eef1f6;border-radius:.3rem;padding:.1rem .35rem}
+.button{display:inline-block;white-space:nowrap;border:1px solid transparent;border-radius:.5rem;padding:.55rem 1.1rem;font:inherit;font-weight:600;text-decoration:none;cursor:pointer;background:#1a56c4;color:#fff}
+.button:hover{background:#1546a0}
+.button.secondary{background:#fff;color:#1b2230;border-color:#c5ccd8}
+.button.secondary:hover{background:#f3f4f7}
+.button:focus-visible{outline:3px solid #1a56c4;outline-offset:2px}
+form.inline{display:inline;margin:0}
+.error{border-left:4px solid #b42318;background:#fef3f2;color:#7a271a;padding:1rem 1.25rem;border-radius:.5rem;text-align:start}
+.muted{color:#5b6576;font-size:.9rem}
+impersonation-banner:not(:defined){display:block;background:#ffc400;color:#161616;padding:.6rem 1rem;border-bottom:5px solid #161616}
+impersonation-banner:not(:defined) button{margin-inline-start:.75rem;border:2px solid #161616;border-radius:6px;background:#161616;color:#fff;font:inherit;font-weight:600;padding:.3rem .9rem;cursor:pointer}
+@media (max-width:34rem){.who{display:none}main{padding-top:1.5rem}h1{font-size:1.45rem}}
+footer{max-width:56rem;margin:0 auto;padding:0 1.25rem 2rem;color:#5b6576;font-size:.85rem}
+`;
+
+export interface DemoPageParts {
+  readonly title: string;
+  /** Raw HTML placed first in <body> (the impersonation banner). */
+  readonly banner?: string;
+  /** The signed-in user's display name and the anti-CSRF token of the sign-out form. */
+  readonly user?: { readonly name: string; readonly csrf: string };
+  readonly main: string;
+  readonly assets: { readonly css: string; readonly banner: string };
+}
+
+/** The demo app's page frame: external stylesheet and module script only (strict CSP). */
+export function demoPage(parts: DemoPageParts): string {
+  const account = parts.user
+    ? `<span class="who">Signed in as <strong>${escapeHtml(parts.user.name)}</strong></span>
+<form class="inline" method="post" action="/logout"><input type="hidden" name="csrf" value="${escapeHtml(parts.user.csrf)}"><button class="button secondary" type="submit">Sign out</button></form>`
+    : `<a class="button" href="/signin">Sign in</a>`;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(parts.title)} · Acme Orders</title>
+<link rel="stylesheet" href="${escapeHtml(parts.assets.css)}">
+${parts.banner ? `<script type="module" src="${escapeHtml(parts.assets.banner)}"></script>` : ''}
+</head><body>
+${parts.banner ?? ''}
+<header class="topbar"><div class="inner"><a class="brand" href="/"><span class="logo" aria-hidden="true">A</span>Acme Orders</a><span class="spacer"></span>${account}</div></header>
+<main>
+${parts.main}
+</main>
+<footer>Demo relying party of oidc-provider-token-exchange: a plain OpenID Connect client (authorization code + PKCE).</footer>
+</body></html>`;
+}
+
+export function signedOutHome(): string {
+  return `<div class="card center">
+<h1>Welcome to Acme Orders</h1>
+<p class="lead">Sign in with your Acme account to see your orders and your profile.</p>
+<a class="button" href="/signin">Sign in</a>
+</div>`;
+}
+
+/** The home page of a signed-in user: who the ID token says is signed in. */
+export function signedInHome(claims: Readonly<Record<string, unknown>>): string {
+  const text = (name: string) => (typeof claims[name] === 'string' ? (claims[name] as string) : undefined);
+  const name = text('name') ?? text('sub') ?? '';
+  const rows: Array<[string, string | undefined, boolean]> = [
+    ['Name', text('name'), false],
+    ['User ID', text('sub'), true],
+    ['Email', text('email'), false],
+  ];
+  const list = rows
+    .filter((row): row is [string, string, boolean] => row[1] !== undefined)
+    .map(([label, value, code]) => `<dt>${label}</dt><dd>${code ? `<code>${escapeHtml(value)}</code>` : escapeHtml(value)}</dd>`)
+    .join('\n');
+  return `<h1>Hello, ${escapeHtml(name)}</h1>
+<p class="lead">You are signed in to Acme Orders.</p>
+<section class="card" aria-labelledby="account-heading">
+<h2 id="account-heading">Your account</h2>
+<dl id="account">
+${list}
+</dl>
+</section>`;
+}
+
+export function signedOutPage(): string {
+  return `<div class="card center">
+<h1>You have signed out</h1>
+<p class="lead">Your Acme Orders session has ended.</p>
+<a class="button" href="/signin">Sign in again</a>
+</div>`;
+}
+
+/** A sign-in that did not complete: the OAuth error (RFC 6749 §4.1.2.1) or what went wrong. */
+export function errorPage(heading: string, message: string, code?: string): string {
+  return `<div class="card center">
+<h1>${escapeHtml(heading)}</h1>
+<div class="error" role="alert"><p>${escapeHtml(message)}</p>${code ? `<p class="muted">Error code: <code>${escapeHtml(code)}</code></p>` : ''}</div>
+<p><a class="button" href="/">Back to Acme Orders</a></p>
+</div>`;
+}
+
+export function notFoundPage(): string {
+  return `<div class="card center"><h1>Page not found</h1><p><a href="/">Back to Acme Orders</a></p></div>`;
+}

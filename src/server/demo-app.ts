@@ -1,0 +1,289 @@
+import { readFile } from 'node:fs/promises';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import Koa, { type Context } from 'koa';
+import * as oidc from 'openid-client';
+import { bannerElementFile, impersonationBanner, renderImpersonationBanner } from '../banner/index.js';
+import { silentLogger, type Logger } from '../observability/logger.js';
+import { DemoSessions, type DemoSession, type SignedInUser } from './demo-sessions.js';
+import { DEMO_APP_CSS, demoPage, errorPage, notFoundPage, signedInHome, signedOutHome, signedOutPage } from './demo-app-views.js';
+import { readForm } from '../web/forms.js';
+
+/** How the demo relying party is set up; `main.ts` fills it from the environment and config/clients.json. */
+export interface DemoAppOptions {
+  /** The OpenID Provider's issuer identifier. */
+  readonly issuer: string;
+  /** The app's own origin, e.g. `http://localhost:3001`: its redirect and logout URIs derive from it. */
+  readonly origin: string;
+  readonly clientId?: string;
+  readonly clientSecret: string;
+  /** Scopes asked at sign-in (default `openid profile email`). */
+  readonly scope?: string;
+  /** Upper bound of an app session, in seconds (default 8 hours; never beyond the ID token's `exp`). */
+  readonly sessionSeconds?: number;
+  readonly logger?: Logger;
+}
+
+/** The demo relying party: a plain openid-client web app (SPEC §6). */
+export interface DemoApp {
+  readonly origin: string;
+  /** `{origin}/callback`: the registered redirect URI. */
+  readonly redirectUri: string;
+  /** `{origin}/login`: the third-party initiated login endpoint (OIDC Core §4), the client's initiate-login URI. */
+  readonly initiateLoginUri: string;
+  /** `{origin}/signed-out`: the registered post-logout redirect URI. */
+  readonly postLogoutRedirectUri: string;
+  /** Server-side sessions (tests read their count and may open one with given claims). */
+  readonly sessions: DemoSessions;
+  /** A Node request listener, for mounting on an existing server. */
+  callback(): (req: IncomingMessage, res: ServerResponse) => void;
+  listen(port: number, host?: string): Promise<Server>;
+}
+
+export const DEMO_APP_COOKIE = 'demo_app_session';
+const PENDING_MS = 10 * 60 * 1000;
+const ASSETS = { css: '/assets/demo-app.css', banner: '/assets/impersonation-banner.js' };
+
+/** A path of this app from a same-origin URL, or `undefined` for anything else (no open redirect). */
+function ownPath(value: string, origin: string): string | undefined {
+  try {
+    const url = new URL(value, origin);
+    return url.origin === origin ? `${url.pathname}${url.search}${url.hash}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function displayName(user: SignedInUser): string {
+  const name = user.profile?.name ?? user.claims.name;
+  return typeof name === 'string' && name !== '' ? name : String(user.claims.sub);
+}
+
+function sameIssuer(a: string, b: string): boolean {
+  return a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+}
+
+/**
+ * Builds the demo app: sign-in by authorization code + PKCE with `state` and `nonce`, a home page
+ * showing who the ID token says is signed in (with `<impersonation-banner>` when it carries `act`),
+ * sign-out by RP-initiated logout, and `GET /login` for third-party initiated login. Sessions are
+ * server-side behind an httpOnly SameSite=Lax cookie; every page sends a CSP without inline script.
+ */
+export async function createDemoApp(options: DemoAppOptions): Promise<DemoApp> {
+  const origin = new URL(options.origin).origin;
+  const issuerOrigin = new URL(options.issuer).origin;
+  const clientId = options.clientId ?? 'demo-app';
+  const scope = options.scope ?? 'openid profile email';
+  const sessionMs = (options.sessionSeconds ?? 8 * 3600) * 1000;
+  const logger = options.logger ?? silentLogger;
+  const redirectUri = `${origin}/callback`;
+  const postLogoutRedirectUri = `${origin}/signed-out`;
+  const secure = origin.startsWith('https:');
+  const bannerScript = await readFile(bannerElementFile, 'utf8');
+  const sessions = new DemoSessions();
+
+  // Discovery waits for the first request that needs it (the provider may start after the app)
+  // and is retried after a failure.
+  let discovered: Promise<oidc.Configuration> | undefined;
+  function configuration(): Promise<oidc.Configuration> {
+    discovered ??= oidc
+      .discovery(new URL(options.issuer), clientId, undefined, oidc.ClientSecretBasic(options.clientSecret), {
+        ...(new URL(options.issuer).protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : {}),
+      })
+      .catch((err: unknown) => {
+        discovered = undefined;
+        throw err;
+      });
+    return discovered;
+  }
+
+  const csp = [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self'",
+    "connect-src 'self'",
+    // The sign-out form posts here and is redirected on to the provider's end-session endpoint.
+    `form-action 'self' ${issuerOrigin}`,
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+  ].join('; ');
+
+  function current(ctx: Context): DemoSession | undefined {
+    return sessions.get(ctx.cookies.get(DEMO_APP_COOKIE));
+  }
+
+  function setCookie(ctx: Context, session: DemoSession | undefined): void {
+    const attributes = `Path=/; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
+    ctx.append('Set-Cookie', session ? `${DEMO_APP_COOKIE}=${session.id}; ${attributes}` : `${DEMO_APP_COOKIE}=; ${attributes}; Max-Age=0`);
+  }
+
+  function html(ctx: Context, status: number, title: string, main: string, session?: DemoSession, banner?: string): void {
+    const user = session?.user;
+    const name = user && displayName(user);
+    ctx.status = status;
+    ctx.type = 'html';
+    ctx.body = demoPage({
+      title,
+      main,
+      assets: ASSETS,
+      ...(banner ? { banner } : {}),
+      ...(session && name !== undefined ? { user: { name, csrf: session.csrf } } : {}),
+    });
+  }
+
+  async function startSignIn(ctx: Context, returnTo: string, loginHint?: string): Promise<void> {
+    const config = await configuration();
+    const codeVerifier = oidc.randomPKCECodeVerifier();
+    const pending = { state: oidc.randomState(), nonce: oidc.randomNonce(), codeVerifier, returnTo, expiresAt: Date.now() + PENDING_MS };
+    let session = current(ctx);
+    if (!session) {
+      session = sessions.create(PENDING_MS);
+      setCookie(ctx, session);
+    }
+    session.pending = pending;
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri,
+      scope,
+      state: pending.state,
+      nonce: pending.nonce,
+      code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+      ...(loginHint ? { login_hint: loginHint } : {}),
+    });
+    ctx.set('Cache-Control', 'no-store');
+    ctx.redirect(url.href);
+  }
+
+  function home(ctx: Context): void {
+    const session = current(ctx);
+    if (!session?.user) return html(ctx, 200, 'Home', signedOutHome(), session);
+    const view = impersonationBanner(session.user.claims);
+    const banner = view && renderImpersonationBanner(view, { action: '/logout', csrfToken: session.csrf });
+    html(ctx, 200, 'Home', signedInHome({ ...session.user.profile, ...session.user.claims }), session, banner);
+  }
+
+  /** OIDC Core §4: `iss` must be this app's provider, `target_link_uri` a page of this app. */
+  async function thirdPartyLogin(ctx: Context): Promise<void> {
+    const query = (name: string) => (typeof ctx.query[name] === 'string' ? (ctx.query[name] as string) : undefined);
+    const iss = query('iss');
+    const target = query('target_link_uri');
+    const loginHint = query('login_hint');
+    if (!iss || !sameIssuer(iss, options.issuer)) {
+      return html(ctx, 400, 'Sign-in failed', errorPage('Sign-in failed', 'This sign-in link was not issued by the identity provider Acme Orders trusts.', 'invalid_request'));
+    }
+    const returnTo = target === undefined ? '/' : ownPath(target, origin);
+    if (returnTo === undefined) {
+      return html(ctx, 400, 'Sign-in failed', errorPage('Sign-in failed', 'This sign-in link points outside Acme Orders.', 'invalid_request'));
+    }
+    await startSignIn(ctx, returnTo, loginHint);
+  }
+
+  async function callback(ctx: Context): Promise<void> {
+    ctx.set('Cache-Control', 'no-store');
+    const session = current(ctx);
+    const pending = session?.pending;
+    if (session) delete session.pending;
+    if (!session || !pending || pending.expiresAt <= Date.now()) {
+      return html(ctx, 400, 'Sign-in failed', errorPage('Sign-in failed', 'This sign-in has expired or was already completed. Please sign in again.', 'invalid_request'), session);
+    }
+    const config = await configuration();
+    let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+    try {
+      tokens = await oidc.authorizationCodeGrant(config, new URL(ctx.url, origin), {
+        pkceCodeVerifier: pending.codeVerifier,
+        expectedState: pending.state,
+        expectedNonce: pending.nonce,
+        idTokenExpected: true,
+      });
+    } catch (err) {
+      if (err instanceof oidc.AuthorizationResponseError) {
+        logger.warn({ event: 'demo_app.sign_in_refused', error: err.error }, 'demo app: the provider refused the sign-in');
+        return html(ctx, 400, 'Sign-in failed', errorPage('Sign-in failed', err.error_description ?? 'The identity provider refused the sign-in.', err.error), session);
+      }
+      logger.warn({ event: 'demo_app.sign_in_failed', error: (err as Error).message }, 'demo app: sign-in failed');
+      return html(ctx, 400, 'Sign-in failed', errorPage('Sign-in failed', 'The sign-in response could not be verified. Please sign in again.', 'invalid_grant'), session);
+    }
+    const claims = tokens.claims()!;
+    // OIDC Core §5.4: with an access token issued, profile claims come from UserInfo, not the ID token.
+    const profile = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
+    const lifetime = Math.min(sessionMs, claims.exp * 1000 - Date.now());
+    sessions.delete(session.id);
+    const signedIn = sessions.create(lifetime, { claims: { ...claims }, profile: { ...profile }, signedInAt: Date.now() });
+    setCookie(ctx, signedIn);
+    ctx.status = 303;
+    ctx.redirect(pending.returnTo);
+  }
+
+  /** Ends the app session, then RP-initiated logout at the provider (client_id + post_logout_redirect_uri). */
+  async function logout(ctx: Context): Promise<void> {
+    const session = current(ctx);
+    const form = await readForm(ctx);
+    if (!session) {
+      ctx.status = 303;
+      return ctx.redirect('/');
+    }
+    if (!DemoSessions.csrfMatches(session, form.get('csrf'))) {
+      return html(ctx, 403, 'Sign-out failed', errorPage('Sign-out failed', 'The sign-out form expired. Reload the page and try again.', 'invalid_csrf_token'), session);
+    }
+    sessions.delete(session.id);
+    setCookie(ctx, undefined);
+    const config = await configuration();
+    ctx.status = 303;
+    ctx.redirect(oidc.buildEndSessionUrl(config, { client_id: clientId, post_logout_redirect_uri: postLogoutRedirectUri }).href);
+  }
+
+  const app = new Koa();
+  app.use(async (ctx, next) => {
+    ctx.set('Content-Security-Policy', csp);
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('Referrer-Policy', 'no-referrer');
+    ctx.set('X-Frame-Options', 'DENY');
+    ctx.set('Cache-Control', 'no-store');
+    try {
+      await next();
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      if (status && status >= 400 && status < 500) return html(ctx, status, 'Request refused', errorPage('Request refused', (err as Error).message), current(ctx));
+      logger.error({ event: 'demo_app.error', error: (err as Error).message }, 'demo app: request failed');
+      html(ctx, 502, 'Unavailable', errorPage('Acme Orders is unavailable', 'The identity provider could not be reached. Please try again in a moment.', 'temporarily_unavailable'), current(ctx));
+    }
+  });
+  app.use(async (ctx) => {
+    const route = `${ctx.method} ${ctx.path}`;
+    if (route === 'GET /') return home(ctx);
+    if (route === 'GET /signin') return startSignIn(ctx, '/');
+    if (route === 'GET /login') return thirdPartyLogin(ctx);
+    if (route === 'GET /callback') return callback(ctx);
+    if (route === 'POST /logout') return logout(ctx);
+    if (route === 'GET /signed-out') return html(ctx, 200, 'Signed out', signedOutPage(), current(ctx));
+    if (route === `GET ${ASSETS.css}`) {
+      ctx.type = 'text/css';
+      ctx.set('Cache-Control', 'no-cache');
+      ctx.body = DEMO_APP_CSS;
+      return;
+    }
+    if (route === `GET ${ASSETS.banner}`) {
+      ctx.type = 'text/javascript';
+      ctx.set('Cache-Control', 'no-cache');
+      ctx.body = bannerScript;
+      return;
+    }
+    html(ctx, 404, 'Not found', notFoundPage(), current(ctx));
+  });
+
+  return {
+    origin,
+    redirectUri,
+    initiateLoginUri: `${origin}/login`,
+    postLogoutRedirectUri,
+    sessions,
+    callback: () => app.callback(),
+    listen(port, host = '127.0.0.1') {
+      return new Promise((resolve, reject) => {
+        const server = app.listen(port, host);
+        server.once('listening', () => resolve(server));
+        server.once('error', reject);
+      });
+    },
+  };
+}

@@ -1,0 +1,91 @@
+import type { Server } from 'node:http';
+import Koa from 'koa';
+import type { ResourceServerOptions } from '../config.js';
+import type { Logger } from '../observability/logger.js';
+import { createResourceServer, denyWhenImpersonated, requireScopes, type VerifiedAccess } from '../resource-server/index.js';
+import type { Fixtures } from './fixtures.js';
+
+/** The orders API's resource indicator (config/impersonation.json): its tokens are JWTs for this audience. */
+export const ORDERS_AUDIENCE = 'https://api.example.test/orders';
+
+interface Order {
+  readonly id: string;
+  readonly item: string;
+  readonly total: string;
+  readonly status: 'processing' | 'shipped' | 'delivered';
+}
+
+/** Demo data: what each fixture account has ordered. */
+const ORDERS: Readonly<Record<string, readonly Order[]>> = {
+  alice: [
+    { id: 'A-1001', item: 'Espresso machine', total: '249.00 EUR', status: 'delivered' },
+    { id: 'A-1002', item: 'Coffee beans, 1 kg', total: '24.90 EUR', status: 'shipped' },
+  ],
+  bob: [{ id: 'B-2001', item: 'Kettle', total: '39.00 EUR', status: 'processing' }],
+};
+
+export interface OrdersApiOptions {
+  readonly issuer: string;
+  /** The `orders-api` client's credentials, to introspect opaque tokens (RFC 7662). */
+  readonly introspection?: { clientId: string; clientSecret: string };
+  readonly mode?: ResourceServerOptions['mode'];
+  readonly logger?: Logger;
+}
+
+const accessOf = (ctx: Koa.Context) => ctx.state.access as VerifiedAccess;
+
+/**
+ * The reference server's orders API (SPEC §7, §8), built with the resource-server toolkit:
+ * `GET /orders` answers the subject's orders and who acts; `POST /account/password` is refused
+ * while anyone acts for the user.
+ */
+export function createOrdersApi(options: OrdersApiOptions): Koa {
+  const api = createResourceServer({
+    issuer: options.issuer,
+    audience: ORDERS_AUDIENCE,
+    ...(options.introspection ? { introspection: options.introspection } : {}),
+    ...(options.mode ? { mode: options.mode } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+  const readOrders = api.koa(requireScopes('orders:read'));
+  const changePassword = api.koa(denyWhenImpersonated());
+
+  const app = new Koa();
+  app.use(async (ctx, next) => {
+    ctx.set('Cache-Control', 'no-store');
+    if (ctx.path === '/orders' && ctx.method === 'GET') {
+      return readOrders(ctx, async () => {
+        const access = accessOf(ctx);
+        ctx.body = {
+          subject: access.subject,
+          actor: access.actor ?? null,
+          actor_chain: access.actorChain.map((a) => a.sub),
+          orders: ORDERS[access.subject] ?? [],
+        };
+      });
+    }
+    if (ctx.path === '/account/password' && ctx.method === 'POST') {
+      // Demo: the route only shows the guard; no password is stored or changed here.
+      return changePassword(ctx, async () => {
+        ctx.status = 204;
+      });
+    }
+    await next();
+  });
+  return app;
+}
+
+/** Starts the orders API with the `orders-api` client of the fixtures as its introspection credentials. */
+export function startOrdersApi(options: { issuer: string; fixtures: Fixtures; port: number; host: string; logger?: Logger }): Promise<Server> {
+  const client = options.fixtures.clients.find((c) => c.client_id === 'orders-api');
+  const app = createOrdersApi({
+    issuer: options.issuer,
+    ...(client?.client_secret ? { introspection: { clientId: client.client_id, clientSecret: client.client_secret } } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+  return new Promise((resolve, reject) => {
+    const server = app.listen(options.port, options.host);
+    server.once('listening', () => resolve(server));
+    server.once('error', reject);
+  });
+}

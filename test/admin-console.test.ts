@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { HttpBrowser } from './helpers/http-browser.js';
+import { REASON, startTestServer, type TestServer } from './helpers/server.js';
+
+/*
+ * SPEC §6 over HTTP: the support console's pages and forms (the browser journey, with its script,
+ * is in test/browser-journey.test.ts).
+ */
+
+let server: TestServer;
+let support: HttpBrowser;
+let csrf: string;
+
+async function signedInConsole(login: string): Promise<{ browser: HttpBrowser; html: string; status: number }> {
+  const browser = new HttpBrowser();
+  const page = await browser.navigate(`${server.issuer}/admin/login`, { until: () => false, login: { login, password: 'demo-password' } });
+  return { browser, html: page.html, status: page.status };
+}
+
+async function get(path: string, browser = support): Promise<{ status: number; html: string; headers: Headers }> {
+  const response = await browser.request(`${server.issuer}${path}`);
+  return { status: response.status, html: await response.text(), headers: response.headers };
+}
+
+async function post(path: string, form: Record<string, string>, options: { json?: boolean; headers?: Record<string, string> } = {}) {
+  const response = await support.request(`${server.issuer}${path}`, { form, headers: { ...(options.json ? { accept: 'application/json' } : {}), ...options.headers } });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, text, json: options.json && text ? (JSON.parse(text) as Record<string, string>) : undefined };
+}
+
+beforeAll(async () => {
+  server = await startTestServer({ policy: { rateLimit: false } });
+  const signedIn = await signedInConsole('support');
+  support = signedIn.browser;
+  csrf = /name="csrf" value="([^"]+)"/.exec(signedIn.html)![1]!;
+});
+afterAll(() => server.close());
+
+describe('the support console (SPEC §6)', () => {
+  it('finds users by id, name or email', async () => {
+    const page = await get('/admin/users?q=anders');
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('<a href="/admin/users/alice"><strong>alice</strong></a>');
+    expect(page.html).not.toContain('/admin/users/bob"');
+    expect((await get('/admin/users?q=globex')).html).toContain('/admin/users/carol"');
+    expect((await get('/admin/users?q=nobody-at-all')).html).toContain('No user matches “nobody-at-all”.');
+  });
+
+  it("shows a user's page with the Impersonate dialog: reason and application", async () => {
+    const page = await get('/admin/users/alice');
+    expect(page.html).toContain('<h1>Alice Anders</h1>');
+    expect(page.html).toContain('<dialog id="impersonate-dialog" aria-labelledby="impersonate-title">');
+    expect(page.html).toMatch(/<textarea id="impersonate-reason" name="reason" required minlength="10" maxlength="500">/);
+    expect(page.html).toContain('<option value="demo-app">demo-app</option>');
+  });
+
+  it('mints a ticket for the dialog and answers the login URL to open (JSON for the script)', async () => {
+    const mark = server.auditMark();
+    const answer = await post('/admin/users/alice/impersonate', { csrf, reason: REASON, client_id: 'demo-app' }, { json: true });
+    expect(answer.status).toBe(201);
+    expect(new URL(answer.json!.login_url!).searchParams.get('login_hint')).toMatch(/^imptkt_/);
+    expect(server.auditSince(mark)).toEqual([expect.objectContaining({ event: 'ticket.minted', outcome: 'granted', actor: 'support', subject: 'alice', client_id: 'demo-app', reason: REASON })]);
+  });
+
+  it('redirects a plain form post (no script) to the login URL', async () => {
+    const answer = await post('/admin/users/alice/impersonate', { csrf, reason: REASON, client_id: 'demo-app' });
+    expect(answer.status).toBe(303);
+    expect(answer.headers.get('location')).toMatch(/^http:\/\/localhost:3001\/login\?iss=.*&login_hint=imptkt_/);
+    expect(answer.headers.get('content-security-policy')).toContain("form-action 'self' http://localhost:3001");
+  });
+
+  it('shows a refused impersonation in the dialog with the rule-neutral words, audited', async () => {
+    const mark = server.auditMark();
+    const answer = await post('/admin/users/root/impersonate', { csrf, reason: REASON, client_id: 'demo-app' }, { json: true });
+    expect({ status: answer.status, body: answer.json }).toEqual({ status: 400, body: { error: 'invalid_request', error_description: 'subject cannot be impersonated by this actor' } });
+    expect(server.auditSince(mark)).toEqual([expect.objectContaining({ event: 'ticket.minted', outcome: 'denied', rule: 'subject_protected' })]);
+    const page = await post('/admin/users/root/impersonate', { csrf, reason: 'short', client_id: 'demo-app' });
+    expect(page.status).toBe(400);
+    expect(page.text).toContain('<div id="impersonate-error" class="alert error" role="alert">reason must be 10 to 500 characters</div>');
+  });
+
+  it('refuses an application that is not offered', async () => {
+    const answer = await post('/admin/users/alice/impersonate', { csrf, reason: REASON, client_id: 'support-console' }, { json: true });
+    expect(answer.json).toEqual({ error: 'invalid_request', error_description: 'choose one of the listed applications' });
+  });
+
+  it('refuses a state change without its CSRF token, or from another origin, and changes nothing', async () => {
+    const mark = server.auditMark();
+    expect((await post('/admin/users/alice/impersonate', { reason: REASON, client_id: 'demo-app' })).status).toBe(403);
+    expect((await post('/admin/users/alice/impersonate', { csrf, reason: REASON, client_id: 'demo-app' }, { headers: { origin: 'https://evil.example' } })).status).toBe(403);
+    expect((await post('/admin/settings', { csrf, enabled: 'false' }, { headers: { 'sec-fetch-site': 'cross-site' } })).status).toBe(403);
+    expect(await server.reference.exchange.isEnabled()).toBe(true);
+    expect(server.auditSince(mark)).toEqual([]);
+  });
+
+  it('lists live impersonations and revokes one, all of an actor, all of a subject', async () => {
+    await server.reference.exchange.revoke({ all: true });
+    const actor = (await server.signIn('support')).access_token;
+    const exchange = (subject: string) => server.exchange({ subject_token: subject, subject_token_type: 'urn:oidc-provider-token-exchange:token-type:user-id', actor_token: actor, actor_token_type: 'urn:ietf:params:oauth:token-type:access_token', reason: REASON, scope: 'openid' });
+    for (const subject of ['alice', 'alice', 'bob']) expect((await exchange(subject)).status).toBe(200);
+    const page = await get('/admin/impersonations');
+    expect(page.html.match(/<td><strong>alice<\/strong><\/td><td>support<\/td>/g)).toHaveLength(2);
+    const grant = /name="grant" value="([^"]+)"/.exec(page.html)![1]!;
+    const one = await post('/admin/impersonations/revoke', { csrf, grant, back: '/admin/impersonations' });
+    expect(one.text).toContain(': 1 revoked.');
+    expect(await server.reference.exchange.list({ all: true })).toHaveLength(2);
+    expect((await post('/admin/impersonations/revoke', { csrf, subject: 'bob', back: '/admin/impersonations' })).text).toContain('Ended every impersonation of bob: 1 revoked.');
+    expect((await post('/admin/impersonations/revoke', { csrf, actor: 'support', back: '/admin/impersonations' })).text).toContain('Ended every impersonation by support: 1 revoked.');
+    expect((await get('/admin/impersonations')).html).toContain('Nobody is acting as anyone right now.');
+  });
+
+  it('shows the audit log with filters, paging and the chain status', async () => {
+    for (let i = 0; i < 26; i += 1) await post('/admin/users/carol/impersonate', { csrf, reason: REASON, client_id: 'demo-app' }, { json: true });
+    const page = await get('/admin/audit?event=ticket.minted&outcome=denied');
+    expect(page.html).toContain('<td class="mono">ticket.minted</td>');
+    expect(page.html).not.toContain('<td class="mono">exchange.granted</td>');
+    expect(page.html).toContain('subject_other_tenant');
+    const all = await get('/admin/audit');
+    const older = /href="(\/admin\/audit\?cursor=[^"]+)"/.exec(all.html)?.[1];
+    expect(older).toBeDefined();
+    expect((await get(older!.replace(/&amp;/g, '&'))).html).toContain('(older page)');
+    expect((await get('/admin/audit/verify')).html).toMatch(/Chain intact: \d+ records verified/);
+    expect((await get('/admin/audit?cursor=not a cursor&since=garbage')).status).toBe(200);
+  });
+
+  it('holds the global switch: off ends every live impersonation, audited', async () => {
+    const mark = server.auditMark();
+    expect((await post('/admin/settings', { csrf, enabled: 'false' })).text).toContain('Impersonation is off;');
+    expect(await server.reference.exchange.isEnabled()).toBe(false);
+    expect((await get('/admin/settings')).html).toContain('Off: nobody can impersonate');
+    expect((await post('/admin/settings', { csrf, enabled: 'true' })).text).toContain('Impersonation is on.');
+    expect(server.auditSince(mark).filter((r) => r.event === 'settings.changed').map((r) => r.rule)).toEqual(['impersonation_disabled', 'impersonation_enabled']);
+  });
+
+  it('turns away an account that may not impersonate', async () => {
+    const bob = await signedInConsole('bob');
+    expect(bob.status).toBe(403);
+    expect(bob.html).toContain('You may not use this console');
+  });
+
+  it('sends every page with a strict CSP, no framing, no caching, and no token in the source', async () => {
+    for (const path of ['/admin/users', '/admin/users/alice', '/admin/impersonations', '/admin/audit', '/admin/settings']) {
+      const page = await get(path);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-security-policy')).toMatch(/default-src 'none'; script-src 'self'; style-src 'self'.*frame-ancestors 'none'/);
+      expect(page.headers.get('x-frame-options')).toBe('DENY');
+      expect(page.headers.get('cache-control')).toBe('no-store');
+      expect(page.html).not.toMatch(/eyJ[\w-]+\.|imptkt_/);
+      expect(page.html).not.toMatch(/<script>|style="/);
+    }
+  });
+
+  it('signs out, ending the console session', async () => {
+    const { browser, html } = await signedInConsole('admin');
+    const token = /name="csrf" value="([^"]+)"/.exec(html)![1]!;
+    const out = await browser.request(`${server.issuer}/admin/logout`, { form: { csrf: token } });
+    expect(await out.text()).toContain('You have left the support console.');
+    expect((await get('/admin/users', browser)).status).toBe(302);
+  });
+});

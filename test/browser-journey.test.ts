@@ -1,0 +1,164 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchBrowser, newPage, screenshot, signInOnLoginPage } from './helpers/browser.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+/*
+ * SPEC §4 and §6, the whole journey a support team clicks through, in Chromium: the agent signs in
+ * to the console, finds alice, impersonates her with a reason, and the demo app opens in a new tab
+ * as alice under the banner; the console lists it; "End impersonation" signs the tab out and it is
+ * gone from the list; alice sees it on her own page; the audit view shows every step. Screenshots
+ * of each step land in test-artifacts/screenshots/journey-*.png.
+ */
+
+const REASON = 'Ticket 4711: alice cannot see her March orders';
+let server: TestServer;
+let browser: Browser;
+let agent: { context: BrowserContext; page: Page };
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  [server, browser] = await Promise.all([startTestServer({ demoApp: true, policy: { rateLimit: false } }), launchBrowser()]);
+  agent = await newPage(browser, { width: 1280, height: 860 });
+  contexts.push(agent.context);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(contexts.map((c) => c.close()));
+  await browser?.close();
+  await server?.close();
+});
+
+async function openImpersonateDialog(page: Page, user: string): Promise<void> {
+  await page.goto(`${server.issuer}/admin/users/${user}`);
+  await page.getByRole('link', { name: `Impersonate ${user}…` }).click();
+  await expect(page.getByRole('dialog', { name: `Impersonate ${user}` }).isVisible()).resolves.toBe(true);
+}
+
+describe('the support journey (SPEC §4, §6) in Chromium', () => {
+  let tab: Page;
+
+  it('1. the agent signs in to the console through the provider and finds alice', async () => {
+    const { page } = agent;
+    await page.goto(`${server.issuer}/admin`);
+    await expect(page.getByRole('heading', { name: 'Sign in' }).isVisible()).resolves.toBe(true);
+    await screenshot(page, 'journey-0-provider-login');
+    await signInOnLoginPage(page, 'support', 'demo-password');
+    await page.waitForURL(`${server.issuer}/admin/users`);
+    await page.getByLabel('Search by id, name or email').fill('alice');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name: 'alice', exact: true }).waitFor();
+    await screenshot(page, 'journey-1-console-search');
+    await page.getByRole('link', { name: 'alice', exact: true }).click();
+    await expect(page.getByRole('heading', { name: 'Alice Anders' }).isVisible()).resolves.toBe(true);
+  });
+
+  it('2. impersonating asks why; the demo app opens in a new tab as alice under the banner', async () => {
+    const { page, context } = agent;
+    await openImpersonateDialog(page, 'alice');
+    await page.getByLabel(/^Why\?/).fill(REASON);
+    await page.getByLabel('Open which application?').selectOption('demo-app');
+    await screenshot(page, 'journey-2-impersonate-dialog');
+    const opened = context.waitForEvent('page');
+    await page.getByRole('button', { name: 'Open as alice' }).click();
+    tab = await opened;
+    await tab.waitForURL(`${server.demoApp!.origin}/`);
+    const banner = tab.locator('impersonation-banner').getByRole('alert', { name: 'Impersonation in progress' });
+    await banner.waitFor();
+    expect((await banner.innerText()).replace(/\s+/g, ' ')).toContain('Viewing as alice — signed in by support');
+    await expect(tab.getByRole('heading', { name: 'Hello, Alice Anders' }).isVisible()).resolves.toBe(true);
+    await screenshot(tab, 'journey-3-demo-app-as-alice');
+    await expect(page.getByRole('status').filter({ hasText: 'Opened demo-app as alice in a new tab' }).isVisible()).resolves.toBe(true);
+  });
+
+  it('3. the console lists the live impersonation', async () => {
+    const { page } = agent;
+    await page.getByRole('link', { name: 'Live impersonations' }).click();
+    const row = page.getByRole('row').filter({ hasText: REASON });
+    await expect(row.count()).resolves.toBe(1);
+    expect(await row.innerText()).toMatch(/alice\s+support\s+demo-app/);
+    await screenshot(page, 'journey-4-console-live');
+  });
+
+  it('4. "End impersonation" signs the tab out, and the impersonation is gone from the list', async () => {
+    await tab.locator('impersonation-banner').getByRole('button', { name: 'End impersonation' }).click();
+    await tab.getByRole('button', { name: 'Yes, sign me out' }).click();
+    await tab.waitForURL(`${server.demoApp!.origin}/signed-out`);
+    await screenshot(tab, 'journey-5-signed-out');
+    const { page } = agent;
+    await page.reload();
+    await expect(page.getByText('Nobody is acting as anyone right now.').isVisible()).resolves.toBe(true);
+    expect(await server.reference.exchange.list({ subject: 'alice' })).toEqual([]);
+  });
+
+  it('5. alice signs in to her own page and sees who acted as her, why, and how it ended', async () => {
+    const alice = await newPage(browser);
+    contexts.push(alice.context);
+    await alice.page.goto(`${server.issuer}/account/impersonations`);
+    await signInOnLoginPage(alice.page, 'alice', 'demo-password');
+    await alice.page.waitForURL(`${server.issuer}/account/impersonations`);
+    const row = alice.page.getByRole('row').filter({ hasText: REASON });
+    expect((await row.innerText()).replace(/\s+/g, ' ')).toMatch(/support demo-app Ticket 4711: alice cannot see her March orders .* Signed out/);
+    await screenshot(alice.page, 'journey-6-alice-account-page');
+  });
+
+  it('6. the audit view shows the ticket minted, redeemed and the impersonation ended, with the chain intact', async () => {
+    const { page } = agent;
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByLabel('Subject').fill('alice');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    const events = await page.locator('tbody td.mono').allInnerTexts();
+    expect(events.slice(0, 3)).toEqual(['token.revoked', 'ticket.redeemed', 'ticket.minted']);
+    await page.getByRole('button', { name: 'Verify the chain' }).click();
+    await expect(page.getByRole('status').filter({ hasText: /Chain intact: \d+ records verified/ }).isVisible()).resolves.toBe(true);
+    await screenshot(page, 'journey-7-audit', { fullPage: true });
+  });
+});
+
+describe('refusals and attacks, in Chromium', () => {
+  it('shows a refused impersonation (a protected account) in the dialog, and opens nothing', async () => {
+    const { page, context } = agent;
+    await openImpersonateDialog(page, 'root');
+    await page.getByLabel(/^Why\?/).fill(REASON);
+    const pagesBefore = context.pages().length;
+    await page.getByRole('button', { name: 'Open as root' }).click();
+    const alert = page.getByRole('dialog').getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.innerText()).toBe('subject cannot be impersonated by this actor');
+    expect(context.pages()).toHaveLength(pagesBefore);
+    await screenshot(page, 'journey-8-refused');
+    await page.getByRole('button', { name: 'Cancel' }).click();
+  });
+
+  it('keeps the dialog usable from the keyboard: it opens, takes the reason, and Escape closes it', async () => {
+    const { page } = agent;
+    await page.goto(`${server.issuer}/admin/users/bob`);
+    await page.getByRole('link', { name: 'Impersonate bob…' }).focus();
+    await page.keyboard.press('Enter');
+    await expect(page.evaluate(() => document.activeElement?.id)).resolves.toBe('impersonate-reason');
+    await page.keyboard.type('Ticket 99: bob cannot log in');
+    await page.keyboard.press('Escape');
+    await expect(page.getByRole('dialog').isVisible()).resolves.toBe(false);
+  });
+
+  it('changes nothing when another site posts to the console (CSRF)', async () => {
+    const attacker: Server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(`<!doctype html><form method="post" action="${server.issuer}/admin/settings"><input name="enabled" value="false"><button>go</button></form>`);
+    });
+    await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve));
+    try {
+      const { page } = agent;
+      // localhost is another site than 127.0.0.1 (the issuer): the browser sends the console cookie (SameSite=Lax) only to its own site.
+      await page.goto(`http://localhost:${(attacker.address() as AddressInfo).port}/`);
+      await page.getByRole('button', { name: 'go' }).click();
+      await page.waitForLoadState();
+      expect(await page.content()).not.toContain('Impersonation is off');
+      expect(await server.reference.exchange.isEnabled()).toBe(true);
+    } finally {
+      attacker.close();
+    }
+  });
+});
