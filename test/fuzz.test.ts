@@ -159,7 +159,7 @@ const tokenRequest = (kind: 'introspection' | 'revocation') =>
 const adminRequest = fc.record({
   kind: fc.constant('admin' as const),
   token: fc.oneof({ weight: 4, arbitrary: fc.constant('ADMIN') }, { weight: 1, arbitrary: tokenValue }),
-  route: fc.constantFrom('impersonations', 'audit', 'settings', 'revocations', 'nothing'),
+  route: fc.constantFrom('impersonations', 'audit', 'settings', 'revocations', 'tickets', 'nothing'),
   query: fc.array(fc.tuple(fc.constantFrom('actor', 'subject', 'event', 'outcome', 'since', 'until', 'cursor', 'limit', 'x'), fc.oneof(text, fc.constantFrom('abc', '0-0', '1-1', '99999999999999999999-1', '2026-01-01T00:00:00Z', '5', 'exchange.denied'))), { maxLength: 4 }),
   // Bulk revocation of anyone but the actor whose tokens the other cases use.
   body: fc.oneof(
@@ -167,6 +167,14 @@ const adminRequest = fc.record({
     fc.record({ actor: fc.oneof(text, fc.constantFrom('nobody', 'carol')).filter((a) => a !== 'support') }).map((b) => JSON.stringify(b)),
     fc.jsonValue().filter((v) => !JSON.stringify(v).includes('"all"') && !JSON.stringify(v).includes('support') && !JSON.stringify(v).includes('alice')).map((v) => JSON.stringify(v)),
   ),
+  // SPEC §4.1 tickets (the same rules as an impersonation).
+  ticket: fc
+    .record({
+      subject: fc.oneof(fc.constantFrom('alice', 'bob', 'root', 'carol', 'nobody'), text),
+      client_id: fc.oneof(fc.constantFrom('demo-app', 'support-console', 'plain-client'), text),
+      reason: fc.option(reasons, { nil: undefined }),
+    })
+    .map((b) => JSON.stringify(b)),
 });
 
 const anyRequest = fc.oneof(
@@ -328,9 +336,9 @@ async function runCase(request: Case): Promise<void> {
     const headers: Record<string, string> = { authorization: `Bearer ${headerSafe(swap(request.token))}` };
     const query = new URLSearchParams(request.query.map(([k, v]): [string, string] => [k, v])).toString();
     const path = `/admin/api/${request.route}${query ? `?${query}` : ''}`;
-    if (request.route === 'revocations') {
+    if (request.route === 'revocations' || request.route === 'tickets') {
       headers['content-type'] = 'application/json';
-      result = await send(path, { method: 'POST', headers, body: request.body });
+      result = await send(path, { method: 'POST', headers, body: request.route === 'tickets' ? request.ticket : request.body });
     } else {
       result = await send(path, { method: 'GET', headers });
     }

@@ -108,17 +108,15 @@ function parseRequestedExpiresIn(params: RawParams): number | undefined {
   return Number(value);
 }
 
-/**
- * SPEC §1: trimmed, 10–500 characters, no control or format characters, and (SPEC §5) nothing that
- * looks like a token. Whether it is required is policy.
- */
+/** SPEC §1 reason ({@link validateReason}); whether it is required is policy. */
 function parseReason(params: RawParams): string | undefined {
   return validateReason(single(params, 'reason'));
 }
 
 /**
- * SPEC §1's reason rule, for every door an impersonation comes through (the grant, tickets): the
- * trimmed reason, `undefined` when none was given, or a refusal naming what is wrong.
+ * SPEC §1's reason rule, for every door an impersonation comes through (the grant, tickets): trimmed,
+ * 10–500 characters, no control or format characters, and (SPEC §5) nothing that looks like a token.
+ * Answers the trimmed reason, `undefined` when none was given, or a refusal naming what is wrong.
  */
 export function validateReason(raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined;
