@@ -1,7 +1,8 @@
 // `npm run soak` (not in CI): the reference server (dist/server/main.js, as `npm start` runs it, logs
-// at info) on a redis-server of its own, under a mixed load at a bounded rate for SOAK_SECONDS
-// (default 600). Every 10 s it samples the server's RSS and Redis' used_memory, then reports both
-// slopes (least squares after the first minute), latency, answers by kind and status, and any 5xx.
+// at info; no demo app or orders API beside it) on a redis-server of its own, under a mixed load at a
+// bounded rate for SOAK_SECONDS (default 600). Every 10 s it samples the server's RSS, its live heap
+// after a forced GC (bench/soak-server.mjs) and Redis' used_memory, then reports their slopes (least
+// squares after the first minute), latency, answers by kind and status, and any 5xx.
 // Env: SOAK_SECONDS (default 600), SOAK_RATE (requests per second, default 40). Targets only 127.0.0.1.
 import { spawn, execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -84,10 +85,25 @@ async function main() {
 
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    server = spawn(process.execPath, ['dist/server/main.js'], {
-      env: { ...process.env, NODE_OPTIONS: '', PORT: String(port), ISSUER: base, REDIS_URL: `redis://127.0.0.1:${redisPort}/0`, CONFIG_DIR: configDir, LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    server = spawn(process.execPath, ['--expose-gc', 'bench/soak-server.mjs'], {
+      env: {
+        ...process.env,
+        NODE_OPTIONS: '',
+        PORT: String(port),
+        ISSUER: base,
+        REDIS_URL: `redis://127.0.0.1:${redisPort}/0`,
+        CONFIG_DIR: configDir,
+        LOG_LEVEL: 'info',
+        DEMO_APP_PORT: 'off',
+        ORDERS_API_PORT: 'off',
+      },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
+    const liveHeapMb = () =>
+      new Promise((resolve) => {
+        server.once('message', (usage) => resolve(usage.heapUsed / 1024 / 1024));
+        server.send('gc');
+      });
     let logBytes = 0;
     server.stdout.on('data', (chunk) => (logBytes += chunk.length));
     server.stderr.on('data', (chunk) => process.stderr.write(chunk));
@@ -136,12 +152,14 @@ async function main() {
     let serverErrors = 0;
     const samples = [];
     const started = Date.now();
-    const sample = () => {
+    const sample = async () => {
       const minutes = (Date.now() - started) / 60_000;
-      samples.push({ minutes, rss: rssMb(server.pid), redis: redisMb(redisPort), stream: Number(redisCli(redisPort, 'XLEN', 'oidc:{audit}:stream')), keys: Number(redisCli(redisPort, 'DBSIZE')) });
+      const rss = rssMb(server.pid);
+      const heap = await liveHeapMb();
+      samples.push({ minutes, rss, heap, redis: redisMb(redisPort), stream: Number(redisCli(redisPort, 'XLEN', 'oidc:{audit}:stream')), keys: Number(redisCli(redisPort, 'DBSIZE')) });
     };
-    sample();
-    const sampler = setInterval(sample, SAMPLE_MS);
+    await sample();
+    const sampler = setInterval(() => sample().catch(() => undefined), SAMPLE_MS);
     const resignIn = setInterval(() => signInSupport(base).then((token) => (actor = token)).catch(() => undefined), 60_000);
 
     process.stdout.write(`soak: ${SECONDS} s at ${RATE} req/s against ${base} (redis-server on ${redisPort})\n`);
@@ -172,10 +190,11 @@ async function main() {
     while (inFlight > 0) await sleep(50);
     clearInterval(sampler);
     clearInterval(resignIn);
-    sample();
+    await sample();
 
     const settled = samples.filter((s) => s.minutes >= Math.min(1, SECONDS / 600));
     const rssSlope = slope(settled.map((s) => [s.minutes, s.rss]));
+    const heapSlope = slope(settled.map((s) => [s.minutes, s.heap]));
     const redisSlope = slope(settled.map((s) => [s.minutes, s.redis]));
     const first = samples[0];
     const last = samples.at(-1);
@@ -190,6 +209,7 @@ async function main() {
       serverErrors,
       latencyMs: { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) },
       rssMb: { start: first.rss, end: last.rss, slopePerMinute: rssSlope },
+      liveHeapMb: { start: first.heap, end: last.heap, slopePerMinute: heapSlope },
       redisMb: { start: first.redis, end: last.redis, slopePerMinute: redisSlope },
       auditRecords: records,
       redisBytesPerAuditRecord: records > 0 ? ((last.redis - first.redis) * 1024 * 1024) / records : NaN,
@@ -210,6 +230,8 @@ async function main() {
         `| latency p50 / p99 / max (ms) | ${f(result.latencyMs.p50)} / ${f(result.latencyMs.p99)} / ${f(result.latencyMs.max)} |`,
         `| server RSS start → end (MB) | ${f(first.rss)} → ${f(last.rss)} |`,
         `| server RSS slope after the first minute (MB/min) | ${f(rssSlope, 2)} |`,
+        `| server live heap after GC start → end (MB) | ${f(first.heap)} → ${f(last.heap)} |`,
+        `| server live heap slope after the first minute (MB/min) | ${f(heapSlope, 2)} |`,
         `| Redis used_memory start → end (MB) | ${f(first.redis)} → ${f(last.redis)} |`,
         `| Redis used_memory slope after the first minute (MB/min) | ${f(redisSlope, 2)} |`,
         `| audit records written (stream, never trimmed) | ${records} |`,

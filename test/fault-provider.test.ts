@@ -42,7 +42,7 @@ function freePort(): Promise<number> {
 
 async function startProvider(): Promise<ChildProcess> {
   const started = spawn(process.execPath, ['dist/server/main.js'], {
-    env: { ...process.env, NODE_OPTIONS: '', PORT: String(port), ISSUER: base, REDIS_URL: redis.url, REDIS_PREFIX: PREFIX, CONFIG_DIR: configDir, LOG_LEVEL: 'warn' },
+    env: { ...process.env, NODE_OPTIONS: '', PORT: String(port), ISSUER: base, REDIS_URL: redis.url, REDIS_PREFIX: PREFIX, CONFIG_DIR: configDir, LOG_LEVEL: 'warn', DEMO_APP_PORT: 'off', ORDERS_API_PORT: 'off' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
