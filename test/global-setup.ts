@@ -64,7 +64,8 @@ async function startRunRedis(): Promise<{ child: ChildProcess; url: string }> {
 
 /**
  * Once per `npm test`:
- * - builds dist/ (tests that run the CLI or spawn reference-server processes use it);
+ * - builds dist/ (tests that run the CLI or spawn reference-server processes use it) and the
+ *   own-provider example;
  * - marks the environment every process of the run inherits, so the teardown finds leftovers;
  * - removes REDIS_URL, REDIS_CLUSTER_NODES and REDIS_PREFIX from it: no test, and no server a test
  *   spawns, reaches the Redis a developer points the reference server at;
@@ -76,6 +77,8 @@ export default async function globalSetup(): Promise<void> {
   for (const project of ['tsconfig.build.json', 'tsconfig.browser.json']) {
     execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', project], { stdio: 'inherit' });
   }
+  // The own-provider example, compiled as a consumer would (against dist/); `npm run example` also checks the libraries' declarations.
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'examples/own-provider/tsconfig.json', '--skipLibCheck'], { stdio: 'inherit' });
   const run: TestRun = { markerName: RUN_MARKER, marker: randomUUID(), redis: undefined };
   process.env[RUN_MARKER] = run.marker;
   for (const name of ['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_PREFIX']) delete process.env[name];
