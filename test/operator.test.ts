@@ -4,6 +4,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { impersonate, startTestServer } from './helpers/server.js';
 
 /** What an operator meets first: `npm start`, its configuration errors, the audit CLI, `demo:login`. */
 
@@ -134,5 +135,28 @@ describe('demo:login', () => {
     const issuer = `http://127.0.0.1:${await freePort()}`;
     const run = spawnSync(process.execPath, ['dist/server/login-cli.js', 'support'], { env: { ...ENV, ISSUER: issuer }, encoding: 'utf8' });
     expect([run.status, run.stdout, run.stderr]).toEqual([1, '', `no provider answers at ${issuer} (ECONNREFUSED): start it with \`npm start\` in another terminal, or set ISSUER to where it runs\n`]);
+  });
+});
+
+describe('LOG_LEVEL=debug', () => {
+  it('logs why a token request was refused, which the client never sees', async () => {
+    const lines: Array<{ level: string; fields: Record<string, unknown>; message: string }> = [];
+    const at = (level: string) => (fields: Record<string, unknown>, message: string) => void lines.push({ level, fields, message });
+    const logger = { info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') };
+    const server = await startTestServer({ logger });
+    try {
+      const support = (await server.signIn('support')).access_token;
+      const refused = await server.exchange(impersonate(support, 'alice', { scope: 'phone' }));
+      expect(refused.body.error_description).toBe("the client's registered scope holds none of the requested scopes");
+      expect(lines.filter((line) => line.level === 'debug')).toEqual([
+        {
+          level: 'debug',
+          message: 'token request refused',
+          fields: { path: '/token', error: 'invalid_scope', detail: expect.stringMatching(/^scope_empty: requested phone; client openid profile email orders:read/) },
+        },
+      ]);
+    } finally {
+      await server.close();
+    }
   });
 });
