@@ -71,7 +71,7 @@ describe('subject tokens that act for someone must be revocable (finding 2)', ()
     await expectRefusal(server, () => server.exchange({ subject_token: withoutScope, subject_token_type: TokenType.accessToken, resource: ORDERS }, ORDERS_API), {
       status: 400,
       error: 'invalid_scope',
-      description: 'none of the requested scopes can be granted',
+      description: "the subject_token's scope holds none of the requested scopes",
       rule: 'scope_empty',
     });
   });
@@ -106,7 +106,7 @@ describe('delegated copies die with their source (finding 4)', () => {
     await expectRefusal(server, () => server.exchange({ subject_token: admin, subject_token_type: TokenType.accessToken, scope: 'impersonation:admin' }), {
       status: 400,
       error: 'invalid_scope',
-      description: 'none of the requested scopes can be granted',
+      description: 'impersonation:admin is never granted by token exchange',
       rule: 'scope_empty',
     });
     const copy = await issued({ subject_token: admin, subject_token_type: TokenType.accessToken });

@@ -45,6 +45,8 @@ export const LOG_LINE_MAX_BYTES = 2048;
 
 /** Fields naming a party: a value that looks like a credential is recorded only as a digest (finding 7). */
 const IDENTITY_FIELDS: ReadonlySet<string> = new Set(['actor', 'subject', 'client_id']);
+/** Fields the provider itself fills with ids and digests (a JWT's `jti`, `sha256:…`): kept as they are. */
+const OWN_IDS: ReadonlySet<string> = new Set(['id', 'time', 'token_id', 'prev_hash', 'hash']);
 
 const MARKER_BYTES = 48;
 
@@ -86,23 +88,26 @@ export function boundString(value: string, max: number): string {
   return `${value.slice(0, end)}…[cut sha256:${digest(value)}]`;
 }
 
-// A JWS/JWE compact serialisation: base64url of a JSON header (always "eyJ…") and a dot.
-const JWT_SHAPE = /eyJ[\w-]{8,}\.[\w-]*/;
-// Random-looking base64url: a long unbroken run mixing upper case, lower case and digits.
-const OPAQUE_RUN = /[\w-]{32,}/g;
+// Candidates: a JWS/JWE compact serialisation (base64url of a JSON header, always "eyJ…", and its
+// dot-separated parts), or any unbroken base64url run of 32 characters or more.
+const TOKEN_CANDIDATES = /eyJ[\w-]{8,}(?:\.[\w-]*){1,4}|[\w-]{32,}/g;
 // Whatever its alphabet, an unbroken run this long is no account id.
 const LONG_RUN = /[\w+/=.-]{64,}/;
 
-/**
- * Whether a text holds something shaped like a token: a JWT, or a long random base64url run
- * (oidc-provider's opaque tokens are 43 such characters). Words, URLs, UUIDs and hex ids do not.
- */
+/** A JWT, or random-looking base64url (upper case, lower case and digits mixed): oidc-provider's opaque tokens are 43 such characters. */
+function isTokenShaped(run: string): boolean {
+  return (run.startsWith('eyJ') && run.includes('.')) || (/[A-Z]/.test(run) && /[a-z]/.test(run) && /[0-9]/.test(run));
+}
+
+/** Whether a text holds something shaped like a token. Words, URLs, UUIDs and hex ids do not. */
 export function containsToken(text: string): boolean {
-  if (JWT_SHAPE.test(text)) return true;
-  for (const [run] of text.matchAll(OPAQUE_RUN)) {
-    if (/[A-Z]/.test(run) && /[a-z]/.test(run) && /[0-9]/.test(run)) return true;
-  }
+  for (const [run] of text.matchAll(TOKEN_CANDIDATES)) if (isTokenShaped(run)) return true;
   return false;
+}
+
+/** The text with every token-shaped run replaced by `[redacted sha256:<16 base64url>]`. */
+export function redactTokens(text: string): string {
+  return text.replace(TOKEN_CANDIDATES, (run) => (isTokenShaped(run) ? `[redacted sha256:${digest(run)}]` : run));
 }
 
 /**
@@ -120,7 +125,10 @@ export function boundIdentity(value: string): string {
 }
 
 function boundValue(name: string, value: unknown, depth: number): unknown {
-  if (typeof value === 'string') return IDENTITY_FIELDS.has(name) ? boundIdentity(value) : boundString(value, FIELD_BOUNDS[name] ?? DEFAULT_FIELD_BOUND);
+  if (typeof value === 'string') {
+    if (IDENTITY_FIELDS.has(name)) return boundIdentity(value);
+    return boundString(OWN_IDS.has(name) ? value : redactTokens(value), FIELD_BOUNDS[name] ?? DEFAULT_FIELD_BOUND);
+  }
   if (Array.isArray(value)) {
     const kept = value.slice(0, MAX_ARRAY_ENTRIES).map((entry) => boundValue(name, entry, depth + 1));
     return value.length > MAX_ARRAY_ENTRIES ? [...kept, `…[${value.length - MAX_ARRAY_ENTRIES} more]`] : kept;
@@ -133,7 +141,8 @@ function boundValue(name: string, value: unknown, depth: number): unknown {
 
 /**
  * Every field of an audit record or log line within its bound ({@link FIELD_BOUNDS}); identity
- * fields that look like credentials replaced by a digest. Numbers and booleans pass unchanged.
+ * fields that look like credentials replaced by a digest, and token-shaped runs in any other text
+ * (a refusal's detail, an error message) too. Numbers and booleans pass unchanged.
  */
 export function boundFields<T extends object>(fields: T, depth = 0): T {
   const out: Record<string, unknown> = {};

@@ -245,10 +245,10 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     const scopes = grantedScopes({
       requested: request.scopes,
       limits: [
-        subjectScopeLimit(subject.token),
-        clientScope,
-        options.hooks.scopesFor ? await options.hooks.scopesFor(decision.subjectAccount, ctx.oidc.client.clientId) : undefined,
-        target ? target.definition.scope.split(' ').filter(Boolean) : undefined,
+        { source: 'subject_token', scopes: subjectScopeLimit(subject.token) },
+        { source: 'client', scopes: clientScope },
+        { source: 'hook', scopes: options.hooks.scopesFor ? await options.hooks.scopesFor(decision.subjectAccount, ctx.oidc.client.clientId) : undefined },
+        { source: 'resource', scopes: target ? target.definition.scope.split(' ').filter(Boolean) : undefined },
       ],
       policy,
       impersonating,

@@ -5,6 +5,8 @@ import { boundFields } from '../audit/bounds.js';
  * a secret, a password or a reason; only ids, rules and outcomes.
  */
 export interface Logger {
+  /** Optional (pino has it): details for operators, e.g. a refusal's private reason. */
+  debug?(fields: Record<string, unknown>, message: string): void;
   info(fields: Record<string, unknown>, message: string): void;
   warn(fields: Record<string, unknown>, message: string): void;
   error(fields: Record<string, unknown>, message: string): void;
@@ -23,6 +25,7 @@ const bounded = new WeakSet<Logger>();
 export function boundedLogger(logger: Logger): Logger {
   if (bounded.has(logger)) return logger;
   const wrapped: Logger = {
+    ...(logger.debug ? { debug: (fields: Record<string, unknown>, message: string) => logger.debug!(boundFields(fields), message) } : {}),
     info: (fields, message) => logger.info(boundFields(fields), message),
     warn: (fields, message) => logger.warn(boundFields(fields), message),
     error: (fields, message) => logger.error(boundFields(fields), message),

@@ -4,7 +4,7 @@ import type { AuditSink } from '../audit/events.js';
 import type { TokenExchangeOptions } from '../config.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Logger } from '../observability/logger.js';
-import { metricsRoute, requestLog } from './observability.js';
+import { metricsRoute, refusalDebugLog, requestLog } from './observability.js';
 import type { Store } from '../store/index.js';
 import { FixtureAccounts } from './accounts.js';
 import type { Fixtures } from './fixtures.js';
@@ -54,8 +54,11 @@ export async function createReferenceServer(options: ReferenceServerOptions): Pr
   });
   accounts.onChange((id) => reference.exchange.actorChanged(id));
   const consoleClient = fixtures.clients.find((c) => c.client_id === 'support-console');
-  // Outermost (before every middleware the extension installed): it logs the status the client gets.
-  if (options.logger) reference.provider.middleware.unshift(requestLog(options.logger));
+  if (options.logger) {
+    // Outermost (before every middleware the extension installed): it logs the status the client gets.
+    reference.provider.middleware.unshift(requestLog(options.logger));
+    refusalDebugLog(reference.provider, options.logger);
+  }
   reference.provider.use(metricsRoute(reference.exchange.metrics.registry));
   reference.provider.use(interactionRoutes(reference.provider, accounts));
   reference.provider.use(reference.exchange.adminApi());

@@ -1,4 +1,5 @@
 import type { Context, Next } from 'koa';
+import type Provider from 'oidc-provider';
 import type { Registry } from 'prom-client';
 import { boundedLogger, type Logger } from '../observability/logger.js';
 
@@ -32,4 +33,18 @@ export function requestLog(logger: Logger) {
       bounded.info({ method: ctx.method, path: ctx.path, status: status ?? ctx.status, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
     }
   };
+}
+
+/**
+ * With `LOG_LEVEL=debug`: one line per refused token request with the refusal's private detail
+ * (which rule, and why: e.g. the scope lists that left nothing), which the client never sees.
+ * Details name accounts, roles and scopes; like every log line it goes through the bounded logger,
+ * so what a caller sent (an unknown subject that is really a token) is cut and digested.
+ */
+export function refusalDebugLog(provider: Provider, logger: Logger): void {
+  const { debug } = boundedLogger(logger);
+  if (!debug) return;
+  provider.on('grant.error', (ctx: Context, err: { error?: string; error_detail?: string }) => {
+    debug({ path: ctx.path, error: err.error, detail: err.error_detail?.slice(0, 300) }, 'token request refused');
+  });
 }
