@@ -101,7 +101,7 @@ async function main() {
     });
     const liveHeapMb = () =>
       new Promise((resolve) => {
-        server.once('message', (usage) => resolve(usage.heapUsed / 1024 / 1024));
+        server.once('message', (usage) => resolve({ heap: usage.heapUsed / 1024 / 1024, external: usage.external / 1024 / 1024 }));
         server.send('gc');
       });
     let logBytes = 0;
@@ -155,8 +155,8 @@ async function main() {
     const sample = async () => {
       const minutes = (Date.now() - started) / 60_000;
       const rss = rssMb(server.pid);
-      const heap = await liveHeapMb();
-      samples.push({ minutes, rss, heap, redis: redisMb(redisPort), stream: Number(redisCli(redisPort, 'XLEN', 'oidc:{audit}:stream')), keys: Number(redisCli(redisPort, 'DBSIZE')) });
+      const { heap, external } = await liveHeapMb();
+      samples.push({ minutes, rss, heap, external, redis: redisMb(redisPort), stream: Number(redisCli(redisPort, 'XLEN', 'oidc:{audit}:stream')), keys: Number(redisCli(redisPort, 'DBSIZE')) });
     };
     await sample();
     const sampler = setInterval(() => sample().catch(() => undefined), SAMPLE_MS);
@@ -195,6 +195,7 @@ async function main() {
     const settled = samples.filter((s) => s.minutes >= Math.min(1, SECONDS / 600));
     const rssSlope = slope(settled.map((s) => [s.minutes, s.rss]));
     const heapSlope = slope(settled.map((s) => [s.minutes, s.heap]));
+    const externalSlope = slope(settled.map((s) => [s.minutes, s.external]));
     const redisSlope = slope(settled.map((s) => [s.minutes, s.redis]));
     const first = samples[0];
     const last = samples.at(-1);
@@ -210,6 +211,7 @@ async function main() {
       latencyMs: { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) },
       rssMb: { start: first.rss, end: last.rss, slopePerMinute: rssSlope },
       liveHeapMb: { start: first.heap, end: last.heap, slopePerMinute: heapSlope },
+      externalMb: { start: first.external, end: last.external, slopePerMinute: externalSlope },
       redisMb: { start: first.redis, end: last.redis, slopePerMinute: redisSlope },
       auditRecords: records,
       redisBytesPerAuditRecord: records > 0 ? ((last.redis - first.redis) * 1024 * 1024) / records : NaN,
@@ -232,6 +234,7 @@ async function main() {
         `| server RSS slope after the first minute (MB/min) | ${f(rssSlope, 2)} |`,
         `| server live heap after GC start → end (MB) | ${f(first.heap)} → ${f(last.heap)} |`,
         `| server live heap slope after the first minute (MB/min) | ${f(heapSlope, 2)} |`,
+        `| server external memory (buffers) start → end; slope (MB/min) | ${f(first.external)} → ${f(last.external)}; ${f(externalSlope, 2)} |`,
         `| Redis used_memory start → end (MB) | ${f(first.redis)} → ${f(last.redis)} |`,
         `| Redis used_memory slope after the first minute (MB/min) | ${f(redisSlope, 2)} |`,
         `| audit records written (stream, never trimmed) | ${records} |`,
