@@ -71,6 +71,8 @@ describe('options are validated at start-up, naming the bad field', () => {
       audiences: {},
       maxActors: 3,
       rateLimit: { points: 30, durationSeconds: 60 },
+      requireSubjectApproval: false,
+      readOnlyRoles: [],
     });
   });
 
