@@ -69,6 +69,12 @@ describe('when the user must approve', () => {
     expect(server.auditSince(mark)).toEqual([expect.objectContaining({ event: 'approval.requested', outcome: 'denied', rule: 'reason_invalid' })]);
   });
 
+  it('accepts a form a browser posts with Origin: null (Referrer-Policy: no-referrer) when its token holds', async () => {
+    const response = await agent.browser.request(`${server.issuer}/admin/users/bob/approvals`, { form: { csrf: agent.csrf, reason: REASON, duration: '900' }, headers: { origin: 'null', 'sec-fetch-site': 'same-origin' } });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toContain('Asked bob for full access');
+  });
+
   it('refuses to ask without the form token, and records nothing', async () => {
     const mark = server.auditMark();
     expect((await post(agent, '/admin/users/alice/approvals', { reason: REASON, duration: '900' })).status).toBe(403);

@@ -262,7 +262,7 @@ ${history}</section>`;
       assetsPath,
       user: { name: session.name, signOutAction: `${base}/logout`, csrf: session.csrf },
       body: html`<h1>Who has acted as you</h1>
-<p class="lead">When a support agent needs to see exactly what you see, they can sign in as you for at most an hour, and must say why. Every time it happened is listed here. You can end a live one at once.</p>
+<p class="lead">When a support agent needs to see exactly what you see, they can sign in as you for at most an hour, and must say why. Every time it happened is listed here. You can end a live one at once, and answer when support asks for access.</p>
 ${notice ? html`<div class="alert ${notice.kind}" role="${notice.kind === 'error' ? 'alert' : 'status'}">${notice.text}</div>` : ''}
 ${approvalsSection(session, approvals, names)}
 ${noticesSection(rows)}
@@ -354,7 +354,7 @@ ${table}`,
     const site = ctx.get('sec-fetch-site');
     if (site && site !== 'same-origin' && site !== 'none') return false;
     const origin = ctx.get('origin');
-    return !origin || origin === ownOrigin;
+    return !origin || origin === 'null' || origin === ownOrigin;
   }
 
   function linkPage(ctx: Context, status: number, body: Html): void {

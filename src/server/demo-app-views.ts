@@ -41,7 +41,7 @@ table{width:100%;border-collapse:collapse}
 th,td{text-align:left;padding:.55rem .5rem;border-bottom:1px solid #dfe3ea;vertical-align:middle}
 th{font-size:.8rem;text-transform:uppercase;letter-spacing:.04em;color:#4a5568}
 tr:last-child td{border-bottom:0}
-td.actions{text-align:right}
+td.actions,th.actions{text-align:right}
 .button.small{padding:.3rem .7rem;font-size:.9rem}
 @media (max-width:34rem){.who{display:none}main{padding-top:1.5rem}h1{font-size:1.45rem}}
 footer{max-width:56rem;margin:0 auto;padding:0 1.25rem 2rem;color:#5b6576;font-size:.85rem}
@@ -164,7 +164,7 @@ export function ordersCard(
 <td class="actions"><form class="inline" method="post" action="/orders/${encodeURIComponent(o.id)}/resend"><input type="hidden" name="csrf" value="${escapeHtml(options.csrf)}"><button class="button secondary small" type="submit" aria-label="Resend the confirmation of order ${escapeHtml(o.id)}">Resend confirmation</button></form></td></tr>`,
       )
       .join('\n');
-    body = `<table><caption class="muted">From the orders API, with your access token.</caption><thead><tr><th scope="col">Order</th><th scope="col">Item</th><th scope="col">Total</th><th scope="col">Status</th><th scope="col"><span class="muted">Action</span></th></tr></thead><tbody>
+    body = `<table><caption class="muted">From the orders API, with your access token.</caption><thead><tr><th scope="col">Order</th><th scope="col">Item</th><th scope="col">Total</th><th scope="col">Status</th><th scope="col" class="actions">Action</th></tr></thead><tbody>
 ${rows}
 </tbody></table>`;
   }

@@ -51,6 +51,7 @@ td form{display:inline}
 .badge.info{color:#1d3a8a;background:#eff4ff;border-color:#c7d7fe}
 h3{font-size:1rem;margin:1.2rem 0 .5rem}
 ul.plain{list-style:none;margin:0;padding:0}
+.card>h2:first-child{margin-top:0}
 .card.request{margin:0}
 .card.request p{margin:0 0 .7rem}
 .notices li{padding:.55rem .9rem;border-left:3px solid var(--line);background:var(--card);margin:0 0 .45rem;border-radius:0 8px 8px 0}
