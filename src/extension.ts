@@ -267,6 +267,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       recorder,
       lifecycle: life,
       notifier,
+      logger,
       isEnabled: () => life.isEnabled(),
       linkRoute: () => approvalLinkRoute,
     });

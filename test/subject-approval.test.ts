@@ -322,6 +322,13 @@ describe('only an approved request starts an impersonation: tickets (approval)',
     ]);
   });
 
+  it('holds the browser session to the approved scopes, plus openid (no sign-in without it)', async () => {
+    const id = await approved({ scope: 'profile' });
+    const minted = await mint({ approval: id });
+    const tokens = await (await redeem(minted.body.ticket as string)).tokens();
+    expect(tokens.scope).toBe('openid profile');
+  });
+
   it('refuses to redeem a ticket whose approval the subject revoked since', async () => {
     const id = await approved();
     const minted = await mint({ approval: id });

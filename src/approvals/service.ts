@@ -7,6 +7,7 @@ import type { ActorIdentity, ImpersonationRules } from '../exchange/impersonatio
 import { impersonationScopes } from '../exchange/policy.js';
 import { validateReason } from '../exchange/request.js';
 import type { ImpersonationLifecycle } from '../lifecycle/service.js';
+import type { Logger } from '../observability/logger.js';
 import { approvalRequestedNotice } from '../notify/notice.js';
 import type { SubjectNotifier } from '../notify/notifier.js';
 import type { ApprovalRecord, ApprovalStore } from '../store/approvals.js';
@@ -65,6 +66,7 @@ interface Dependencies {
   readonly recorder: AuditRecorder;
   readonly lifecycle: ImpersonationLifecycle;
   readonly notifier: SubjectNotifier;
+  readonly logger: Logger;
   readonly isEnabled: () => Promise<boolean>;
   /** The account page's one-time-link route (`<issuer><base>/approvals/respond`), once it is mounted. */
   readonly linkRoute: () => string | undefined;
@@ -255,11 +257,18 @@ export function createApprovalService(deps: Dependencies) {
   /**
    * Called once an impersonation under an approval is indexed: a revocation that raced with its
    * start (and listed the subject's impersonations before this one was there) still ends it.
+   * Never throws: the impersonation has already started.
    */
   async function confirmStarted(approvalId: string | undefined, grantId: string, facts: RequestFacts): Promise<void> {
     if (!approvalId) return;
-    const record = await store.get(approvalId);
-    if (record?.status === 'revoked') await deps.lifecycle.revokeGrant(grantId, 'approval_revoked', { actor: record.subject, request: facts });
+    try {
+      const record = await store.get(approvalId);
+      if (record?.status === 'revoked') await deps.lifecycle.revokeGrant(grantId, 'approval_revoked', { actor: record.subject, request: facts });
+    } catch (err) {
+      // The impersonation has started and its answer is on its way: it is not failed afterwards.
+      const { name, message } = err instanceof Error ? err : new Error(String(err));
+      deps.logger.warn({ err: { name, message }, approval_id: approvalId, request_id: facts.requestId }, 'could not re-check an approval after its use');
+    }
   }
 
   /** The request a one-time link stands for, while its signature holds and it has not expired. */

@@ -223,9 +223,15 @@ export function createTicketService(deps: Dependencies) {
     return actor!;
   }
 
-  /** What the session may hold beyond the usual limits: the read-only set, the scopes the subject approved. */
+  /**
+   * What the session may hold beyond the usual limits: the read-only set, and the scopes the subject
+   * approved — plus `openid`, without which no browser can be signed in (it discloses only `sub`).
+   */
   function ticketLimits(record: TicketRecord): Array<readonly string[]> {
-    return [...(record.mode === 'read' && options.policy.readOnlyScopes ? [options.policy.readOnlyScopes] : []), ...(record.approvedScopes ? [record.approvedScopes] : [])];
+    return [
+      ...(record.mode === 'read' && options.policy.readOnlyScopes ? [options.policy.readOnlyScopes] : []),
+      ...(record.approvedScopes ? [[...record.approvedScopes, 'openid']] : []),
+    ];
   }
 
   /** The grant the impersonated session's tokens are issued under: only what policy allows, the rest rejected (no consent prompt). */
