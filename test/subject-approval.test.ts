@@ -196,7 +196,7 @@ describe('the actor asks (POST /admin/api/approvals)', () => {
   it('lists requests by subject or actor, for administrators only', async () => {
     await ask();
     expect((await api('GET', '/approvals?actor=support', undefined)).body.approvals).toEqual(expect.arrayContaining([expect.objectContaining({ actor: 'support', subject: 'alice' })]));
-    expect(await api('GET', '/approvals', undefined)).toEqual({ status: 400, body: { error: 'invalid_request', error_description: 'give exactly one of subject or actor: Invalid input' } });
+    expect(await api('GET', '/approvals', undefined)).toEqual({ status: 400, body: { error: 'invalid_request', error_description: 'approvals query: give exactly one of subject or actor' } });
     expect((await api('GET', '/approvals?subject=alice', undefined, support)).status).toBe(403);
   });
 });
@@ -286,6 +286,14 @@ describe('only an approved request starts an impersonation: the grant (approval_
     });
     const result = await server.exchange(impersonate(support, 'alice', { approval_id: id, resource: ORDERS }));
     expect(JSON.parse(Buffer.from((result.body.access_token as string).split('.')[1]!, 'base64url').toString())).toMatchObject({ impersonation: { mode: 'read' } });
+  });
+
+  it('refuses approval_id on a delegation (no impersonation starts)', async () => {
+    const id = await approved();
+    const own = (await server.signIn('alice')).access_token;
+    await expectRefusal(server, () => server.exchange({ subject_token: own, subject_token_type: TokenType.accessToken, approval_id: id }), {
+      status: 400, error: 'invalid_request', description: 'approval_id applies only to starting an impersonation', rule: 'approval_not_applicable',
+    });
   });
 
   it('refuses approval_id on a chained exchange (only a start spends an approval)', async () => {

@@ -57,7 +57,9 @@ const approvalBody = z
     mode: z.enum(['read', 'full']).optional(),
   })
   .strict();
-const approvalQuery = z.union([z.object({ subject: z.string().min(1).max(256) }).strict(), z.object({ actor: z.string().min(1).max(256) }).strict()]);
+const approvalQuery = z.union([z.object({ subject: z.string().min(1).max(256) }).strict(), z.object({ actor: z.string().min(1).max(256) }).strict()], {
+  error: 'give exactly one of subject or actor',
+});
 
 type Next = () => Promise<unknown>;
 
@@ -190,7 +192,7 @@ export function createAdminApi(deps: {
       return;
     }
     if (path === '/approvals' && ctx.method === 'GET') {
-      const filter = parse(approvalQuery, ctx.query, 'give exactly one of subject or actor');
+      const filter = parse(approvalQuery, ctx.query, 'approvals query');
       ctx.body = { approvals: await deps.approvals.list(filter) };
       return;
     }
