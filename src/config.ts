@@ -265,15 +265,22 @@ export interface ResolvedOptions {
 /** Thrown at start-up for invalid options; the message names every bad field. */
 export class ConfigurationError extends Error {
   readonly code = 'ERR_TOKEN_EXCHANGE_CONFIG';
-  constructor(message: string) {
+  /** Each bad field (dotted path from the options' root, e.g. `policy.maxLifetimeSeconds`) and what is wrong with it. */
+  readonly issues: ReadonlyArray<{ readonly path: string; readonly message: string }>;
+  constructor(message: string, issues: ReadonlyArray<{ path: string; message: string }> = []) {
     super(message);
     this.name = 'ConfigurationError';
+    this.issues = issues;
   }
 }
 
+function issuesOf(error: z.ZodError): Array<{ path: string; message: string }> {
+  return error.issues.map((issue) => ({ path: issue.path.length ? issue.path.join('.') : '(options)', message: issue.message }));
+}
+
 function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(options)'}: ${issue.message}`)
+  return issuesOf(error)
+    .map(({ path, message }) => `${path}: ${message}`)
     .join('; ');
 }
 
@@ -281,7 +288,7 @@ function describeIssues(error: z.ZodError): string {
 export function resolveOptions(input: unknown): ResolvedOptions {
   const result = optionsSchema.safeParse(input);
   if (!result.success) {
-    throw new ConfigurationError(`invalid token exchange options: ${describeIssues(result.error)}`);
+    throw new ConfigurationError(`invalid token exchange options: ${describeIssues(result.error)}`, issuesOf(result.error));
   }
   const { accounts, audit, auditLog, webhooks, logger, store, policy, tickets, approvals, trustedIssuers, resourceServers, hooks } = result.data;
   if (audit && (auditLog || webhooks.endpoints.length)) {
@@ -294,7 +301,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
 export function parsePolicy(input: unknown): ImpersonationPolicy {
   const result = policySchema.safeParse(input);
   if (!result.success) {
-    throw new ConfigurationError(`invalid impersonation policy: ${describeIssues(result.error)}`);
+    throw new ConfigurationError(`invalid impersonation policy: ${describeIssues(result.error)}`, issuesOf(result.error));
   }
   return result.data;
 }
@@ -381,7 +388,7 @@ export type ResolvedResourceServerOptions = Omit<z.infer<typeof resourceServerTo
 export function resolveResourceServerOptions(input: unknown): ResolvedResourceServerOptions {
   const result = resourceServerToolkitSchema.safeParse(input);
   if (!result.success) {
-    throw new ConfigurationError(`invalid resource server options: ${describeIssues(result.error)}`);
+    throw new ConfigurationError(`invalid resource server options: ${describeIssues(result.error)}`, issuesOf(result.error));
   }
   const options = result.data;
   return { ...options, mode: options.mode ?? (options.introspection ? 'auto' : 'jwt') };

@@ -43,9 +43,11 @@ export interface TokenExchange {
   readonly store: Store;
   /**
    * Returns the host's oidc-provider configuration with what the extension needs at construction:
-   * `extraTokenClaims` (for `act`) composed with the host's, the resource servers, the
-   * introspection and revocation policies for exchanged tokens, and — unless the host has its
-   * own — the store's adapter. Pass the result to `new Provider(issuer, …)`.
+   * `extraTokenClaims` (for `act`) composed with the host's, the resource servers, introspection
+   * (RFC 7662) and revocation (RFC 7009) enabled with their policies for exchanged tokens, and —
+   * unless the host has its own — the store's adapter. Pass the result to `new Provider(issuer, …)`.
+   * Throws a {@link ConfigurationError} when the host has no `jwks` or `findAccount`, or turned
+   * `features.introspection` or `features.revocation` off.
    */
   configuration(host: Configuration): Configuration;
   /** Registers the grant and its endpoint middleware on the provider built from `configuration()`. */
@@ -177,7 +179,15 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       authorizationPath: host.routes?.authorization ?? '/auth',
       scopes: [...new Set(['openid', 'offline_access', ...(host.scopes ?? [])])],
     };
-    const { resourceIndicators: hostIndicators, introspection: hostIntrospection, revocation: hostRevocation } = host.features ?? {};
+    const { resourceIndicators: hostIndicators, introspection: hostIntrospection = {}, revocation: hostRevocation = {} } = host.features ?? {};
+    // RFC 7662 and RFC 7009 are how resource servers see an impersonation end and how a token of it
+    // is ended (SPEC §3): on unless the host turned one off on purpose, which is an error here rather
+    // than an endpoint quietly opened or an impersonation that cannot be revoked.
+    for (const [feature, settings] of [['introspection', hostIntrospection], ['revocation', hostRevocation]] as const) {
+      if (settings.enabled === false) {
+        throw new ConfigurationError(`token exchange needs features.${feature}: exchanged tokens are ${feature === 'introspection' ? 'introspected' : 'revoked'} there (set enabled: true, or leave it out)`);
+      }
+    }
     const hostResourceInfo = hostIndicators?.getResourceServerInfo;
 
     const browser = composeBrowserConfiguration(host, {
@@ -206,35 +216,29 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
           },
         },
         // RFC 7662 §4: an exchanged token is introspected only by the resource servers it is for.
-        ...(hostIntrospection?.enabled
-          ? {
-              introspection: {
-                ...hostIntrospection,
-                async allowedPolicy(ctx, client, token) {
-                  const facts = exchanged(token);
-                  if (facts) return exchangedTokens.mayIntrospect(client.clientId, facts.audience);
-                  if (hostIntrospection.allowedPolicy) return hostIntrospection.allowedPolicy(ctx, client, token);
-                  return client.clientAuthMethod !== 'none' || token.clientId === client.clientId;
-                },
-              },
-            }
-          : {}),
+        introspection: {
+          ...hostIntrospection,
+          enabled: true,
+          async allowedPolicy(ctx, client, token) {
+            const facts = exchanged(token);
+            if (facts) return exchangedTokens.mayIntrospect(client.clientId, facts.audience);
+            if (hostIntrospection.allowedPolicy) return hostIntrospection.allowedPolicy(ctx, client, token);
+            return client.clientAuthMethod !== 'none' || token.clientId === client.clientId;
+          },
+        },
         // RFC 7009 §2.1: its client, or a resource server it is for, may revoke an exchanged token.
-        ...(hostRevocation?.enabled
-          ? {
-              revocation: {
-                ...hostRevocation,
-                async allowedPolicy(ctx, client, token) {
-                  const facts = exchanged(token);
-                  if (facts) return exchangedTokens.mayRevoke(client.clientId, facts);
-                  if (hostRevocation.allowedPolicy) return hostRevocation.allowedPolicy(ctx, client, token);
-                  if (token.clientId === client.clientId) return true;
-                  if (client.clientAuthMethod === 'none') return false;
-                  throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
-                },
-              },
-            }
-          : {}),
+        revocation: {
+          ...hostRevocation,
+          enabled: true,
+          async allowedPolicy(ctx, client, token) {
+            const facts = exchanged(token);
+            if (facts) return exchangedTokens.mayRevoke(client.clientId, facts);
+            if (hostRevocation.allowedPolicy) return hostRevocation.allowedPolicy(ctx, client, token);
+            if (token.clientId === client.clientId) return true;
+            if (client.clientAuthMethod === 'none') return false;
+            throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+          },
+        },
       } as Configuration['features'],
     };
   }

@@ -22,3 +22,4 @@ export type { MintedTicket, TicketRequest } from './browser/tickets.js';
 export type { ActorIdentity } from './exchange/impersonation-rules.js';
 export type { AccountPageOptions } from './account/page.js';
 export type { AdminConsoleOptions } from './admin/console.js';
+export { verifyWebhook } from './webhooks/signature.js';

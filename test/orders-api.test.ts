@@ -102,7 +102,7 @@ describe('npm start (dist/server/main.js)', () => {
     issuer = `http://127.0.0.1:${port}`;
     ordersBase = `http://127.0.0.1:${ordersPort}`;
     child = spawn(process.execPath, ['dist/server/main.js'], {
-      env: { ...process.env, NODE_OPTIONS: '', PORT: String(port), ORDERS_API_PORT: String(ordersPort), ISSUER: issuer, REDIS_URL: '', REDIS_CLUSTER_NODES: '' },
+      env: { ...process.env, NODE_OPTIONS: '', PORT: String(port), ORDERS_API_PORT: String(ordersPort), DEMO_APP_PORT: 'off', ISSUER: issuer, REDIS_URL: '', REDIS_CLUSTER_NODES: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { decodeJwt } from 'jose';
 import { expectRefusal } from './helpers/refusal.js';
-import { BILLING, ORDERS, TokenType, impersonate, startTestServer, type TestServer } from './helpers/server.js';
+import { BILLING, ORDERS, ORDERS_API, TokenType, impersonate, startTestServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
 let support: string;
@@ -13,6 +13,8 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 const invalidTarget = (description: string, rule: string) => ({ status: 400, error: 'invalid_target', description, rule });
+const invalidScope = (description: string) => ({ status: 400, error: 'invalid_scope', description, rule: 'scope_empty' });
+const UNSCOPED_CONSOLE = { id: 'unscoped-console', secret: 'unscoped-console-secret', redirectUri: 'http://localhost:3004/callback' };
 
 describe('scope (SPEC §1)', () => {
   it('grants the requested scopes the subject, the client and the allow-list all permit', async () => {
@@ -41,13 +43,36 @@ describe('scope (SPEC §1)', () => {
     expect(result.body.scope).toBe('billing:read');
   });
 
-  it('answers invalid_scope when nothing requested can be granted', async () => {
-    await expectRefusal(server, () => server.exchange(impersonate(support, 'alice', { resource: ORDERS, scope: 'orders:write' })), {
-      status: 400,
-      error: 'invalid_scope',
-      description: 'none of the requested scopes can be granted',
-      rule: 'scope_empty',
-    });
+  it('answers invalid_scope naming the impersonation policy when its lists leave nothing', async () => {
+    await expectRefusal(server, () => server.exchange(impersonate(support, 'alice', { resource: ORDERS, scope: 'orders:write' })), invalidScope('the impersonation policy allows none of the requested scopes'));
+  });
+
+  it("answers invalid_scope naming the client's registered scope when it holds none of the requested scopes", async () => {
+    await expectRefusal(server, () => server.exchange(impersonate(support, 'alice', { scope: 'phone' })), invalidScope("the client's registered scope holds none of the requested scopes"));
+  });
+
+  it('answers invalid_scope naming the resource when it serves none of the requested scopes', async () => {
+    await expectRefusal(server, () => server.exchange(impersonate(support, 'alice', { resource: BILLING, scope: 'orders:read' })), invalidScope('the requested resource or audience serves none of the requested scopes'));
+  });
+
+  it("answers invalid_scope naming the subject token's scope when a chained exchange asks for more", async () => {
+    const impersonated = (await server.exchange(impersonate(support, 'alice', { resource: ORDERS }))).body.access_token as string;
+    await expectRefusal(
+      server,
+      () => server.exchange({ subject_token: impersonated, subject_token_type: TokenType.accessToken, scope: 'billing:read' }, ORDERS_API),
+      invalidScope("the subject_token's scope holds none of the requested scopes"),
+    );
+  });
+
+  it('answers invalid_scope saying a scope or a resource is needed when neither the request nor the client gives one', async () => {
+    const actor = (await server.signIn('support', UNSCOPED_CONSOLE)).access_token;
+    await expectRefusal(
+      server,
+      () => server.exchange(impersonate(actor, 'alice'), UNSCOPED_CONSOLE),
+      invalidScope('no scope was requested and none can be derived: send scope, or a resource (RFC 8707) to take its scopes'),
+    );
+    const withResource = await server.exchange(impersonate(actor, 'alice', { resource: ORDERS }), UNSCOPED_CONSOLE);
+    expect([withResource.status, withResource.body.scope]).toEqual([200, 'orders:read']);
   });
 
   it('limits scopes with the scopesFor hook', async () => {

@@ -153,7 +153,7 @@ export function createTicketService(deps: Dependencies) {
       const client = await clientFor(request.clientId);
       const { actorAccount, subjectAccount } = await deps.rules.admit({ actor: request.actor, subjectId: request.subject, clientId: client.clientId, reason });
       const access = await deps.rules.access({ actor: actorAccount, subject: subjectAccount, approvalId: request.approvalId, mode: request.mode });
-      const scopes = within(await deps.allowedScopes.forClient(client, subjectAccount), access.scopeLimits);
+      const scopes = within(await deps.allowedScopes.forClient(client, subjectAccount), access.scopeLimits.map((limit) => limit.scopes ?? []));
       await deps.rules.authorizeByHook({ actor: actorAccount, subject: subjectAccount, clientId: client.clientId, reason, scopes, audience: [] });
       await deps.rules.spendApproval(access.approval);
       const ticket = `${TICKET_PREFIX}${randomBytes(32).toString('base64url')}`;

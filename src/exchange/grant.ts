@@ -184,7 +184,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     }
     const read = wasRead || request.impersonationMode === 'read';
     const impersonation = prior && read && !wasRead ? { ...prior, mode: 'read' as const } : prior;
-    const scopeLimits = read && policy.readOnlyScopes ? [policy.readOnlyScopes] : [];
+    const scopeLimits = read && policy.readOnlyScopes ? [{ source: 'read_only' as const, scopes: policy.readOnlyScopes }] : [];
     return { impersonation, access: { mode: read ? 'read' : 'full', approval: undefined, scopeLimits, notAfter: undefined } };
   }
 
@@ -268,10 +268,10 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     const scopes = grantedScopes({
       requested: request.scopes,
       limits: [
-        subject.token?.scopes,
-        clientScope,
-        options.hooks.scopesFor ? await options.hooks.scopesFor(decision.subjectAccount, ctx.oidc.client.clientId) : undefined,
-        target ? target.definition.scope.split(' ').filter(Boolean) : undefined,
+        { source: 'subject_token', scopes: subject.token?.scopes },
+        { source: 'client', scopes: clientScope },
+        { source: 'hook', scopes: options.hooks.scopesFor ? await options.hooks.scopesFor(decision.subjectAccount, ctx.oidc.client.clientId) : undefined },
+        { source: 'resource', scopes: target ? target.definition.scope.split(' ').filter(Boolean) : undefined },
         ...(decision.access?.scopeLimits ?? []),
       ],
       policy,

@@ -4,6 +4,7 @@ import type { AuthorizeInput, ResolvedOptions } from '../config.js';
 import type { ImpersonationMode } from '../constants.js';
 import { invalidRequest, subjectRefused, type ExchangeRefusal, type RefusalRule } from '../errors.js';
 import type { ApprovalRecord, ApprovalStore } from '../store/approvals.js';
+import type { ScopeLimit } from './policy.js';
 import { assertActorMayImpersonate, assertMayAct, assertReason, assertSubjectMayBeImpersonated } from './policy.js';
 import type { ActorRateLimiter } from './rate-limit.js';
 
@@ -28,7 +29,7 @@ export interface Access {
   readonly mode: ImpersonationMode;
   readonly approval: ApprovalRecord | undefined;
   /** Scope ceilings beyond the usual ones: the read-only set, the scopes the subject approved. */
-  readonly scopeLimits: ReadonlyArray<readonly string[]>;
+  readonly scopeLimits: readonly ScopeLimit[];
   /** Epoch second the access must end by (the approval's window), if any. */
   readonly notAfter: number | undefined;
 }
@@ -164,7 +165,10 @@ export function createImpersonationRules(deps: { options: ResolvedOptions; rateL
   async function access(input: { actor: DirectoryAccount; subject: DirectoryAccount; approvalId: string | undefined; mode: ImpersonationMode | undefined }): Promise<Access> {
     const approval = await approvalFor(input.approvalId, input.actor, input.subject, epoch());
     const mode = modeFor(input.mode, input.actor, approval?.mode);
-    const scopeLimits = [...(mode === 'read' ? [policy.readOnlyScopes!] : []), ...(approval?.scopes ? [approval.scopes] : [])];
+    const scopeLimits: ScopeLimit[] = [
+      ...(mode === 'read' ? [{ source: 'read_only' as const, scopes: policy.readOnlyScopes }] : []),
+      ...(approval?.scopes ? [{ source: 'approval' as const, scopes: approval.scopes }] : []),
+    ];
     return { mode, approval, scopeLimits, notAfter: approval?.approvedUntil };
   }
 

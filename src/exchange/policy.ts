@@ -109,28 +109,65 @@ export function impersonationScopes(scopes: readonly string[], policy: Impersona
   return scopes.filter((s) => (!allow || allow.includes(s)) && !deny.includes(s) && s !== 'offline_access' && s !== ADMIN_SCOPE);
 }
 
+/** Where a bound on an exchange's scope comes from; a refusal names the one that left nothing. */
+export type ScopeLimitSource = 'subject_token' | 'client' | 'hook' | 'resource' | 'read_only' | 'approval';
+
+/** One bound on the granted scope: `undefined` when that source sets none (e.g. a client without `scope`). */
+export interface ScopeLimit {
+  readonly source: ScopeLimitSource;
+  readonly scopes: readonly string[] | undefined;
+}
+
+/** What the client reads when a bound leaves nothing (RFC 6749 §5.2 `invalid_scope`): which bound it was. */
+const EMPTIED_BY: Record<ScopeLimitSource | 'policy', string> = {
+  subject_token: "the subject_token's scope holds none of the requested scopes",
+  client: "the client's registered scope holds none of the requested scopes",
+  hook: 'none of the requested scopes may be granted for this subject',
+  resource: 'the requested resource or audience serves none of the requested scopes',
+  read_only: 'a read-only impersonation carries none of the requested scopes',
+  approval: 'the subject approved none of the requested scopes',
+  policy: 'the impersonation policy allows none of the requested scopes',
+};
+
+function scopeRefusal(description: string, detail: string): ExchangeRefusal {
+  return new ExchangeRefusal('scope_empty', 'invalid_scope', description, { detail });
+}
+
 /**
- * SPEC §1: issued scope = requested ∩ what the subject may hold ∩ allow-list − deny-list, never
- * `offline_access`. Without `scope`, the request asks for everything it may get (RFC 8693 §2.1).
+ * SPEC §1: issued scope = requested ∩ every known limit ∩ allow-list − deny-list, never
+ * `offline_access`. Without `scope`, the request asks for everything it may get (RFC 8693 §2.1):
+ * the first limit that is set. When nothing is left, the `invalid_scope` refusal (RFC 6749 §5.2)
+ * says why: nothing to take a scope from, the bound that removed the last scope, or offline_access.
  */
 export function grantedScopes(input: {
   requested: readonly string[] | undefined;
-  limits: ReadonlyArray<readonly string[] | undefined>;
+  limits: readonly ScopeLimit[];
   policy: ImpersonationPolicy;
   impersonating: boolean;
 }): string[] {
   const { requested, limits, policy, impersonating } = input;
-  const known = limits.filter((l): l is readonly string[] => l !== undefined);
-  let scopes = requested ? [...requested] : [...(known[0] ?? [])];
-  for (const limit of known) scopes = scopes.filter((s) => limit.includes(s));
-  if (impersonating) scopes = impersonationScopes(scopes, policy);
-  scopes = scopes.filter((s) => s !== 'offline_access');
-  if (scopes.length === 0) {
-    throw new ExchangeRefusal('scope_empty', 'invalid_scope', 'none of the requested scopes can be granted', {
-      detail: requested ? `requested ${requested.join(' ')}` : 'no scope available',
-    });
+  const known = limits.filter((l): l is ScopeLimit & { scopes: readonly string[] } => l.scopes !== undefined);
+  const detail = [`requested ${requested ? requested.join(' ') || '(empty)' : '(none)'}`, ...known.map((l) => `${l.source} ${l.scopes.join(' ') || '(empty)'}`)].join('; ');
+  if (!requested && known.length === 0) {
+    throw scopeRefusal('no scope was requested and none can be derived: send scope, or a resource (RFC 8707) to take its scopes', detail);
   }
-  return scopes;
+  let scopes = requested ? [...requested] : [...known[0]!.scopes];
+  if (scopes.length === 0 && !requested) throw scopeRefusal(EMPTIED_BY[known[0]!.source], detail);
+  for (const limit of known) {
+    const left = scopes.filter((s) => limit.scopes.includes(s));
+    if (left.length === 0 && scopes.length > 0) throw scopeRefusal(EMPTIED_BY[limit.source], detail);
+    scopes = left;
+  }
+  if (impersonating) {
+    const allowed = impersonationScopes(scopes, policy);
+    if (allowed.length === 0 && scopes.some((s) => s !== 'offline_access')) throw scopeRefusal(EMPTIED_BY.policy, detail);
+    scopes = allowed;
+  }
+  const granted = scopes.filter((s) => s !== 'offline_access');
+  if (granted.length === 0) {
+    throw scopeRefusal(scopes.length > 0 ? 'offline_access is never granted by token exchange' : 'none of the requested scopes can be granted', detail);
+  }
+  return granted;
 }
 
 /**

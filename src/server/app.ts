@@ -5,7 +5,7 @@ import type { TokenExchangeOptions } from '../config.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Logger } from '../observability/logger.js';
 import { approvalMessage, startedMessage, type SubjectNotice } from '../notify/notice.js';
-import { metricsRoute, requestLog } from './observability.js';
+import { metricsRoute, refusalDebugLog, requestLog } from './observability.js';
 import type { Store } from '../store/index.js';
 import { FixtureAccounts } from './accounts.js';
 import type { Fixtures } from './fixtures.js';
@@ -69,7 +69,10 @@ export async function createReferenceServer(options: ReferenceServerOptions): Pr
   });
   accounts.onChange((id) => reference.exchange.actorChanged(id));
   const consoleClient = fixtures.clients.find((c) => c.client_id === 'support-console');
-  if (options.logger) reference.provider.use(requestLog(options.logger));
+  if (options.logger) {
+    reference.provider.use(requestLog(options.logger));
+    refusalDebugLog(reference.provider, options.logger);
+  }
   reference.provider.use(metricsRoute(reference.exchange.metrics.registry));
   reference.provider.use(interactionRoutes(reference.provider, accounts));
   reference.provider.use(reference.exchange.adminApi());

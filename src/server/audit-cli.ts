@@ -7,7 +7,12 @@ import { openStore } from './store-from-env.js';
 const USAGE = `usage:
   npm run -s audit -- export [--since <ISO time>] [--out <file>]   JSON lines, oldest first
   npm run -s audit -- verify [--file <export.jsonl>]               exits 1 at the first broken link
-reads the audit log from REDIS_URL or REDIS_CLUSTER_NODES (REDIS_PREFIX, default oidc:)`;
+  npm run -s audit -- --help                                       this text
+
+export and verify (without --file) read the audit log in Redis: set REDIS_URL or REDIS_CLUSTER_NODES
+(and REDIS_PREFIX, default oidc:) as the server runs with. A server started without Redis (plain
+\`npm start\`) keeps its log in its own memory, out of this command's reach: verify it in the support
+console (http://localhost:3000/admin/audit, "Verify the chain").`;
 
 function option(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -15,8 +20,15 @@ function option(args: string[], name: string): string | undefined {
 }
 
 async function openLog(): Promise<{ log: AuditLog; close(): Promise<void> }> {
+  if (!process.env.REDIS_URL && !process.env.REDIS_CLUSTER_NODES) {
+    throw new Error(
+      'no audit log to read: set REDIS_URL or REDIS_CLUSTER_NODES (and REDIS_PREFIX) as the server runs with.\n' +
+        'A server started without Redis keeps its log in its own memory: verify it in the support console,\n' +
+        'http://localhost:3000/admin/audit ("Verify the chain").',
+    );
+  }
   const { store, auditLog } = await openStore(process.env);
-  if (!auditLog) throw new Error('the audit CLI reads the Redis audit log: set REDIS_URL or REDIS_CLUSTER_NODES');
+  if (!auditLog) throw new Error('the store has no audit log');
   return { log: auditLog, close: () => store.close() };
 }
 
@@ -39,13 +51,20 @@ async function exportRecords(args: string[]): Promise<number> {
 }
 
 function* recordsOfFile(path: string): Generator<ChainedAuditRecord> {
-  const lines = readFileSync(path, 'utf8').split('\n');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message}`);
+  }
+  const lines = text.split('\n');
   for (const [i, line] of lines.entries()) {
     if (line.trim() === '') continue;
     try {
       yield JSON.parse(line) as ChainedAuditRecord;
     } catch {
-      throw new Error(`line ${i + 1} is not a record`);
+      throw new Error(`${path}: line ${i + 1} is not an audit record (JSON)`);
     }
   }
 }
@@ -76,9 +95,13 @@ async function verify(args: string[]): Promise<number> {
 /** The audit CLI (SPEC §5): export as JSON lines; verify the SHA-256 chain. */
 async function main(): Promise<number> {
   const [command, ...args] = process.argv.slice(2);
+  if (command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   if (command === 'export') return exportRecords(args);
   if (command === 'verify') return verify(args);
-  process.stderr.write(`${USAGE}\n`);
+  process.stderr.write(`${command === undefined ? 'no command given' : `unknown command '${command}'`}\n${USAGE}\n`);
   return 2;
 }
 

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import type { ClientMetadata } from 'oidc-provider';
 import { z } from 'zod';
 import type { TokenExchangeOptions } from '../config.js';
-import { ConfigurationError } from '../config.js';
+import { ConfigurationError, resolveOptions } from '../config.js';
 import type { FixtureAccount } from './accounts.js';
 
 const accountsFile = z.object({
@@ -41,20 +41,40 @@ export interface Fixtures {
   readonly webhooks?: TokenExchangeOptions['webhooks'];
 }
 
+/** A file's path as the operator would type it: relative to the working directory when inside it. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
 async function readJson<T>(dir: string, name: string, schema: z.ZodType<T>): Promise<T> {
   const path = join(dir, name);
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(path, 'utf8'));
   } catch (err) {
-    throw new ConfigurationError(`cannot read ${path}: ${(err as Error).message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigurationError(`${shown(path)}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new ConfigurationError(`${path}: ${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigurationError(`${shown(path)}: ${issue.path.join('.') || '(file)'}: ${issue.message}`);
   }
   return parsed.data;
+}
+
+/**
+ * Validates impersonation.json's settings with the library's own option schema at load time, so
+ * a bad field is reported against the file: `config/impersonation.json: policy.maxLifetimeSeconds: …`.
+ */
+function checkExchangeSettings(dir: string, settings: z.infer<typeof exchangeFile>): void {
+  try {
+    resolveOptions({ accounts: { findAccount: async () => undefined }, ...settings });
+  } catch (err) {
+    if (!(err instanceof ConfigurationError) || err.issues.length === 0) throw err;
+    throw new ConfigurationError(err.issues.map(({ path, message }) => `${shown(join(dir, 'impersonation.json'))}: ${path}: ${message}`).join('\n'), err.issues);
+  }
 }
 
 /** Where the demo relying party runs unless told otherwise (`DEMO_APP_PORT` / `DEMO_APP_URL`). */
@@ -84,6 +104,7 @@ export async function loadFixtures(dir: string, issuer: string, demoAppOrigin: s
     readJson(dir, 'clients.json', clientsFile),
     readJson(dir, 'impersonation.json', exchangeFile),
   ]);
+  checkExchangeSettings(dir, exchange);
   return {
     accounts: accounts.accounts,
     clients: clients.clients.map(

@@ -26,7 +26,17 @@ async function main(): Promise<void> {
   process.stdout.write(`${tokens.access_token}\n`);
 }
 
+/** `fetch failed` says nothing: name the provider that did not answer and what to do. */
+function explain(err: unknown): string {
+  const cause = err instanceof TypeError ? (err.cause as { code?: string } | undefined) : undefined;
+  if (err instanceof TypeError && err.message === 'fetch failed') {
+    const issuer = process.env.ISSUER ?? 'http://localhost:3000';
+    return `no provider answers at ${issuer}${cause?.code ? ` (${cause.code})` : ''}: start it with \`npm start\` in another terminal, or set ISSUER to where it runs`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
 main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
+  console.error(explain(err));
   process.exit(1);
 });

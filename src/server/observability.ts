@@ -1,4 +1,5 @@
 import type { Context, Next } from 'koa';
+import type Provider from 'oidc-provider';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
 
@@ -24,4 +25,17 @@ export function requestLog(logger: Logger) {
       );
     }
   };
+}
+
+/**
+ * With `LOG_LEVEL=debug`: one line per refused token request with the refusal's private detail
+ * (which rule, and why: e.g. the scope lists that left nothing), which the client never sees.
+ * Details name accounts, roles and scopes, never a token value; cut to 300 characters.
+ */
+export function refusalDebugLog(provider: Provider, logger: Logger & { debug?(fields: Record<string, unknown>, message: string): void }): void {
+  if (!logger.debug) return;
+  const debug = logger.debug.bind(logger);
+  provider.on('grant.error', (ctx: Context, err: { error?: string; error_detail?: string }) => {
+    debug({ path: ctx.path, error: err.error, detail: err.error_detail?.slice(0, 300) }, 'token request refused');
+  });
 }

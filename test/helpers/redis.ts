@@ -1,107 +1,35 @@
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectRedis } from '../../src/store/redis.js';
+import { HOST, freePort, killRedis as kill, requireRedisServerBinary, scratch, spawnRedis } from './redis-process.js';
 
-const HOST = '127.0.0.1';
+export { requireRedisServerBinary };
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Every redis-server this process started and has not stopped: killed on exit as a safety net. */
-const running = new Set<ChildProcess>();
-const scratch = new Set<string>();
-process.on('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
-});
-
-/** Whether `redis-server` is on PATH. */
-export function requireRedisServerBinary(): boolean {
-  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
-}
-
-/** A port nothing listens on right now (the OS picks it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Whether a Redis on `port` answers PING within `timeoutMs`. */
-function answersPing(port: number, timeoutMs = 500): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: HOST, port });
-    let reply = '';
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (chunk) => {
-      reply += chunk.toString();
-      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
-    });
-  });
-}
-
-/** Spawns redis-server with `args` and waits (≤ 5 s) until it answers on `port`. */
-async function spawnRedis(port: number, args: string[], cwd = tmpdir()): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', HOST, ...args, '--save', '', '--appendonly', 'no'], { cwd, stdio: 'ignore' });
-  running.add(child);
-  let exited = false;
-  child.once('exit', () => {
-    exited = true;
-    running.delete(child);
-  });
-  child.once('error', () => {
-    exited = true;
-    running.delete(child);
-  });
-  const deadline = Date.now() + 5_000;
-  while (Date.now() < deadline && !exited) {
-    if (await answersPing(port)) return child;
-    await sleep(50);
-  }
-  await kill(child);
-  throw new Error(`redis-server on ${HOST}:${port} ${exited ? 'exited' : 'did not answer within 5 s'}`);
-}
-
-/** SIGTERM, then SIGKILL after 5 s; resolves once the process has exited. */
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || !running.has(child)) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 let shared: Promise<string> | undefined;
 
-/** A Redis for this test file: the one on 127.0.0.1:6379 if it answers, otherwise a fresh redis-server. */
+/**
+ * The Redis the tests share: `TEST_REDIS_URL` — set by the jest global setup to a redis-server it
+ * started for this run, or by you to a Redis of your choosing (a dedicated database) — never
+ * `REDIS_URL` and never, by default, the Redis on 127.0.0.1:6379. Outside jest (no global setup), a
+ * redis-server of this process's own.
+ */
 export function sharedRedisUrl(): Promise<string> {
   shared ??= (async () => {
-    const standard = `redis://${HOST}:6379/0`;
-    if (await answersPing(6379)) {
-      try {
-        const probe = await connectRedis(standard);
-        await probe.ping();
-        await probe.close();
-        return standard;
-      } catch {
-        // not usable (auth, protected mode, …): start our own below
-      }
+    const given = process.env.TEST_REDIS_URL;
+    if (given) {
+      const probe = await connectRedis(given).catch((err: unknown) => {
+        throw new Error(`TEST_REDIS_URL=${given} does not answer: ${err instanceof Error ? err.message : String(err)}`);
+      });
+      await probe.close();
+      return given;
     }
     if (!requireRedisServerBinary()) {
-      throw new Error('no Redis answers on 127.0.0.1:6379 and redis-server is not on PATH: install it (apt-get install redis-server)');
+      throw new Error('the tests start a redis-server of their own and it is not on PATH: install it (apt-get install redis-server), or set TEST_REDIS_URL');
     }
     const server = await startRedisServer();
     return server.url;

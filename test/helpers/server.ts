@@ -46,6 +46,15 @@ export const TEST_CLIENTS: ClientMetadata[] = [
     scope: 'openid offline_access profile',
   },
   {
+    // A support tool that registers no `scope` (oidc-provider then allows every scope): what a
+    // host following the README starts with.
+    client_id: 'unscoped-console',
+    client_secret: 'unscoped-console-secret',
+    grant_types: ['authorization_code', TOKEN_EXCHANGE_GRANT],
+    response_types: ['code'],
+    redirect_uris: ['http://localhost:3004/callback'],
+  },
+  {
     client_id: 'service-x',
     client_secret: 'service-x-secret',
     grant_types: ['client_credentials', TOKEN_EXCHANGE_GRANT],
