@@ -87,11 +87,11 @@ describe('the grant: impersonation_mode=read', () => {
     expect((payload.impersonation as Record<string, unknown>).mode).toBeUndefined();
   });
 
-  it('refuses a scope outside the read-only set: invalid_scope', async () => {
+  it('refuses a scope outside the read-only set: invalid_scope, naming the read-only bound', async () => {
     await expectRefusal(server, () => server.exchange(impersonate(support, 'alice', { scope: 'email', impersonation_mode: 'read' })), {
       status: 400,
       error: 'invalid_scope',
-      description: 'none of the requested scopes can be granted',
+      description: 'a read-only impersonation carries none of the requested scopes',
       rule: 'scope_empty',
     });
   });

@@ -247,10 +247,10 @@ describe('only an approved request starts an impersonation: the grant (approval_
     expect(await server.reference.exchange.list({ subject: 'alice' })).toContainEqual(expect.objectContaining({ approvalId: id }));
   });
 
-  it('refuses a scope beyond the approved ones: invalid_scope, and the approval is not spent', async () => {
+  it('refuses a scope beyond the approved ones: invalid_scope naming the approval, and the approval is not spent', async () => {
     const id = await approved({ scope: 'billing:read' });
     await expectRefusal(server, () => server.exchange(impersonate(support, 'alice', { approval_id: id, resource: ORDERS })), {
-      status: 400, error: 'invalid_scope', description: 'none of the requested scopes can be granted', rule: 'scope_empty',
+      status: 400, error: 'invalid_scope', description: 'the subject approved none of the requested scopes', rule: 'scope_empty',
     });
     expect((await server.exchange(impersonate(support, 'alice', { approval_id: id, resource: BILLING }))).status).toBe(200);
   });
