@@ -2,11 +2,13 @@ import { z } from 'zod';
 import type { JWTPayload } from 'jose';
 import type { AccountDirectory, DirectoryAccount } from './accounts.js';
 import type { AuditSink } from './audit/events.js';
-import { HARD_MAX_LIFETIME_SECONDS, TICKET_MAX_LIFETIME_SECONDS } from './constants.js';
+import { APPROVAL_MIN_DURATION_SECONDS, APPROVAL_REQUEST_MAX_SECONDS, HARD_MAX_LIFETIME_SECONDS, TICKET_MAX_LIFETIME_SECONDS } from './constants.js';
+import { WEBHOOK_EVENT_TYPES } from './webhooks/types.js';
 import type { ResourceServerDefinition } from './exchange/targets.js';
 import type { Store } from './store/index.js';
 import type { AuditLog } from './audit/log.js';
 import type { Logger } from './observability/logger.js';
+import type { SubjectNotice } from './notify/notice.js';
 
 /** What a policy hook learns about the exchange it may still refuse. */
 export interface AuthorizeInput {
@@ -29,6 +31,12 @@ export interface ExchangeHooks {
   authorize?(input: AuthorizeInput): Promise<AuthorizeResult>;
   /** Scopes the subject may hold for this client; `undefined` leaves the client's own scope as the limit. */
   scopesFor?(subject: DirectoryAccount, clientId: string): Promise<readonly string[] | undefined>;
+  /**
+   * Tells the subject (your mailer, in-app messages): an impersonation of their account started,
+   * or support asks for their approval (with a one-time link when the account page is mounted).
+   * Called after the audit record is written; its errors are logged and never block or fail anything.
+   */
+  notifySubject?(notice: SubjectNotice): void | Promise<void>;
 }
 
 const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a scope token (RFC 6749 §3.3)');
@@ -92,8 +100,32 @@ export const policySchema = z
     /** Token-exchange requests refused without client authentication, per IP address. */
     unauthenticatedRateLimit: z.union([z.literal(false), rateLimitSchema]).default({ points: 60, durationSeconds: 60 }),
     maxActorAuthAgeSeconds: z.number().int().positive().optional(),
+    requireSubjectApproval: z
+      .union(
+        [
+          z.boolean(),
+          z
+            .object({
+              tenants: z.array(z.string().min(1)).min(1, 'must list at least one tenant (or leave it out)').optional(),
+              actorRoles: z.array(z.string().min(1)).min(1, 'must list at least one role (or leave it out)').optional(),
+            })
+            .strict()
+            .refine((v) => v.tenants !== undefined || v.actorRoles !== undefined, {
+              message: 'give tenants (subjects of these tenants must approve) and/or actorRoles (actors holding these roles must ask), or true for every impersonation',
+            }),
+        ],
+        { error: 'must be true, false, or { tenants?: [...], actorRoles?: [...] }' },
+      )
+      .default(false),
+    readOnlyScopes: z.array(scopeToken).min(1, 'must list at least one scope: a read-only impersonation carries only these').optional(),
+    readOnlyRoles: z.array(z.string().min(1)).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.readOnlyRoles.length > 0 && v.readOnlyScopes === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['readOnlyScopes'], message: 'is required when readOnlyRoles is set: list the scopes a read-only impersonation may carry' });
+    }
+  });
 
 export type ImpersonationPolicy = z.infer<typeof policySchema>;
 export type PolicyInput = z.input<typeof policySchema>;
@@ -106,7 +138,7 @@ const webhookSchema = z
           .object({
             url: z.url(),
             secret: z.string().regex(/^whsec_[A-Za-z0-9+/]{16,}={0,2}$/, 'must be a Standard Webhooks secret: whsec_ + base64 (at least 12 bytes)'),
-            events: z.array(z.enum(['impersonation.started', 'impersonation.denied', 'impersonation.ended'])).min(1).optional(),
+            events: z.array(z.enum(WEBHOOK_EVENT_TYPES)).min(1).optional(),
           })
           .strict(),
       )
@@ -129,6 +161,24 @@ const ticketSchema = z
       .min(10)
       .max(TICKET_MAX_LIFETIME_SECONDS, `must be at most ${TICKET_MAX_LIFETIME_SECONDS} seconds (the hard maximum of a ticket)`)
       .default(120),
+  })
+  .strict();
+
+/** Subject-approved support access: how long a request waits for the subject, and the window asked by default. */
+const approvalsSchema = z
+  .object({
+    requestLifetimeSeconds: z
+      .number()
+      .int()
+      .min(60, 'must be at least 60 seconds')
+      .max(APPROVAL_REQUEST_MAX_SECONDS, `must be at most ${APPROVAL_REQUEST_MAX_SECONDS} seconds (7 days)`)
+      .default(24 * 3600),
+    defaultDurationSeconds: z
+      .number()
+      .int()
+      .min(APPROVAL_MIN_DURATION_SECONDS, `must be at least ${APPROVAL_MIN_DURATION_SECONDS} seconds`)
+      .max(HARD_MAX_LIFETIME_SECONDS, `must be at most ${HARD_MAX_LIFETIME_SECONDS} seconds (an approval never outlasts an impersonation)`)
+      .default(1800),
   })
   .strict();
 
@@ -161,6 +211,7 @@ const optionsSchema = z
       .optional(),
     policy: policySchema.default(() => policySchema.parse({})),
     tickets: ticketSchema.default(() => ticketSchema.parse({})),
+    approvals: approvalsSchema.default(() => approvalsSchema.parse({})),
     trustedIssuers: z.array(trustedIssuerSchema).default([]),
     resourceServers: z.record(z.string().min(1), resourceServerSchema).default({}),
     hooks: z
@@ -168,6 +219,7 @@ const optionsSchema = z
         resolveSubject: hookFunction.optional(),
         authorize: hookFunction.optional(),
         scopesFor: hookFunction.optional(),
+        notifySubject: hookFunction.optional(),
       })
       .strict()
       .default({}),
@@ -191,6 +243,8 @@ export interface TokenExchangeOptions {
   policy?: PolicyInput;
   /** Browser-impersonation tickets (SPEC §4.1): `{ lifetimeSeconds }`, default 120, at most 600. */
   tickets?: z.input<typeof ticketSchema>;
+  /** Subject-approved access (`policy.requireSubjectApproval`): `{ requestLifetimeSeconds, defaultDurationSeconds }`. */
+  approvals?: z.input<typeof approvalsSchema>;
   trustedIssuers?: Array<{ issuer: string; jwks?: { keys: Array<Record<string, unknown>> }; jwksUri?: string }>;
   /** Resource servers by RFC 8707 indicator; each chooses its access token format. */
   resourceServers?: Record<string, z.input<typeof resourceServerSchema>>;
@@ -207,6 +261,7 @@ export interface ResolvedOptions {
   readonly store: Store | undefined;
   readonly policy: ImpersonationPolicy;
   readonly tickets: z.infer<typeof ticketSchema>;
+  readonly approvals: z.infer<typeof approvalsSchema>;
   readonly trustedIssuers: readonly TrustedIssuer[];
   readonly resourceServers: Readonly<Record<string, ResourceServerDefinition>>;
   readonly hooks: ExchangeHooks;
@@ -240,11 +295,11 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   if (!result.success) {
     throw new ConfigurationError(`invalid token exchange options: ${describeIssues(result.error)}`, issuesOf(result.error));
   }
-  const { accounts, audit, auditLog, webhooks, logger, store, policy, tickets, trustedIssuers, resourceServers, hooks } = result.data;
+  const { accounts, audit, auditLog, webhooks, logger, store, policy, tickets, approvals, trustedIssuers, resourceServers, hooks } = result.data;
   if (audit && (auditLog || webhooks.endpoints.length)) {
     throw new ConfigurationError('invalid token exchange options: audit: give either audit (a plain sink) or auditLog (+ webhooks), not both');
   }
-  return { accounts, audit, auditLog, webhooks, logger, store, policy, tickets, trustedIssuers, resourceServers, hooks: hooks as ExchangeHooks };
+  return { accounts, audit, auditLog, webhooks, logger, store, policy, tickets, approvals, trustedIssuers, resourceServers, hooks: hooks as ExchangeHooks };
 }
 
 /** Validates a policy document alone (e.g. the shipped config/ file). */

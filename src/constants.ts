@@ -24,6 +24,8 @@ export const GRANT_PARAMETERS = [
   'scope',
   'resource',
   'audience',
+  'impersonation_mode',
+  'approval_id',
 ] as const;
 
 /** RFC 8693 §2.1 and RFC 8707 allow these to repeat; every other parameter appears at most once. */
@@ -62,3 +64,12 @@ export const LOOPBACK_INITIATE_LOGIN_URI = 'initiate_login_uri_loopback';
 
 /** The scope an actor's access token needs for the admin API (SPEC §6); never passed on by an exchange or an impersonation. */
 export const ADMIN_SCOPE = 'impersonation:admin';
+
+/** Subject-approved access: the shortest window an actor may ask for. */
+export const APPROVAL_MIN_DURATION_SECONDS = 60;
+
+/** Subject-approved access: the longest a request may wait for the subject's answer (7 days). */
+export const APPROVAL_REQUEST_MAX_SECONDS = 7 * 24 * 3600;
+
+/** How an impersonation may act: `read` carries only `policy.readOnlyScopes` and never changes anything. */
+export type ImpersonationMode = 'read' | 'full';

@@ -72,6 +72,19 @@ export type RefusalRule =
   | 'ticket_expired'
   | 'ticket_used'
   | 'ticket_other_client'
+  // subject-approved access and read-only impersonation
+  | 'approval_required'
+  | 'approval_unknown'
+  | 'approval_pending'
+  | 'approval_declined'
+  | 'approval_revoked'
+  | 'approval_expired'
+  | 'approval_used'
+  | 'approval_not_applicable'
+  | 'approval_invalid'
+  | 'impersonation_mode_invalid'
+  | 'impersonation_mode_not_allowed'
+  | 'impersonation_mode_unavailable'
   // the server
   | 'audit_write_failed'
   | 'server_error';

@@ -6,6 +6,8 @@ import { createAccountPage, type AccountPageOptions } from './account/page.js';
 import { createAdminApi } from './admin/api.js';
 import { createAdminAuthenticator } from './admin/auth.js';
 import { createAdminConsole, type AdminConsoleOptions } from './admin/console.js';
+import { ApprovalLinks } from './approvals/links.js';
+import { createApprovalService, type ApprovalRequest, type ApprovalService, type ApprovalView } from './approvals/service.js';
 import { createImpersonationInteraction } from './browser/interaction.js';
 import { composeBrowserConfiguration } from './browser/provider-config.js';
 import { createAllowedScopes } from './browser/scopes.js';
@@ -16,6 +18,7 @@ import { MemoryAuditLog, type AuditLog } from './audit/log.js';
 import { AuditRecorder, type RequestFacts } from './audit/recorder.js';
 import { createMetrics, type ExchangeMetrics } from './observability/metrics.js';
 import { boundedLogger, silentLogger } from './observability/logger.js';
+import { createSubjectNotifier } from './notify/notifier.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { ConfigurationError, resolveOptions, type ResolvedOptions, type TokenExchangeOptions } from './config.js';
 import { GRANT_PARAMETERS, IMPERSONATION_AMR, REPEATABLE_PARAMETERS, TOKEN_EXCHANGE_GRANT } from './constants.js';
@@ -55,6 +58,15 @@ export interface TokenExchange {
    * impersonation, then a one-time ticket and the URL that opens the client as the subject.
    */
   mintTicket(request: TicketRequest): Promise<MintedTicket>;
+  /**
+   * Subject-approved access as library calls (the admin API's `POST /admin/api/approvals`, the
+   * subject's page): ask, list, answer (as the subject), revoke (as the subject; ends what started
+   * under the approval). Every step is audited.
+   */
+  requestApproval(request: ApprovalRequest): Promise<ApprovalView>;
+  listApprovals(filter: { subject: string } | { actor: string }): Promise<ApprovalView[]>;
+  answerApproval(id: string, subject: string, decision: 'approve' | 'decline'): Promise<ApprovalView>;
+  revokeApproval(id: string, subject: string): Promise<number>;
   /** Live impersonations (SPEC §3). */
   list(filter: ImpersonationFilter): Promise<ImpersonationRecord[]>;
   /** Bulk revocation: every live impersonation of an actor, of a subject, or all. Answers how many ended. */
@@ -149,6 +161,11 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
     | undefined;
   let tickets: TicketService | undefined;
   let lifecycle: ImpersonationLifecycle | undefined;
+  let approvals: ApprovalService | undefined;
+  let rulesRef: ReturnType<typeof createImpersonationRules> | undefined;
+  /** Where the account page answers one-time approval links, once it is mounted. */
+  let approvalLinkRoute: string | undefined;
+  const notifier = createSubjectNotifier(options.hooks.notifySubject, logger);
 
   const exchangedTokens: ExchangedTokenPolicy = {
     mayIntrospect: (clientId, audience) => audience.some((aud) => resourceServers.servedBy(clientId).includes(aud)),
@@ -254,7 +271,25 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
     lifecycle = life;
     const keys = createIssuerKeys(provider.issuer, captured.jwks, options.trustedIssuers);
     const limiterStore = { redisClient: store.backend.redisClient, keyPrefix: `${store.keys.prefix}ratelimit` };
-    const rules = createImpersonationRules({ options, rateLimiter: createActorRateLimiter(options.policy, limiterStore) });
+    const rules = createImpersonationRules({
+      options,
+      rateLimiter: createActorRateLimiter(options.policy, limiterStore),
+      approvals: store.approvals,
+    });
+    rulesRef = rules;
+    const approvalService = createApprovalService({
+      options,
+      rules,
+      store: store.approvals,
+      links: new ApprovalLinks(store.backend, store.keys),
+      recorder,
+      lifecycle: life,
+      notifier,
+      logger,
+      isEnabled: () => life.isEnabled(),
+      linkRoute: () => approvalLinkRoute,
+    });
+    approvals = approvalService;
 
     const handler = createTokenExchangeHandler({
       options,
@@ -281,6 +316,8 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       markAudited: (ctx) => audited.add(ctx),
       observeDuration: metrics.observeDuration,
       logger,
+      notifier,
+      confirmStarted: approvalService.confirmStarted,
     });
     provider.registerGrantType(TOKEN_EXCHANGE_GRANT, handler, GRANT_PARAMETERS, REPEATABLE_PARAMETERS);
     provider.use(
@@ -303,6 +340,11 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       mayStillImpersonate: (actorId) => life.accountMayImpersonate(actorId),
       allowedScopes: createAllowedScopes(options, resourceServers, captured.scopes),
       authorizationEndpoint: `${provider.issuer.replace(/\/$/, '')}${captured.authorizationPath}`,
+      notifier,
+      approvals: {
+        isRevoked: async (id) => (await store.approvals.get(id))?.status === 'revoked',
+        confirmStarted: approvalService.confirmStarted,
+      },
     });
     tickets = service;
     provider.use(createImpersonationInteraction({ provider, tickets: service, path: INTERACTION_PATH, requestFacts, logger }));
@@ -335,6 +377,22 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
     configuration,
     register,
     list: (filter) => registered().list(filter),
+    requestApproval: (request) => {
+      registered();
+      return approvals!.request(request, requestFacts(undefined));
+    },
+    listApprovals: (filter) => {
+      registered();
+      return approvals!.list(filter);
+    },
+    answerApproval: (id, subject, decision) => {
+      registered();
+      return approvals!.answer(id, subject, decision, 'page', requestFacts(undefined));
+    },
+    revokeApproval: (id, subject) => {
+      registered();
+      return approvals!.revoke(id, subject, requestFacts(undefined));
+    },
     mintTicket: (request) => {
       registered();
       return tickets!.mint(request, requestFacts(undefined));
@@ -345,7 +403,17 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
     actorChanged: (actorId) => registered().actorChanged(actorId, requestFacts(undefined)),
     accountPage(pageOptions) {
       const life = registered();
-      return createAccountPage({ issuer: providerRef!.issuer, options: pageOptions, lifecycle: life, auditLog, store, requestFacts: (ctx) => requestFacts(ctx as KoaContextWithOIDC) }) as unknown as Middleware;
+      approvalLinkRoute = `${providerRef!.issuer.replace(/\/$/, '')}${pageOptions.basePath ?? '/account'}/approvals/respond`;
+      return createAccountPage({
+        issuer: providerRef!.issuer,
+        options: pageOptions,
+        lifecycle: life,
+        approvals: approvals!,
+        accounts: options.accounts,
+        auditLog,
+        store,
+        requestFacts: (ctx) => requestFacts(ctx as KoaContextWithOIDC),
+      }) as unknown as Middleware;
     },
     adminConsole(consoleOptions) {
       const life = registered();
@@ -358,11 +426,14 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         auditLog,
         auth: createAdminAuthenticator(providerRef!, life),
         store,
+        approvals: approvals!,
+        rules: rulesRef!,
+        policy: options.policy,
         requestFacts: (ctx) => requestFacts(ctx as KoaContextWithOIDC),
       }) as unknown as Middleware;
     },
     adminApi(adminOptions) {
-      return createAdminApi({ provider: providerRef!, lifecycle: registered(), auditLog, tickets: tickets!, requestFacts, logger, ...adminOptions });
+      return createAdminApi({ provider: providerRef!, lifecycle: registered(), auditLog, tickets: tickets!, approvals: approvals!, requestFacts, logger, ...adminOptions });
     },
     auditLog,
     metrics,

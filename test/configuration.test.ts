@@ -77,6 +77,8 @@ describe('options are validated at start-up, naming the bad field', () => {
       rateLimit: { points: 30, durationSeconds: 60 },
       clientRateLimit: { points: 3000, durationSeconds: 60 },
       unauthenticatedRateLimit: { points: 60, durationSeconds: 60 },
+      requireSubjectApproval: false,
+      readOnlyRoles: [],
     });
   });
 

@@ -1,9 +1,12 @@
 import type { Context, Next } from 'koa';
+import type { AccountDirectory } from '../accounts.js';
+import { ApprovalAnswerError, type ApprovalService, type ApprovalView } from '../approvals/service.js';
 import type { AuditLog } from '../audit/log.js';
 import { queryAudit } from '../audit/query.js';
 import type { RequestFacts } from '../audit/recorder.js';
 import { IMPERSONATION_AMR } from '../constants.js';
 import type { ImpersonationLifecycle } from '../lifecycle/service.js';
+import { approvalMessage, startedMessage, utc } from '../notify/notice.js';
 import type { ImpersonationRecord, Store } from '../store/index.js';
 import { STYLESHEET } from '../web/assets.js';
 import { readForm } from '../web/forms.js';
@@ -31,6 +34,8 @@ interface AccountSession {
 /** One impersonation of the subject, as the page lists it. */
 interface Row {
   readonly actor: string;
+  readonly actorName: string | undefined;
+  readonly mode: 'read' | 'full';
   readonly clientId: string;
   readonly reason: string | undefined;
   readonly startedAt: number;
@@ -53,7 +58,20 @@ const ENDINGS: Record<string, string> = {
   cascade_actor_ineligible: 'The support agent lost access',
   ended_by_subject: 'Ended by you',
   ended_by_logout: 'Signed out',
+  approval_revoked: 'Ended when you revoked your approval',
 };
+
+/** How an approval request stands, in words. */
+const STATES: Record<ApprovalView['state'], { text: string; badge: string }> = {
+  pending: { text: 'Waiting for you', badge: 'warn' },
+  approved: { text: 'Approved', badge: 'live' },
+  used: { text: 'Approved, in use', badge: 'live' },
+  declined: { text: 'Declined', badge: 'ended' },
+  revoked: { text: 'Revoked', badge: 'ended' },
+  expired: { text: 'Expired', badge: 'ended' },
+};
+
+type Notice = { kind: 'ok' | 'error'; text: string };
 
 const epoch = () => Math.floor(Date.now() / 1000);
 const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
@@ -74,6 +92,8 @@ export function createAccountPage(deps: {
   readonly issuer: string;
   readonly options: AccountPageOptions;
   readonly lifecycle: ImpersonationLifecycle;
+  readonly approvals: ApprovalService;
+  readonly accounts: AccountDirectory;
   readonly auditLog: AuditLog | undefined;
   readonly store: Store;
   readonly requestFacts: (ctx: Context) => RequestFacts;
@@ -104,6 +124,8 @@ export function createAccountPage(deps: {
         const startedAt = Math.floor(Date.parse(r.time) / 1000);
         rows.push({
           actor: r.actor ?? 'unknown',
+          actorName: undefined,
+          mode: r.mode === 'read' ? 'read' : 'full',
           clientId: r.client_id ?? '',
           reason: r.reason,
           startedAt,
@@ -115,18 +137,106 @@ export function createAccountPage(deps: {
     }
     for (const record of live) {
       if (seen.has(record.tokenId)) continue;
-      rows.push({ actor: record.actors.at(-1)!, clientId: record.clientId, reason: record.reason, startedAt: record.startedAt, endsAt: record.expiresAt, live: record, ended: undefined });
+      rows.push({
+        actor: record.actors.at(-1)!,
+        actorName: undefined,
+        mode: record.mode ?? 'full',
+        clientId: record.clientId,
+        reason: record.reason,
+        startedAt: record.startedAt,
+        endsAt: record.expiresAt,
+        live: record,
+        ended: undefined,
+      });
     }
-    return rows.sort((a, b) => b.startedAt - a.startedAt);
+    const names = await namesOf(rows.map((r) => r.actor));
+    return rows.map((r) => ({ ...r, actorName: names.get(r.actor) })).sort((a, b) => b.startedAt - a.startedAt);
+  }
+
+  /** Display names from the account directory (`name`), read live, for the notices. */
+  async function namesOf(ids: readonly string[]): Promise<Map<string, string | undefined>> {
+    const unique = [...new Set(ids)];
+    const accounts = await Promise.all(unique.map((id) => deps.accounts.findAccount(id).catch(() => undefined)));
+    return new Map(unique.map((id, i) => [id, accounts[i]?.name]));
   }
 
   function status(row: Row): Html {
+    const mode = row.mode === 'read' ? html` <span class="badge info">Read-only</span>` : '';
+    return html`${lifeStatus(row)}${mode}`;
+  }
+
+  function lifeStatus(row: Row): Html {
     if (row.live) return html`<span class="badge live">Live</span>`;
     if (row.ended) return html`<span class="badge ended">${ENDINGS[row.ended.rule] ?? 'Ended'}</span><br><span class="meta">${when(row.ended.at)}</span>`;
     return html`<span class="badge ended">${row.endsAt <= epoch() ? 'Expired' : 'Ended'}</span>`;
   }
 
-  function render(session: AccountSession, rows: Row[], notice?: { kind: 'ok' | 'error'; text: string }): string {
+  function hidden(session: AccountSession, approval: string): Html {
+    return html`<input type="hidden" name="csrf" value="${session.csrf}"><input type="hidden" name="approval" value="${approval}">`;
+  }
+
+  /** Requests waiting for an answer, and approvals the subject may still revoke. */
+  function approvalsSection(session: AccountSession, approvals: readonly ApprovalView[], names: Map<string, string | undefined>): Html {
+    const now = epoch();
+    const pending = approvals.filter((a) => a.state === 'pending');
+    const standing = approvals.filter((a) => (a.state === 'approved' || a.state === 'used') && Date.parse(a.approved_until ?? '') / 1000 > now);
+    const answered = approvals.filter((a) => !pending.includes(a) && !standing.includes(a)).slice(0, 10);
+    const sentence = (a: ApprovalView) =>
+      approvalMessage({
+        actor: a.actor,
+        actor_name: names.get(a.actor),
+        reason: a.reason,
+        scope: a.scope,
+        duration_seconds: a.duration_seconds,
+        mode: a.mode,
+        approval_id: a.id,
+        answer_by: a.answer_by,
+      });
+    const scopes = (a: ApprovalView) => (a.scope ? html`<p class="meta">Access asked for: <span class="mono">${a.scope}</span></p>` : '');
+    const requests = pending.map(
+      (a) => html`<li class="card request" data-approval="${a.id}">
+<p><strong>${sentence(a)}</strong></p>${scopes(a)}
+<div class="row"><form method="post" action="${base}/approvals/answer">${hidden(session, a.id)}<input type="hidden" name="decision" value="approve"><button type="submit" class="button">Approve</button></form>
+<form method="post" action="${base}/approvals/answer">${hidden(session, a.id)}<input type="hidden" name="decision" value="decline"><button type="submit" class="button secondary">Decline</button></form></div>
+</li>`,
+    );
+    const granted = standing.map(
+      (a) => html`<li class="card request" data-approval="${a.id}">
+<p>You let <strong>${names.get(a.actor) ?? a.actor}</strong> ${a.mode === 'read' ? 'view your account (read-only)' : 'sign in as you'} until ${when(a.approved_until!)}${a.state === 'used' ? ' — in use now' : ''}.</p>
+<form method="post" action="${base}/approvals/revoke">${hidden(session, a.id)}<button type="submit" class="button danger small">Revoke</button></form>
+</li>`,
+    );
+    const history = answered.length
+      ? html`<details><summary>Earlier requests</summary><ul class="plain">${answered.map(
+          (a) => html`<li><span class="badge ${STATES[a.state].badge}">${STATES[a.state].text}</span> ${names.get(a.actor) ?? a.actor}: ${a.reason ?? ''} <span class="meta">(${when(a.requested_at)})</span></li>`,
+        )}</ul></details>`
+      : '';
+    if (!requests.length && !granted.length && !history) return html``;
+    return html`<section aria-labelledby="requests-heading"><h2 id="requests-heading">Requests for access</h2>
+${requests.length ? html`<ul class="plain stack">${requests}</ul>` : html`<p class="meta">No request is waiting for you.</p>`}
+${granted.length ? html`<h3>Access you approved</h3><ul class="plain stack">${granted}</ul>` : ''}
+${history}</section>`;
+  }
+
+  /** What support did, as the subject was told (the notice of each started impersonation). */
+  function noticesSection(rows: readonly Row[]): Html {
+    const recent = rows.slice(0, 10);
+    if (!recent.length) return html``;
+    return html`<section aria-labelledby="notices-heading"><h2 id="notices-heading">Messages</h2><ul class="plain notices">${recent.map(
+      (row) =>
+        html`<li>${startedMessage({
+          actor: row.actor,
+          actor_name: row.actorName,
+          reason: row.reason,
+          client_id: row.clientId,
+          started_at: iso(row.startedAt),
+          until: iso(row.live?.expiresAt ?? row.endsAt),
+          mode: row.mode,
+        })}</li>`,
+    )}</ul></section>`;
+  }
+
+  function render(session: AccountSession, rows: Row[], approvals: readonly ApprovalView[], names: Map<string, string | undefined>, notice?: Notice): string {
     const table = rows.length
       ? html`<div class="table-wrap"><table>
 <caption class="visually-hidden">Impersonations of your account</caption>
@@ -152,18 +262,23 @@ export function createAccountPage(deps: {
       assetsPath,
       user: { name: session.name, signOutAction: `${base}/logout`, csrf: session.csrf },
       body: html`<h1>Who has acted as you</h1>
-<p class="lead">When a support agent needs to see exactly what you see, they can sign in as you for at most an hour, and must say why. Every time it happened is listed here. You can end a live one at once.</p>
+<p class="lead">When a support agent needs to see exactly what you see, they can sign in as you for at most an hour, and must say why. Every time it happened is listed here. You can end a live one at once, and answer when support asks for access.</p>
 ${notice ? html`<div class="alert ${notice.kind}" role="${notice.kind === 'error' ? 'alert' : 'status'}">${notice.text}</div>` : ''}
+${approvalsSection(session, approvals, names)}
+${noticesSection(rows)}
+<h2>Every impersonation</h2>
 ${table}`,
     });
   }
 
-  async function show(ctx: Context, notice?: { kind: 'ok' | 'error'; text: string }): Promise<void> {
+  async function show(ctx: Context, notice?: Notice): Promise<void> {
     const session = await sessions.read(ctx);
     if (!session) return signIn.start(ctx, `${base}/impersonations`);
     pageHeaders(ctx);
     ctx.type = 'html';
-    ctx.body = render(session.data, await rowsFor(session.data.sub), notice);
+    const [rows, approvals] = await Promise.all([rowsFor(session.data.sub), deps.approvals.list({ subject: session.data.sub })]);
+    const names = await namesOf(approvals.map((a) => a.actor));
+    ctx.body = render(session.data, rows, approvals, names, notice);
   }
 
   async function callback(ctx: Context): Promise<void> {
@@ -187,15 +302,16 @@ ${table}`,
     }
   }
 
+  function expired(ctx: Context): void {
+    pageHeaders(ctx);
+    ctx.status = 403;
+    ctx.type = 'text';
+    ctx.body = 'This form has expired. Reload the page and try again.';
+  }
+
   async function end(ctx: Context, form: URLSearchParams): Promise<void> {
     const session = await sessions.read(ctx);
-    if (!session || !csrfHolds(ctx, session.data.csrf, form.get('csrf'), ownOrigin)) {
-      pageHeaders(ctx);
-      ctx.status = 403;
-      ctx.type = 'text';
-      ctx.body = 'This form has expired. Reload the page and try again.';
-      return;
-    }
+    if (!session || !csrfHolds(ctx, session.data.csrf, form.get('csrf'), ownOrigin)) return expired(ctx);
     const grantId = form.get('impersonation') ?? '';
     const record = (await deps.lifecycle.list({ subject: session.data.sub })).find((r) => r.grantId === grantId);
     if (!record) {
@@ -204,6 +320,91 @@ ${table}`,
     }
     await deps.lifecycle.revokeGrant(record.grantId, 'ended_by_subject', { actor: session.data.sub, request: deps.requestFacts(ctx) });
     return show(ctx, { kind: 'ok', text: `Ended: ${record.actors.at(-1)} can no longer act as you in ${record.clientId}.` });
+  }
+
+  /** The signed-in subject approves, declines or revokes one of their own requests. */
+  async function approvalAction(ctx: Context, form: URLSearchParams, action: 'answer' | 'revoke'): Promise<void> {
+    const session = await sessions.read(ctx);
+    if (!session || !csrfHolds(ctx, session.data.csrf, form.get('csrf'), ownOrigin)) return expired(ctx);
+    const id = form.get('approval') ?? '';
+    const facts = deps.requestFacts(ctx);
+    try {
+      if (action === 'revoke') {
+        const ended = await deps.approvals.revoke(id, session.data.sub, facts);
+        return show(ctx, { kind: 'ok', text: `Revoked: it can no longer be used${ended ? `, and ${ended === 1 ? 'the access it opened has' : `the ${ended} accesses it opened have`} ended` : ''}.` });
+      }
+      const decision = form.get('decision') === 'approve' ? 'approve' : 'decline';
+      const answered = await deps.approvals.answer(id, session.data.sub, decision, 'page', facts);
+      return show(ctx, {
+        kind: 'ok',
+        text:
+          decision === 'approve'
+            ? `Approved until ${utc(answered.approved_until!)}. You can revoke it here at any time.`
+            : 'Declined: support cannot use this request.',
+      });
+    } catch (err) {
+      if (!(err instanceof ApprovalAnswerError)) throw err;
+      ctx.status = err.status;
+      return show(ctx, { kind: 'error', text: err.message });
+    }
+  }
+
+  /** A state change without a session: only from this site (Origin / Sec-Fetch-Site), the link being the secret. */
+  function sameSite(ctx: Context): boolean {
+    const site = ctx.get('sec-fetch-site');
+    if (site && site !== 'same-origin' && site !== 'none') return false;
+    const origin = ctx.get('origin');
+    return !origin || origin === 'null' || origin === ownOrigin;
+  }
+
+  function linkPage(ctx: Context, status: number, body: Html): void {
+    pageHeaders(ctx);
+    ctx.status = status;
+    ctx.type = 'html';
+    ctx.body = layout({ title: 'Support access request', product, assetsPath, body });
+  }
+
+  /**
+   * The one-time link delivered by `hooks.notifySubject`: showing it changes nothing (mail scanners
+   * open links); the subject answers with a button, which spends the link.
+   */
+  async function linkShow(ctx: Context): Promise<void> {
+    const token = typeof ctx.query.token === 'string' ? ctx.query.token : '';
+    const record = await deps.approvals.fromLink(token);
+    if (!record) return linkPage(ctx, 404, html`<h1>This link is not valid</h1><div class="alert error" role="alert">It may have expired. Sign in to <a href="${base}/impersonations">your account page</a> to see every request.</div>`);
+    const view = await deps.approvals.view(record);
+    if (view.state !== 'pending') {
+      return linkPage(ctx, 409, html`<h1>Already answered</h1><div class="alert info" role="status">This request is ${STATES[view.state].text.toLowerCase()}. Your <a href="${base}/impersonations">account page</a> lists every request and lets you revoke an approval.</div>`);
+    }
+    const names = await namesOf([record.actor]);
+    const sentence = approvalMessage({ actor: view.actor, actor_name: names.get(view.actor), reason: view.reason, scope: view.scope, duration_seconds: view.duration_seconds, mode: view.mode, approval_id: view.id, answer_by: view.answer_by });
+    const form = (decision: 'approve' | 'decline', label: string, style: string) =>
+      html`<form method="post" action="${base}/approvals/respond"><input type="hidden" name="token" value="${token}"><input type="hidden" name="decision" value="${decision}"><button type="submit" class="button ${style}">${label}</button></form>`;
+    return linkPage(
+      ctx,
+      200,
+      html`<h1>Support asks for access to your account</h1><div class="card stack"><p><strong>${sentence}</strong></p>${view.scope ? html`<p class="meta">Access asked for: <span class="mono">${view.scope}</span></p>` : ''}
+<p class="meta">Approving lets them start once, within ${Math.round(view.duration_seconds / 60)} minutes. You can revoke it at any time on your account page, which ends it at once.</p>
+<div class="row">${form('approve', 'Approve', '')}${form('decline', 'Decline', 'secondary')}</div></div>`,
+    );
+  }
+
+  async function linkAnswer(ctx: Context, form: URLSearchParams): Promise<void> {
+    if (!sameSite(ctx)) return expired(ctx);
+    const decision = form.get('decision') === 'approve' ? 'approve' : 'decline';
+    try {
+      const answered = await deps.approvals.answerByLink(form.get('token') ?? '', decision, deps.requestFacts(ctx));
+      return linkPage(
+        ctx,
+        200,
+        decision === 'approve'
+          ? html`<h1>Approved</h1><div class="alert ok" role="status">Support may start once before ${utc(answered.approved_until!)}. You can revoke it at any time on <a href="${base}/impersonations">your account page</a>.</div>`
+          : html`<h1>Declined</h1><div class="alert ok" role="status">Support cannot use this request.</div>`,
+      );
+    } catch (err) {
+      if (!(err instanceof ApprovalAnswerError)) throw err;
+      return linkPage(ctx, err.status, html`<h1>Not answered</h1><div class="alert error" role="alert">${err.message}</div>`);
+    }
   }
 
   async function logout(ctx: Context, form: URLSearchParams): Promise<void> {
@@ -225,9 +426,14 @@ ${table}`,
     if (ctx.method === 'GET' && path === '/impersonations') return show(ctx);
     if (ctx.method === 'GET' && path === '/login') return signIn.start(ctx, `${base}/impersonations`);
     if (ctx.method === 'GET' && path === '/callback') return callback(ctx);
-    if (ctx.method === 'POST' && (path === '/impersonations/end' || path === '/logout')) {
+    if (ctx.method === 'GET' && path === '/approvals/respond') return linkShow(ctx);
+    if (ctx.method === 'POST' && ['/impersonations/end', '/logout', '/approvals/answer', '/approvals/revoke', '/approvals/respond'].includes(path)) {
       const form = await readForm(ctx);
-      return path === '/logout' ? logout(ctx, form) : end(ctx, form);
+      if (path === '/logout') return logout(ctx, form);
+      if (path === '/approvals/answer') return approvalAction(ctx, form, 'answer');
+      if (path === '/approvals/revoke') return approvalAction(ctx, form, 'revoke');
+      if (path === '/approvals/respond') return linkAnswer(ctx, form);
+      return end(ctx, form);
     }
     return next();
   };

@@ -1,6 +1,8 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
+import type { ApprovalService } from '../approvals/service.js';
+import { AUDIT_EVENT_NAMES } from '../audit/events.js';
 import { InvalidCursorError, type AuditLog } from '../audit/log.js';
 import { queryAudit } from '../audit/query.js';
 import type { RequestFacts } from '../audit/recorder.js';
@@ -32,7 +34,7 @@ const auditQuery = z
   .object({
     actor: z.string().min(1).optional(),
     subject: z.string().min(1).optional(),
-    event: z.enum(['exchange.granted', 'exchange.denied', 'ticket.minted', 'ticket.redeemed', 'token.revoked', 'settings.changed']).optional(),
+    event: z.enum(AUDIT_EVENT_NAMES).optional(),
     outcome: z.enum(['granted', 'denied', 'error']).optional(),
     since: isoTime.optional(),
     until: isoTime.optional(),
@@ -47,10 +49,32 @@ const ticketBody = z
     client_id: z.string().min(1).max(256),
     reason: z.string().max(2000).optional(),
     target_link_uri: z.url().max(2000).optional(),
+    mode: z.enum(['read', 'full']).optional(),
+    approval: z.string().min(1).max(64).optional(),
   })
   .strict();
 
+const approvalBody = z
+  .object({
+    subject: z.string().min(1).max(256),
+    reason: z.string().max(2000).optional(),
+    scope: z.string().max(2000).optional(),
+    duration_seconds: z.number().int().optional(),
+    mode: z.enum(['read', 'full']).optional(),
+  })
+  .strict();
+const approvalQuery = z.union([z.object({ subject: z.string().min(1).max(256) }).strict(), z.object({ actor: z.string().min(1).max(256) }).strict()], {
+  error: 'give exactly one of subject or actor',
+});
+
 type Next = () => Promise<unknown>;
+
+/** An extension refusal as the admin API answers it (its status, OAuth error and fixed description). */
+function refusalOf(ctx: KoaContextWithOIDC, err: unknown): unknown {
+  if (!(err instanceof ExchangeRefusal) || err.status >= 500) return err;
+  for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
+  return new AdminError(err.status, err.error, err.description);
+}
 
 
 
@@ -88,6 +112,7 @@ export function createAdminApi(deps: {
   lifecycle: ImpersonationLifecycle;
   auditLog: AuditLog | undefined;
   tickets: TicketService;
+  approvals: ApprovalService;
   requestFacts: (ctx: KoaContextWithOIDC) => RequestFacts;
   logger: Logger;
   basePath?: string;
@@ -120,19 +145,46 @@ export function createAdminApi(deps: {
           clientId: body.client_id,
           reason: body.reason,
           targetLinkUri: body.target_link_uri,
+          mode: body.mode,
+          approvalId: body.approval,
         },
         deps.requestFacts(ctx),
       );
       ctx.status = 201;
     } catch (err) {
-      if (!(err instanceof ExchangeRefusal) || err.status >= 500) throw err;
-      for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
-      throw new AdminError(err.status, err.error, err.description);
+      throw refusalOf(ctx, err);
+    }
+  }
+
+  /**
+   * Beyond RFC 8693: `POST /admin/api/approvals` `{ subject, reason, scope?, duration_seconds?, mode? }`
+   * asks the subject for approval → 201 with the request, or the refusal (every attempt audited).
+   */
+  async function requestApproval(ctx: KoaContextWithOIDC): Promise<void> {
+    const caller = await authenticate(ctx, false);
+    const body = parse(approvalBody, await readJson(ctx), 'give { "subject", "reason", "scope"?, "duration_seconds"?, "mode"? }');
+    const authTime = await auth.authTimeOf(caller);
+    try {
+      ctx.body = await deps.approvals.request(
+        {
+          actor: { sub: caller.accountId, issuer: deps.provider.issuer, ownIssuer: true, authTime },
+          subject: body.subject,
+          reason: body.reason,
+          scopes: body.scope?.split(' ').filter(Boolean),
+          durationSeconds: body.duration_seconds,
+          mode: body.mode,
+        },
+        deps.requestFacts(ctx),
+      );
+      ctx.status = 201;
+    } catch (err) {
+      throw refusalOf(ctx, err);
     }
   }
 
   async function route(ctx: KoaContextWithOIDC, path: string): Promise<void> {
     if (path === '/tickets' && ctx.method === 'POST') return mintTicket(ctx);
+    if (path === '/approvals' && ctx.method === 'POST') return requestApproval(ctx);
     const admin = (await authenticate(ctx)).accountId;
     const by = { actor: admin, request: deps.requestFacts(ctx) };
     if (path === '/impersonations' && ctx.method === 'GET') {
@@ -144,6 +196,11 @@ export function createAdminApi(deps: {
     if (path === '/revocations' && ctx.method === 'POST') {
       const filter = parse(revocationBody, await readJson(ctx), 'give exactly one of actor, subject or all: true');
       ctx.body = { revoked: await deps.lifecycle.revoke(filter, by) };
+      return;
+    }
+    if (path === '/approvals' && ctx.method === 'GET') {
+      const filter = parse(approvalQuery, ctx.query, 'approvals query');
+      ctx.body = { approvals: await deps.approvals.list(filter) };
       return;
     }
     if (path === '/audit' && ctx.method === 'GET') {

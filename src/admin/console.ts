@@ -3,12 +3,17 @@ import { fileURLToPath } from 'node:url';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { AccountDirectory, DirectoryAccount } from '../accounts.js';
+import type { ApprovalService, ApprovalView } from '../approvals/service.js';
+import { AUDIT_EVENT_NAMES } from '../audit/events.js';
 import { GENESIS_HASH, verifyChain, type ChainedAuditRecord, type VerifyResult } from '../audit/chain.js';
 import { InvalidCursorError, type AuditLog } from '../audit/log.js';
 import { queryAudit, readAll, type AuditFilter } from '../audit/query.js';
 import type { RequestFacts } from '../audit/recorder.js';
 import type { TicketService } from '../browser/tickets.js';
-import { ADMIN_SCOPE, LOOPBACK_INITIATE_LOGIN_URI, REASON_MAX_LENGTH, REASON_MIN_LENGTH } from '../constants.js';
+import type { ImpersonationPolicy } from '../config.js';
+import { ADMIN_SCOPE, APPROVAL_MIN_DURATION_SECONDS, LOOPBACK_INITIATE_LOGIN_URI, REASON_MAX_LENGTH, REASON_MIN_LENGTH } from '../constants.js';
+import type { ImpersonationRules } from '../exchange/impersonation-rules.js';
+import { impersonationScopes } from '../exchange/policy.js';
 import { ExchangeRefusal } from '../errors.js';
 import type { ImpersonationLifecycle } from '../lifecycle/service.js';
 import type { ImpersonationFilter, ImpersonationRecord, Store } from '../store/index.js';
@@ -53,7 +58,17 @@ const CONSOLE_SCRIPT_FILE = fileURLToPath(new URL('../web/client/console.js', im
 const SESSION_SECONDS = 8 * 3600;
 const SEARCH_LIMIT = 50;
 const AUDIT_PAGE = 25;
-const AUDIT_EVENTS = ['exchange.granted', 'exchange.denied', 'ticket.minted', 'ticket.redeemed', 'token.revoked', 'settings.changed'] as const;
+const AUDIT_EVENTS = AUDIT_EVENT_NAMES;
+/** Durations offered when asking a subject for approval (minutes). */
+const DURATIONS = [15, 30, 60];
+const STATE_BADGES: Record<ApprovalView['state'], { text: string; badge: string }> = {
+  pending: { text: 'waiting for the user', badge: 'warn' },
+  approved: { text: 'approved', badge: 'live' },
+  used: { text: 'used', badge: 'ended' },
+  declined: { text: 'declined', badge: 'denied' },
+  revoked: { text: 'revoked', badge: 'denied' },
+  expired: { text: 'expired', badge: 'ended' },
+};
 
 const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
 const short = (isoTime: string) => `${isoTime.slice(0, 16).replace('T', ' ')} UTC`;
@@ -80,6 +95,9 @@ export function createAdminConsole(deps: {
   readonly auditLog: AuditLog | undefined;
   readonly auth: AdminAuthenticator;
   readonly store: Store;
+  readonly approvals: ApprovalService;
+  readonly rules: ImpersonationRules;
+  readonly policy: ImpersonationPolicy;
   readonly requestFacts: (ctx: Context) => RequestFacts;
 }) {
   const { provider, options, lifecycle } = deps;
@@ -157,12 +175,72 @@ ${
     return html`<div class="table-wrap"><table><caption class="visually-hidden">Live impersonations</caption>
 <thead><tr><th scope="col">Subject</th><th scope="col">Acting</th><th scope="col">Application</th><th scope="col">Reason</th><th scope="col">Started</th><th scope="col">Ends</th><th scope="col">Kind</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
 <tbody>${records.map(
-      (r) => html`<tr><td><strong>${r.subject}</strong></td><td>${r.actors.join(' for ')}</td><td>${r.clientId}</td><td>${r.reason ?? ''}</td><td>${time(iso(r.startedAt))}</td><td>${time(iso(r.expiresAt))}</td><td>${r.kind === 'browser' ? 'browser' : 'API'}</td>
+      (r) => html`<tr><td><strong>${r.subject}</strong></td><td>${r.actors.join(' for ')}</td><td>${r.clientId}</td><td>${r.reason ?? ''}</td><td>${time(iso(r.startedAt))}</td><td>${time(iso(r.expiresAt))}</td><td>${r.kind === 'browser' ? 'browser' : 'API'}${r.mode === 'read' ? html` <span class="badge info">read-only</span>` : ''}</td>
 <td class="actions"><form method="post" action="${base}/impersonations/revoke">${hidden(session, { grant: r.grantId, back })}<button class="button danger small" type="submit" aria-label="Revoke the impersonation of ${r.subject} by ${r.actors.at(-1)}">Revoke</button></form></td></tr>`,
     )}</tbody></table></div>`;
   }
 
-  async function userPage(ctx: Context, session: ConsoleSession, id: string, n?: Notice): Promise<void> {
+  /** What the agent may do with this user now: must they ask first, which approvals can they use, which modes. */
+  async function accessFor(caller: AdminCaller, account: DirectoryAccount) {
+    const actor = await deps.accounts.findAccount(caller.accountId);
+    const required = actor ? deps.rules.approvalRequired(actor, account) : false;
+    const readOnlyOnly = actor ? deps.rules.readOnlyOnly(actor) : false;
+    const approvals = await deps.approvals.list({ subject: account.id });
+    const usable = approvals.filter((a) => a.actor === caller.accountId && a.state === 'approved');
+    return { required, readOnlyOnly, readOnlyAvailable: deps.policy.readOnlyScopes !== undefined, approvals, usable };
+  }
+
+  type AccessFacts = Awaited<ReturnType<typeof accessFor>>;
+
+  function approvalsTable(list: readonly ApprovalView[]): Html {
+    if (!list.length) return html``;
+    return html`<div class="table-wrap"><table><caption class="visually-hidden">Requests for approval</caption>
+<thead><tr><th scope="col">Asked by</th><th scope="col">Access</th><th scope="col">Reason</th><th scope="col">Asked</th><th scope="col">State</th></tr></thead>
+<tbody>${list.map(
+      (a) => html`<tr><td>${a.actor}</td><td>${a.mode === 'read' ? html`<span class="badge info">read-only</span>` : 'full'}, ${Math.round(a.duration_seconds / 60)} min${a.scope ? html`<br><span class="meta mono">${a.scope}</span>` : ''}</td><td>${a.reason ?? ''}</td><td>${time(a.requested_at)}</td>
+<td><span class="badge ${STATE_BADGES[a.state].badge}">${STATE_BADGES[a.state].text}</span>${a.state === 'approved' && a.approved_until ? html`<br><span class="meta">until ${time(a.approved_until)}</span>` : ''}</td></tr>`,
+    )}</tbody></table></div>`;
+  }
+
+  /** Scopes an approval may be asked for: the impersonation allow-list, when policy declares one. */
+  function askableScopes(): string[] | undefined {
+    const allow = deps.policy.scopes.allow;
+    return allow ? impersonationScopes(allow, deps.policy) : undefined;
+  }
+
+  function modeChoice(prefix: string, facts: AccessFacts): Html {
+    if (!facts.readOnlyAvailable) return html``;
+    if (facts.readOnlyOnly) {
+      return html`<p class="meta"><span class="badge info">read-only</span> Your role may only impersonate read-only: look, change nothing.</p><input type="hidden" name="mode" value="read">`;
+    }
+    return html`<fieldset class="choice"><legend>Access</legend>
+<label><input type="radio" name="mode" value="full" id="${prefix}-mode-full" checked> Full — act as the user</label>
+<label><input type="radio" name="mode" value="read" id="${prefix}-mode-read"> Read-only — look, change nothing</label>
+</fieldset>`;
+  }
+
+  function askSection(session: ConsoleSession, account: DirectoryAccount, facts: AccessFacts): Html {
+    const max = deps.approvals.maxDuration();
+    const durations = [...new Set([...DURATIONS.map((m) => m * 60).filter((d) => d <= max && d >= APPROVAL_MIN_DURATION_SECONDS), max])].sort((a, b) => a - b);
+    const preferred = durations.includes(1800) ? 1800 : durations.at(-1);
+    const scopes = askableScopes();
+    return html`<section class="card stack" aria-labelledby="ask-title"><h2 id="ask-title">Ask ${account.id} for access</h2>
+<p class="meta">Impersonating ${account.id} needs their approval. They see your request on their account page (and are told through the app's notifications), and approve or decline it. An approval can be used once, within its window, and ${account.id} can revoke it at any time.</p>
+<form method="post" action="${base}/users/${encodeURIComponent(account.id)}/approvals" class="stack">${hidden(session)}
+<div><label for="ask-reason">Why? <span class="hint">${REASON_MIN_LENGTH} to ${REASON_MAX_LENGTH} characters; ${account.id} reads it.</span></label>
+<textarea id="ask-reason" name="reason" required minlength="${REASON_MIN_LENGTH}" maxlength="${REASON_MAX_LENGTH}"></textarea></div>
+<div class="row"><div><label for="ask-duration">For how long?</label><select id="ask-duration" name="duration">${durations.map((d) => html`<option value="${d}"${d === preferred ? html` selected` : ''}>${Math.round(d / 60)} minutes</option>`)}</select></div></div>
+${modeChoice('ask', facts)}
+${
+  scopes?.length
+    ? html`<fieldset class="choice"><legend>Scopes <span class="hint">None ticked: whatever policy allows.</span></legend>${scopes.map((scope) => html`<label><input type="checkbox" name="scope" value="${scope}"> <span class="mono">${scope}</span></label>`)}</fieldset>`
+    : ''
+}
+<div><button type="submit" class="button">Ask ${account.id}</button></div>
+</form></section>`;
+  }
+
+  async function userPage(ctx: Context, session: ConsoleSession, caller: AdminCaller, id: string, n?: Notice, status = 200): Promise<void> {
     const account = await deps.accounts.findAccount(id);
     if (!account) {
       await render(ctx, session, { title: 'No such user', section: 'users', body: html`<h1>No such user</h1><div class="alert error" role="alert">There is no user “${id}”.</div><p><a href="${base}/users">Back to the search</a></p>` }, 404);
@@ -170,6 +248,8 @@ ${
     }
     const live = await lifecycle.list({ subject: id });
     const back = `${base}/users/${encodeURIComponent(id)}`;
+    const facts = await accessFor(caller, account);
+    const canOpen = !facts.required || facts.usable.length > 0;
     await render(ctx, session, {
       title: account.name ?? account.id,
       section: 'users',
@@ -178,15 +258,30 @@ ${
 ${notice(n)}
 <div id="impersonate-status" role="status" class="alert ok" hidden></div>
 <div class="card"><dl class="facts"><dt>Id</dt><dd class="mono">${account.id}</dd><dt>Email</dt><dd>${account.email ?? '—'}</dd><dt>Tenant</dt><dd>${account.tenant ?? '—'}</dd><dt>Roles</dt><dd>${account.roles.join(', ') || '—'}</dd></dl></div>
-<p><a class="button" id="impersonate-open" href="${back}/impersonate">Impersonate ${account.id}…</a></p>
-${impersonateDialog(session, account)}
+${
+  canOpen
+    ? html`<p><a class="button" id="impersonate-open" href="${back}/impersonate">Impersonate ${account.id}…</a>${facts.usable.length ? html` <span class="badge live">${account.id} approved</span>` : ''}</p>
+${impersonateDialog(session, account, facts)}`
+    : html`<div class="alert info" role="status">${account.id} must approve before you can impersonate them.</div>`
+}
+${facts.required ? askSection(session, account, facts) : ''}
+${facts.approvals.length ? html`<h2>Requests for ${account.id}'s approval</h2>${approvalsTable(facts.approvals)}` : ''}
 <h2>Live impersonations of ${account.id}</h2>
 ${impersonationTable(session, live, `Nobody is acting as ${account.id} right now.`, back)}
 ${live.length ? html`<form method="post" action="${base}/impersonations/revoke">${hidden(session, { subject: account.id, back })}<button class="button secondary" type="submit">End every impersonation of ${account.id}</button></form>` : ''}`,
-    });
+    }, status);
   }
 
-  function impersonateForm(session: ConsoleSession, account: DirectoryAccount, values: { reason?: string; client?: string } = {}, error?: string): Html {
+  /** The approvals the dialog can start under (the approval decides the mode), or the mode choice. */
+  function accessChoice(facts: AccessFacts): Html {
+    if (!facts.usable.length) return modeChoice('impersonate', facts);
+    return html`<div><label for="impersonate-approval">Under which approval? <span class="hint">Used once; the access ends with its window.</span></label>
+<select id="impersonate-approval" name="approval">${facts.usable.map(
+      (a) => html`<option value="${a.id}">${a.mode === 'read' ? 'Read-only' : 'Full'}, until ${short(a.approved_until!)} — ${a.reason ?? 'no reason'}</option>`,
+    )}</select></div>`;
+  }
+
+  function impersonateForm(session: ConsoleSession, account: DirectoryAccount, facts: AccessFacts, values: { reason?: string; client?: string } = {}, error?: string): Html {
     const action = `${base}/users/${encodeURIComponent(account.id)}/impersonate`;
     return html`<form method="post" action="${action}" target="_blank" id="impersonate-form" data-subject="${account.id}">
 ${hidden(session)}
@@ -198,19 +293,46 @@ ${hidden(session)}
 <textarea id="impersonate-reason" name="reason" required minlength="${REASON_MIN_LENGTH}" maxlength="${REASON_MAX_LENGTH}">${values.reason ?? ''}</textarea></div>
 <div><label for="impersonate-client">Open which application?</label>
 <select id="impersonate-client" name="client_id">${options.applications.map((app) => html`<option value="${app}"${values.client === app ? html` selected` : ''}>${app}</option>`)}</select></div>
+${accessChoice(facts)}
 </div>
 <div class="dialog-actions"><button type="button" class="button secondary" data-close>Cancel</button><button type="submit" class="button">Open as ${account.id}</button></div>
 </form>`;
   }
 
-  function impersonateDialog(session: ConsoleSession, account: DirectoryAccount): Html {
-    return html`<dialog id="impersonate-dialog" aria-labelledby="impersonate-title">${impersonateForm(session, account)}</dialog>`;
+  function impersonateDialog(session: ConsoleSession, account: DirectoryAccount, facts: AccessFacts): Html {
+    return html`<dialog id="impersonate-dialog" aria-labelledby="impersonate-title">${impersonateForm(session, account, facts)}</dialog>`;
   }
 
   /** The dialog's form as a page of its own (no script, or a refusal shown after a plain form post). */
-  async function impersonatePage(ctx: Context, session: ConsoleSession, id: string, values: { reason?: string; client?: string } = {}, error?: string, status = 200): Promise<void> {
+  async function impersonatePage(ctx: Context, session: ConsoleSession, caller: AdminCaller, id: string, values: { reason?: string; client?: string } = {}, error?: string, status = 200): Promise<void> {
     const account = (await deps.accounts.findAccount(id)) ?? { id, roles: [] };
-    await render(ctx, session, { title: `Impersonate ${id}`, section: 'users', body: html`<p class="meta"><a href="${base}/users/${encodeURIComponent(id)}">‹ Back to ${id}</a></p><div class="card">${impersonateForm(session, account, values, error)}</div>` }, status);
+    const facts = await accessFor(caller, account);
+    await render(ctx, session, { title: `Impersonate ${id}`, section: 'users', body: html`<p class="meta"><a href="${base}/users/${encodeURIComponent(id)}">‹ Back to ${id}</a></p><div class="card">${impersonateForm(session, account, facts, values, error)}</div>` }, status);
+  }
+
+  /** Beyond RFC 8693: the agent asks the user for approval (a plain form; every attempt audited). */
+  async function ask(ctx: Context, session: ConsoleSession, caller: AdminCaller, id: string, form: URLSearchParams): Promise<void> {
+    const mode = form.get('mode');
+    const duration = Number(form.get('duration') ?? '');
+    try {
+      const asked = await deps.approvals.request(
+        {
+          actor: { sub: caller.accountId, issuer, ownIssuer: true, authTime: await deps.auth.authTimeOf(caller) },
+          subject: id,
+          reason: form.get('reason') ?? undefined,
+          scopes: form.getAll('scope'),
+          durationSeconds: Number.isInteger(duration) && duration > 0 ? duration : undefined,
+          mode: mode === 'read' || mode === 'full' ? mode : undefined,
+        },
+        deps.requestFacts(ctx),
+      );
+      return userPage(ctx, session, caller, id, { kind: 'ok', text: `Asked ${id} for ${asked.mode === 'read' ? 'read-only' : 'full'} access: waiting for their answer (until ${short(asked.answer_by)}).` });
+    } catch (err) {
+      if (!(err instanceof ExchangeRefusal) || err.status >= 500) throw err;
+      for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
+      ctx.status = err.status;
+      return userPage(ctx, session, caller, id, { kind: 'error', text: `Not asked: ${err.description}.` }, err.status);
+    }
   }
 
   /**
@@ -221,10 +343,20 @@ ${hidden(session)}
     const wantsJson = ctx.accepts('html', 'json') === 'json';
     const reason = form.get('reason') ?? undefined;
     const clientId = form.get('client_id') ?? '';
+    const mode = form.get('mode');
+    const approvalId = form.get('approval') || undefined;
     try {
       if (!options.applications.includes(clientId)) throw new ExchangeRefusal('ticket_client_unknown', 'invalid_request', 'choose one of the listed applications');
       const minted = await deps.tickets.mint(
-        { actor: { sub: caller.accountId, issuer, ownIssuer: true, authTime: await deps.auth.authTimeOf(caller) }, actorGrantId: caller.grantId, subject: id, clientId, reason },
+        {
+          actor: { sub: caller.accountId, issuer, ownIssuer: true, authTime: await deps.auth.authTimeOf(caller) },
+          actorGrantId: caller.grantId,
+          subject: id,
+          clientId,
+          reason,
+          mode: mode === 'read' || mode === 'full' ? mode : undefined,
+          approvalId,
+        },
         deps.requestFacts(ctx),
       );
       pageHeaders(ctx, await formTargets());
@@ -244,7 +376,7 @@ ${hidden(session)}
         ctx.body = { error: err.error, error_description: err.description };
         return;
       }
-      await impersonatePage(ctx, session, id, { reason, client: clientId }, err.description, err.status);
+      await impersonatePage(ctx, session, caller, id, { reason, client: clientId }, err.description, err.status);
     }
   }
 
@@ -291,7 +423,7 @@ ${impersonationTable(session, live, 'Nobody is acting as anyone right now.', bac
     }
     const back = form.get('back') ?? '';
     const text = `Ended ${what}: ${ended} revoked.`;
-    if (back.startsWith(`${base}/users/`)) return userPage(ctx, session, decodeURIComponent(back.slice(`${base}/users/`.length)), { kind: 'ok', text });
+    if (back.startsWith(`${base}/users/`)) return userPage(ctx, session, caller, decodeURIComponent(back.slice(`${base}/users/`.length)), { kind: 'ok', text });
     return impersonationsPage(ctx, session, { kind: 'ok', text });
   }
 
@@ -444,7 +576,7 @@ ${
       if (path === '' || path === '/' || path === '/login') return ctx.redirect(`${base}/users`);
       if (path === '/users') return usersPage(ctx, session);
       const user = /^\/users\/([^/]+)(\/impersonate)?$/.exec(path);
-      if (user) return user[2] ? impersonatePage(ctx, session, decodeURIComponent(user[1]!)) : userPage(ctx, session, decodeURIComponent(user[1]!));
+      if (user) return user[2] ? impersonatePage(ctx, session, caller, decodeURIComponent(user[1]!)) : userPage(ctx, session, caller, decodeURIComponent(user[1]!));
       if (path === '/impersonations') return impersonationsPage(ctx, session);
       if (path === '/audit') return auditPage(ctx, session);
       if (path === '/audit/verify' && deps.auditLog) return auditPage(ctx, session, await verifyAuditChain());
@@ -463,6 +595,8 @@ ${
     }
     const impersonation = /^\/users\/([^/]+)\/impersonate$/.exec(path);
     if (impersonation) return impersonate(ctx, session, caller, decodeURIComponent(impersonation[1]!), form);
+    const asking = /^\/users\/([^/]+)\/approvals$/.exec(path);
+    if (asking) return ask(ctx, session, caller, decodeURIComponent(asking[1]!), form);
     if (path === '/impersonations/revoke') return revoke(ctx, session, caller, form);
     if (path === '/settings') {
       const enabled = form.get('enabled') === 'true';

@@ -1,6 +1,6 @@
 import type { WebhookEndpoint } from '../webhooks/events.js';
 import { webhookJobsFor } from '../webhooks/events.js';
-import type { AuditEvent, AuditSink } from './events.js';
+import type { AuditEvent, AuditExtras, AuditSink } from './events.js';
 import type { AuditLog } from './log.js';
 
 /**
@@ -14,7 +14,7 @@ export class ChainedAuditSink implements AuditSink {
     private readonly endpoints: readonly WebhookEndpoint[] = [],
   ) {}
 
-  async write(event: AuditEvent): Promise<void> {
-    await this.log.append(event, webhookJobsFor(event, this.endpoints));
+  async write(event: AuditEvent, extras?: AuditExtras): Promise<void> {
+    await this.log.append(event, webhookJobsFor(event, this.endpoints, extras?.notice));
   }
 }

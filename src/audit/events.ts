@@ -1,11 +1,20 @@
-/** SPEC §5 event names. Ticket, revocation and settings events are emitted by later surfaces. */
-export type AuditEventName =
-  | 'exchange.granted'
-  | 'exchange.denied'
-  | 'ticket.minted'
-  | 'ticket.redeemed'
-  | 'token.revoked'
-  | 'settings.changed';
+import type { SubjectNotice } from '../notify/notice.js';
+
+/** SPEC §5 event names, and the steps of a subject-approved access request. */
+export const AUDIT_EVENT_NAMES = [
+  'exchange.granted',
+  'exchange.denied',
+  'ticket.minted',
+  'ticket.redeemed',
+  'token.revoked',
+  'settings.changed',
+  'approval.requested',
+  'approval.granted',
+  'approval.declined',
+  'approval.revoked',
+] as const;
+
+export type AuditEventName = (typeof AUDIT_EVENT_NAMES)[number];
 
 /** One audit record, as handed to a sink. No token value ever appears in it. */
 export interface AuditEvent {
@@ -22,15 +31,25 @@ export interface AuditEvent {
   readonly audience?: readonly string[] | undefined;
   readonly token_id?: string | undefined;
   readonly expires_at?: string | undefined;
+  /** `read` for a read-only impersonation (absent: full); an approval's requested mode. */
+  readonly mode?: 'read' | 'full' | undefined;
+  /** The subject's approval a record is about, or that an impersonation was started under. */
+  readonly approval_id?: string | undefined;
   readonly ip?: string | undefined;
   readonly user_agent?: string | undefined;
   readonly request_id?: string | undefined;
 }
 
+/** What travels beside a record without being part of it: the notice a webhook addresses to the subject. */
+export interface AuditExtras {
+  readonly notice?: SubjectNotice | undefined;
+}
+
 /**
  * Where audit records go. `write` resolves once the record is durable; a rejection means it is not,
- * and the grant then issues nothing (SPEC §5: no audit, no token).
+ * and the grant then issues nothing (SPEC §5: no audit, no token). `extras` are for delivery only
+ * (webhooks), never stored in the record.
  */
 export interface AuditSink {
-  write(event: AuditEvent): Promise<void>;
+  write(event: AuditEvent, extras?: AuditExtras): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { boundFields } from './bounds.js';
-import type { AuditEvent, AuditEventName, AuditSink } from './events.js';
+import type { AuditEvent, AuditEventName, AuditExtras, AuditSink } from './events.js';
 
 /** Request facts every record carries (SPEC §5); never a header that could hold a credential. */
 export interface RequestFacts {
@@ -29,8 +29,8 @@ export class AuditRecorder {
     this.#observers = observers;
   }
 
-  /** Writes one record; rejects when the sink could not make it durable. */
-  async record(event: AuditEventName, facts: Omit<AuditFacts, 'event'>, request: RequestFacts): Promise<AuditEvent> {
+  /** Writes one record; rejects when the sink could not make it durable. `extras` go to delivery only (webhooks). */
+  async record(event: AuditEventName, facts: Omit<AuditFacts, 'event'>, request: RequestFacts, extras?: AuditExtras): Promise<AuditEvent> {
     const record: AuditEvent = boundFields({
       id: randomUUID(),
       time: this.#clock().toISOString(),
@@ -40,7 +40,7 @@ export class AuditRecorder {
       user_agent: request.userAgent,
       request_id: request.requestId,
     });
-    await this.#sink.write(record);
+    await (extras ? this.#sink.write(record, extras) : this.#sink.write(record));
     for (const observe of this.#observers) observe(record);
     return record;
   }

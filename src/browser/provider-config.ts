@@ -46,9 +46,12 @@ function impersonatedSession(ctx: Ctx) {
  */
 function impersonationDeadline(ctx: Ctx, maxLifetime: number): number | undefined {
   const code = ctx?.oidc?.entities?.AuthorizationCode as (Amr & { authTime?: number }) | undefined;
-  if (code && marked(code) && typeof code.authTime === 'number') return code.authTime + maxLifetime;
   const session = impersonatedSession(ctx);
-  return session?.loginTs !== undefined ? session.loginTs + maxLifetime : undefined;
+  const start = code && marked(code) && typeof code.authTime === 'number' ? code.authTime : session?.loginTs;
+  if (start === undefined) return undefined;
+  // An impersonation may end before the ceiling (the window the subject approved): its grant expires then.
+  const grantExp = (ctx?.oidc?.entities?.Grant as { exp?: unknown } | undefined)?.exp;
+  return typeof grantExp === 'number' ? Math.min(start + maxLifetime, grantExp) : start + maxLifetime;
 }
 
 /** RFC 8693 §4.1 `act` from an impersonation record's actors (direct actor first, the human last). */
@@ -60,7 +63,12 @@ export function actOf(record: ImpersonationRecord): Record<string, unknown> {
 export function impersonationClaims(record: ImpersonationRecord): Record<string, unknown> {
   return {
     act: actOf(record),
-    impersonation: { id: record.impersonationId, ...(record.reason ? { reason: record.reason } : {}), started_at: record.startedAt },
+    impersonation: {
+      id: record.impersonationId,
+      ...(record.reason ? { reason: record.reason } : {}),
+      started_at: record.startedAt,
+      ...(record.mode === 'read' ? { mode: 'read' } : {}),
+    },
   };
 }
 

@@ -2,12 +2,15 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import type { Client } from 'oidc-provider';
 import type { AuditRecorder, RequestFacts } from '../audit/recorder.js';
+import type { DirectoryAccount } from '../accounts.js';
 import type { ResolvedOptions } from '../config.js';
-import { LOOPBACK_INITIATE_LOGIN_URI, TICKET_PREFIX } from '../constants.js';
+import { LOOPBACK_INITIATE_LOGIN_URI, TICKET_PREFIX, type ImpersonationMode } from '../constants.js';
 import { ExchangeRefusal, invalidRequest } from '../errors.js';
 import type { ActorIdentity, ImpersonationRules } from '../exchange/impersonation-rules.js';
 import { assertSubjectMayBeImpersonated } from '../exchange/policy.js';
 import { validateReason } from '../exchange/request.js';
+import { startedNotice } from '../notify/notice.js';
+import type { SubjectNotifier } from '../notify/notifier.js';
 import type { ImpersonationRecord, ImpersonationStore } from '../store/impersonations.js';
 import type { TicketRecord, TicketStore } from '../store/tickets.js';
 import type { AllowedScopes } from './scopes.js';
@@ -29,6 +32,10 @@ export interface TicketRequest {
   readonly reason: string | undefined;
   /** OIDC Core §4 `target_link_uri`: where the client should land; same origin as its login URI. */
   readonly targetLinkUri?: string | undefined;
+  /** `read` for a read-only impersonation (policy may force it); default full. */
+  readonly mode?: ImpersonationMode | undefined;
+  /** The subject's approval to start under (`policy.requireSubjectApproval`); spent by the minting. */
+  readonly approvalId?: string | undefined;
 }
 
 /** The authorization request a ticket is redeemed in (from oidc-provider's interaction details). */
@@ -59,9 +66,20 @@ interface Dependencies {
   readonly allowedScopes: AllowedScopes;
   /** The provider's authorization endpoint, for clients without an initiate-login URI. */
   readonly authorizationEndpoint: string;
+  readonly notifier: SubjectNotifier;
+  /** Reads an approval's state at redemption, and ends an impersonation whose approval was revoked while it started. */
+  readonly approvals: {
+    isRevoked(approvalId: string): Promise<boolean>;
+    confirmStarted(approvalId: string | undefined, grantId: string, facts: RequestFacts): Promise<void>;
+  };
 }
 
 const epoch = () => Math.floor(Date.now() / 1000);
+
+/** `scopes` narrowed by every limit. */
+function within(scopes: readonly string[], limits: ReadonlyArray<readonly string[]>): string[] {
+  return scopes.filter((s) => limits.every((limit) => limit.includes(s)));
+}
 
 /** A ticket is never stored or logged: only the SHA-256 of it. */
 function digestOf(ticket: string): string {
@@ -134,14 +152,10 @@ export function createTicketService(deps: Dependencies) {
       reason = validateReason(request.reason);
       const client = await clientFor(request.clientId);
       const { actorAccount, subjectAccount } = await deps.rules.admit({ actor: request.actor, subjectId: request.subject, clientId: client.clientId, reason });
-      await deps.rules.authorizeByHook({
-        actor: actorAccount,
-        subject: subjectAccount,
-        clientId: client.clientId,
-        reason,
-        scopes: await deps.allowedScopes.forClient(client, subjectAccount),
-        audience: [],
-      });
+      const access = await deps.rules.access({ actor: actorAccount, subject: subjectAccount, approvalId: request.approvalId, mode: request.mode });
+      const scopes = within(await deps.allowedScopes.forClient(client, subjectAccount), access.scopeLimits.map((limit) => limit.scopes ?? []));
+      await deps.rules.authorizeByHook({ actor: actorAccount, subject: subjectAccount, clientId: client.clientId, reason, scopes, audience: [] });
+      await deps.rules.spendApproval(access.approval);
       const ticket = `${TICKET_PREFIX}${randomBytes(32).toString('base64url')}`;
       const digest = digestOf(ticket);
       const now = epoch();
@@ -154,12 +168,24 @@ export function createTicketService(deps: Dependencies) {
         sources: request.actorGrantId ? [request.actorGrantId] : [],
         mintedAt: now,
         expiresAt: now + options.tickets.lifetimeSeconds,
+        ...(access.mode === 'read' ? { mode: 'read' as const } : {}),
+        ...(access.approval ? { approvalId: access.approval.id, approvedScopes: access.approval.scopes, notAfter: access.notAfter } : {}),
       };
       const url = loginUrl(client, ticket, request.targetLinkUri);
       const expiresAt = new Date(record.expiresAt * 1000).toISOString();
       await recorder.record(
         'ticket.minted',
-        { outcome: 'granted', actor: record.actor, subject: record.subject, client_id: record.clientId, reason, token_id: auditId(digest), expires_at: expiresAt },
+        {
+          outcome: 'granted',
+          actor: record.actor,
+          subject: record.subject,
+          client_id: record.clientId,
+          reason,
+          token_id: auditId(digest),
+          expires_at: expiresAt,
+          mode: record.mode,
+          approval_id: record.approvalId,
+        },
         facts,
       );
       await deps.tickets.put(digest, record, now);
@@ -180,14 +206,32 @@ export function createTicketService(deps: Dependencies) {
     }
   }
 
-  /** SPEC §4.3: the rules re-read at redemption — the switch, and both accounts as they are now. */
-  async function assertStillAllowed(record: TicketRecord): Promise<void> {
+  /**
+   * SPEC §4.3: the rules re-read at redemption — the switch, both accounts as they are now, and the
+   * subject's approval (revoked since the minting: refused). Answers the actor's account.
+   */
+  async function assertStillAllowed(record: TicketRecord): Promise<DirectoryAccount> {
     await assertEnabled();
     if (!(await deps.mayStillImpersonate(record.actor))) {
       throw invalidRequest('actor_not_impersonator', 'the actor is not allowed to impersonate', `${record.actor} may no longer impersonate`);
     }
     const [actor, subject] = await Promise.all([options.accounts.findAccount(record.actor), options.accounts.findAccount(record.subject)]);
     assertSubjectMayBeImpersonated(subject, record.subject, actor!, options.policy);
+    if (record.approvalId && (await deps.approvals.isRevoked(record.approvalId))) {
+      throw invalidRequest('approval_revoked', 'the subject revoked this approval', record.approvalId);
+    }
+    return actor!;
+  }
+
+  /**
+   * What the session may hold beyond the usual limits: the read-only set, and the scopes the subject
+   * approved — plus `openid`, without which no browser can be signed in (it discloses only `sub`).
+   */
+  function ticketLimits(record: TicketRecord): Array<readonly string[]> {
+    return [
+      ...(record.mode === 'read' && options.policy.readOnlyScopes ? [options.policy.readOnlyScopes] : []),
+      ...(record.approvedScopes ? [[...record.approvedScopes, 'openid']] : []),
+    ];
   }
 
   /** The grant the impersonated session's tokens are issued under: only what policy allows, the rest rejected (no consent prompt). */
@@ -196,7 +240,7 @@ export function createTicketService(deps: Dependencies) {
     const subject = (await options.accounts.findAccount(record.subject))!;
     const grant = new provider.Grant({ accountId: record.subject, clientId: record.clientId });
     const requested = [...new Set((request.scope ?? '').split(' ').filter(Boolean))];
-    const allowed = new Set(await deps.allowedScopes.forClient(client, subject));
+    const allowed = new Set(within(await deps.allowedScopes.forClient(client, subject), ticketLimits(record)));
     grant.addOIDCScope(requested.filter((s) => allowed.has(s)));
     grant.rejectOIDCScope(requested.filter((s) => !allowed.has(s)));
     if (request.claims.length) grant.addOIDCClaims([...request.claims]);
@@ -228,8 +272,9 @@ export function createTicketService(deps: Dependencies) {
       if (redemption.outcome === 'expired') throw ticketDenied('ticket_expired', `expired ${now - redemption.record.expiresAt}s ago`);
       if (redemption.outcome === 'other_client') throw ticketDenied('ticket_other_client', `minted for ${redemption.record.clientId}`);
       const { record } = redemption;
-      await assertStillAllowed(record);
-      const lifetime = options.policy.maxLifetimeSeconds;
+      const actor = await assertStillAllowed(record);
+      const lifetime = Math.min(options.policy.maxLifetimeSeconds, (record.notAfter ?? Infinity) - now);
+      if (lifetime < 1) throw invalidRequest('approval_expired', "this approval's window has ended", record.approvalId);
       const { grant, grantId, scope } = await impersonationGrant(record, request, lifetime);
       const impersonation: ImpersonationRecord = {
         grantId,
@@ -243,13 +288,30 @@ export function createTicketService(deps: Dependencies) {
         sources: record.sources,
         tokenId: auditId(digest),
         kind: 'browser',
+        ...(record.mode ? { mode: record.mode } : {}),
+        ...(record.approvalId ? { approvalId: record.approvalId } : {}),
       };
+      const until = new Date(impersonation.expiresAt * 1000).toISOString();
+      const notice = startedNotice({
+        subject: record.subject,
+        actor: record.actor,
+        actor_name: actor.name,
+        reason: record.reason,
+        client_id: record.clientId,
+        started_at: new Date(now * 1000).toISOString(),
+        until,
+        mode: record.mode ?? 'full',
+        ...(record.approvalId ? { approval_id: record.approvalId } : {}),
+      });
       await recorder.record(
         'ticket.redeemed',
-        { outcome: 'granted', ...fields, scope: scope || undefined, expires_at: new Date(impersonation.expiresAt * 1000).toISOString() },
+        { outcome: 'granted', ...fields, scope: scope || undefined, expires_at: until, mode: record.mode, approval_id: record.approvalId },
         facts,
+        { notice },
       );
       await Promise.all([grant.save(), deps.impersonations.add(impersonation, lifetime)]);
+      deps.notifier.notify(notice);
+      await deps.approvals.confirmStarted(record.approvalId, grantId, facts);
       return { subject: record.subject, grantId, startedAt: now };
     } catch (err) {
       if (err instanceof ExchangeRefusal) await recordDenial('ticket.redeemed', err, fields, facts);

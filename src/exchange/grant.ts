@@ -6,6 +6,8 @@ import { TokenType } from '../constants.js';
 import { ExchangeRefusal, invalidRequest, subjectRefused, toProviderError } from '../errors.js';
 import type { ImpersonationRecord } from '../store/impersonations.js';
 import type { Logger } from '../observability/logger.js';
+import { startedNotice, type ImpersonationStartedNotice } from '../notify/notice.js';
+import type { SubjectNotifier } from '../notify/notifier.js';
 import { actorChain, wrapActor, type ActClaim } from './act.js';
 import { assertBoundTokenProven, verifyDpopProof } from './dpop.js';
 import type { AboutToIssue, IssueDependencies, IssuePlan } from './issue.js';
@@ -20,7 +22,7 @@ import {
   lifetimeSeconds,
   subjectScopeLimit,
 } from './policy.js';
-import type { ImpersonationRules } from './impersonation-rules.js';
+import type { Access, ImpersonationRules } from './impersonation-rules.js';
 import { auditableReason, parseExchangeRequest, type ExchangeRequest } from './request.js';
 import { resolveTarget, type ResourceServerRegistry } from './targets.js';
 import { isIssuedTo, verifyToken, type ImpersonationFacts, type VerifiedToken, type VerifyContext } from './verify.js';
@@ -45,6 +47,10 @@ export interface GrantDependencies {
   readonly markAudited: (ctx: TokenEndpointGrantContext) => void;
   readonly observeDuration: (seconds: number, outcome: 'granted' | 'denied' | 'error') => void;
   readonly logger: Logger;
+  /** Tells the subject an impersonation of their account started (`hooks.notifySubject`). */
+  readonly notifier: SubjectNotifier;
+  /** Ends an impersonation whose approval was revoked while it started. */
+  readonly confirmStarted: (approvalId: string | undefined, grantId: string, facts: RequestFacts) => Promise<void>;
 }
 
 /** Facts gathered while deciding, so a refusal's audit record says as much as is known. */
@@ -161,9 +167,28 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
       reason: request.reason,
       mayAct: subject.token?.mayAct,
     });
+    const access = await deps.rules.access({ actor: actorAccount, subject: subjectAccount, approvalId: request.approvalId, mode: request.impersonationMode });
     const act = wrapActor({ sub: actor.sub, iss: actor.ownIssuer ? undefined : actor.issuer }, undefined);
-    const impersonation: ImpersonationFacts = { id: randomUUID(), reason: request.reason, started_at: epoch() };
-    return { actorAccount, subjectAccount, act, impersonation };
+    const impersonation: ImpersonationFacts = { id: randomUUID(), reason: request.reason, started_at: epoch(), ...(access.mode === 'read' ? { mode: 'read' as const } : {}) };
+    return { actorAccount, subjectAccount, act, impersonation, access, fresh: true };
+  }
+
+  /**
+   * An exchange that passes an impersonation on keeps its mode and may narrow it to read-only
+   * (`impersonation_mode=read`), never widen it; only starting an impersonation spends an approval.
+   */
+  function chainedAccess(request: ExchangeRequest, prior: ImpersonationFacts | undefined): { impersonation: ImpersonationFacts | undefined; access: Access } {
+    if (request.approvalId !== undefined) throw invalidRequest('approval_not_applicable', 'approval_id applies only to starting an impersonation');
+    const wasRead = prior?.mode === 'read';
+    if (request.impersonationMode === 'full' && wasRead) throw invalidRequest('impersonation_mode_not_allowed', 'a read-only impersonation cannot be widened');
+    if (request.impersonationMode === 'read' && !prior) throw invalidRequest('impersonation_mode_invalid', 'impersonation_mode applies only to an impersonation');
+    if (request.impersonationMode === 'read' && policy.readOnlyScopes === undefined) {
+      throw invalidRequest('impersonation_mode_unavailable', 'read-only impersonation is not configured', 'policy.readOnlyScopes is not set');
+    }
+    const read = wasRead || request.impersonationMode === 'read';
+    const impersonation = prior && read && !wasRead ? { ...prior, mode: 'read' as const } : prior;
+    const scopeLimits = read && policy.readOnlyScopes ? [{ source: 'read_only' as const, scopes: policy.readOnlyScopes }] : [];
+    return { impersonation, access: { mode: read ? 'read' : 'full', approval: undefined, scopeLimits, notAfter: undefined } };
   }
 
   /**
@@ -171,8 +196,9 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
    * (the actor token's subject, or the requesting client) wraps the chain, which is never dropped.
    * SPEC §2: a chain counts against the rate limit of the person who started it (the innermost actor).
    */
-  async function decideChain(ctx: Ctx, actor: VerifiedToken | undefined, subject: Subject, prior: ActClaim) {
+  async function decideChain(ctx: Ctx, request: ExchangeRequest, actor: VerifiedToken | undefined, subject: Subject, prior: ActClaim) {
     await deps.rules.chargeChain(prior);
+    const { impersonation, access } = chainedAccess(request, subject.token?.impersonation);
     const acting: ActingParty = actor
       ? { sub: actor.sub, iss: actor.ownIssuer ? undefined : actor.issuer, token: actor }
       : { sub: ctx.oidc.client.clientId, iss: undefined, token: undefined };
@@ -181,17 +207,19 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     assertMayAct(subject.token?.mayAct, { sub: acting.sub, iss: acting.iss ?? deps.verify.ownIssuer, clientId: ctx.oidc.client.clientId });
     const act = wrapActor(acting, prior);
     assertChainLength(act, policy);
-    return { actorAccount, subjectAccount, act, impersonation: subject.token?.impersonation };
+    return { actorAccount, subjectAccount, act, impersonation, access, fresh: false };
   }
 
   /** Delegation without impersonation: the client (or a service actor) acts with the subject's own token. */
-  async function decideDelegation(ctx: Ctx, actor: VerifiedToken | undefined, subject: Subject) {
+  async function decideDelegation(ctx: Ctx, request: ExchangeRequest, actor: VerifiedToken | undefined, subject: Subject) {
+    if (request.approvalId !== undefined) throw invalidRequest('approval_not_applicable', 'approval_id applies only to starting an impersonation');
+    if (request.impersonationMode !== undefined) throw invalidRequest('impersonation_mode_invalid', 'impersonation_mode applies only to an impersonation');
     const subjectAccount = assertSubjectActive(await options.accounts.findAccount(subject.id), subject.id);
     if (actor) {
       assertMayAct(subject.token?.mayAct, { sub: actor.sub, iss: actor.issuer, clientId: ctx.oidc.client.clientId });
     }
     const act = actor ? wrapActor({ sub: actor.sub, iss: actor.ownIssuer ? undefined : actor.issuer }, undefined) : undefined;
-    return { actorAccount: undefined, subjectAccount, act, impersonation: undefined };
+    return { actorAccount: undefined, subjectAccount, act, impersonation: undefined, access: undefined, fresh: false };
   }
 
   /** RFC 9449 §4.3: a DPoP proof, when sent, binds the issued token to the proof's key. */
@@ -230,10 +258,10 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     const prior = subject.token?.act;
 
     const decision = prior
-      ? await decideChain(ctx, actor, subject, prior)
+      ? await decideChain(ctx, request, actor, subject, prior)
       : actor?.principal === 'user' || request.subjectTokenType === TokenType.userId
         ? await decideImpersonation(ctx, request, actor!, subject)
-        : await decideDelegation(ctx, actor, subject);
+        : await decideDelegation(ctx, request, actor, subject);
     const impersonating = decision.impersonation !== undefined;
     if (decision.act) attempt.actor = decision.act.sub;
     if (decision.impersonation?.reason) attempt.reason = decision.impersonation.reason;
@@ -249,6 +277,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
         { source: 'client', scopes: clientScope },
         { source: 'hook', scopes: options.hooks.scopesFor ? await options.hooks.scopesFor(decision.subjectAccount, ctx.oidc.client.clientId) : undefined },
         { source: 'resource', scopes: target ? target.definition.scope.split(' ').filter(Boolean) : undefined },
+        ...(decision.access?.scopeLimits ?? []),
       ],
       policy,
       impersonating,
@@ -264,12 +293,16 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
       audience: target ? [target.identifier] : [],
     });
 
+    const notAfter = decision.access?.notAfter;
+    const incoming = subject.token?.expiresAt;
     const lifetime = lifetimeSeconds({
       requested: request.requestedExpiresIn,
       ceiling: policy.maxLifetimeSeconds,
-      incomingExpiresAt: subject.token?.expiresAt,
+      incomingExpiresAt: notAfter === undefined ? incoming : incoming === undefined ? notAfter : Math.min(incoming, notAfter),
       now: epoch(),
     });
+    // Last: a refusal must never cost the subject's approval.
+    await deps.rules.spendApproval(decision.access?.approval);
 
     return {
       subjectId: decision.subjectAccount.id,
@@ -281,6 +314,8 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
       requestedTokenType: request.requestedTokenType,
       proofKey,
       sources: [actor?.grantId, subject.token?.grantId].filter((id): id is string => id !== undefined),
+      approvalId: decision.access?.approval?.id,
+      startedBy: decision.fresh ? { name: decision.actorAccount?.name } : undefined,
     };
   }
 
@@ -306,6 +341,8 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
             expiresAt: issued.expiresAt,
             sources: plan.sources,
             tokenId: issued.tokenId,
+            ...(plan.impersonation?.mode ? { mode: plan.impersonation.mode } : {}),
+            ...(plan.approvalId ? { approvalId: plan.approvalId } : {}),
           },
           plan.lifetime,
         ),
@@ -314,9 +351,27 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     await Promise.all(writes);
   }
 
+  /** The notice addressed to the subject when this exchange starts an impersonation of them. */
+  function noticeOf(ctx: Ctx, plan: IssuePlan, issued: AboutToIssue): ImpersonationStartedNotice | undefined {
+    if (!plan.startedBy || !plan.act || !plan.impersonation) return undefined;
+    return startedNotice({
+      subject: plan.subjectId,
+      actor: plan.act.sub,
+      actor_name: plan.startedBy.name,
+      reason: plan.impersonation.reason,
+      client_id: ctx.oidc.client.clientId,
+      started_at: new Date(plan.impersonation.started_at * 1000).toISOString(),
+      until: new Date(issued.expiresAt * 1000).toISOString(),
+      mode: plan.impersonation.mode ?? 'full',
+      ...(plan.approvalId ? { approval_id: plan.approvalId } : {}),
+    });
+  }
+
   /** Before the token is stored: the impersonation index, then the audit record (SPEC §5). */
-  async function indexAndRecordGrant(ctx: Ctx, plan: IssuePlan, issued: AboutToIssue): Promise<void> {
+  async function indexAndRecordGrant(ctx: Ctx, plan: IssuePlan, issued: AboutToIssue, started: { notice?: ImpersonationStartedNotice; grantId?: string }): Promise<void> {
     await index(ctx, plan, issued);
+    started.notice = noticeOf(ctx, plan, issued);
+    started.grantId = issued.grantId;
     await recorder.record(
       'exchange.granted',
       {
@@ -329,8 +384,11 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
         audience: plan.target ? [plan.target.identifier] : undefined,
         token_id: issued.tokenId,
         expires_at: new Date(issued.expiresAt * 1000).toISOString(),
+        mode: plan.impersonation?.mode,
+        approval_id: plan.approvalId,
       },
       deps.requestFacts(ctx),
+      started.notice ? { notice: started.notice } : undefined,
     );
   }
 
@@ -369,7 +427,10 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
       const request = parsed;
       attempt.reason = request.reason;
       const plan = await decide(ctx, request, fetched!, attempt);
-      ctx.body = await issueTokens(ctx, plan, deps.issue, (issued) => indexAndRecordGrant(ctx, plan, issued));
+      const started: { notice?: ImpersonationStartedNotice; grantId?: string } = {};
+      ctx.body = await issueTokens(ctx, plan, deps.issue, (issued) => indexAndRecordGrant(ctx, plan, issued, started));
+      if (started.notice) deps.notifier.notify(started.notice);
+      if (plan.approvalId && started.grantId) await deps.confirmStarted(plan.approvalId, started.grantId, deps.requestFacts(ctx));
     } catch (err) {
       const refusal =
         err instanceof ExchangeRefusal

@@ -1,8 +1,11 @@
 import type { JWTPayload } from 'jose';
 import type { DirectoryAccount } from '../accounts.js';
 import type { AuthorizeInput, ResolvedOptions } from '../config.js';
-import { subjectRefused } from '../errors.js';
+import type { ImpersonationMode } from '../constants.js';
+import { invalidRequest, subjectRefused, type ExchangeRefusal, type RefusalRule } from '../errors.js';
+import type { ApprovalRecord, ApprovalStore } from '../store/approvals.js';
 import { actorChain, type ActClaim } from './act.js';
+import type { ScopeLimit } from './policy.js';
 import { assertActorMayImpersonate, assertMayAct, assertReason, assertSubjectMayBeImpersonated } from './policy.js';
 import type { ActorRateLimiter } from './rate-limit.js';
 
@@ -22,6 +25,20 @@ export interface Admitted {
   readonly subjectAccount: DirectoryAccount;
 }
 
+/** How an admitted impersonation may act: its mode, and the subject's approval it starts under. */
+export interface Access {
+  readonly mode: ImpersonationMode;
+  readonly approval: ApprovalRecord | undefined;
+  /** Scope ceilings beyond the usual ones: the read-only set, the scopes the subject approved. */
+  readonly scopeLimits: readonly ScopeLimit[];
+  /** Epoch second the access must end by (the approval's window), if any. */
+  readonly notAfter: number | undefined;
+}
+
+function approvalRefused(rule: RefusalRule, description: string, detail?: string): ExchangeRefusal {
+  return invalidRequest(rule, description, detail);
+}
+
 const epoch = () => Math.floor(Date.now() / 1000);
 
 /**
@@ -31,7 +48,7 @@ const epoch = () => Math.floor(Date.now() / 1000);
  * self, protected, other tenant: one public description), `may_act`, the reason, and the
  * `authorize` hook.
  */
-export function createImpersonationRules(deps: { options: ResolvedOptions; rateLimiter: ActorRateLimiter }) {
+export function createImpersonationRules(deps: { options: ResolvedOptions; rateLimiter: ActorRateLimiter; approvals: ApprovalStore }) {
   const { options } = deps;
   const { policy } = options;
 
@@ -92,7 +109,95 @@ export function createImpersonationRules(deps: { options: ResolvedOptions; rateL
     if (verdict && verdict.allow === false) throw subjectRefused('subject_denied_by_hook', verdict.detail);
   }
 
-  return { actorKey, accountIdOf, actorAccountOf, admit, chargeChain, authorizeByHook };
+  /**
+   * Beyond RFC 8693, `policy.requireSubjectApproval`: `true` for every impersonation, or for
+   * subjects of the listed tenants and actors holding the listed roles.
+   */
+  function approvalRequired(actor: DirectoryAccount, subject: DirectoryAccount): boolean {
+    const rule = policy.requireSubjectApproval;
+    if (typeof rule === 'boolean') return rule;
+    const byTenant = subject.tenant !== undefined && (rule.tenants?.includes(subject.tenant) ?? false);
+    const byRole = rule.actorRoles?.some((role) => actor.roles.includes(role)) ?? false;
+    return byTenant || byRole;
+  }
+
+  /** Whether policy holds this actor to read-only impersonation (`policy.readOnlyRoles`). */
+  function readOnlyOnly(actor: DirectoryAccount): boolean {
+    return policy.readOnlyRoles.some((role) => actor.roles.includes(role));
+  }
+
+  /**
+   * The mode of an impersonation: `read` when asked for, when the actor holds a read-only role, or
+   * when the subject approved read-only access. Asking for `full` beyond such a ceiling is refused
+   * rather than quietly narrowed.
+   */
+  function modeFor(requested: ImpersonationMode | undefined, actor: DirectoryAccount, approvalMode: ImpersonationMode | undefined): ImpersonationMode {
+    const forced = readOnlyOnly(actor);
+    if (requested === 'full' && (forced || approvalMode === 'read')) {
+      throw invalidRequest(
+        'impersonation_mode_not_allowed',
+        forced ? 'this actor may only impersonate read-only' : 'the subject approved read-only access',
+        forced ? `${actor.id} holds one of ${policy.readOnlyRoles.join(', ')}` : 'approval mode read',
+      );
+    }
+    const mode: ImpersonationMode = forced || approvalMode === 'read' || requested === 'read' ? 'read' : 'full';
+    if (mode === 'read' && policy.readOnlyScopes === undefined) {
+      throw invalidRequest('impersonation_mode_unavailable', 'read-only impersonation is not configured', 'policy.readOnlyScopes is not set');
+    }
+    return mode;
+  }
+
+  /**
+   * The subject's approval an impersonation starts under: the one named (`approval_id`, a ticket's
+   * `approval`), which must be this actor's request for this subject, approved, unused and within
+   * its window; or none, when policy does not require one.
+   */
+  async function approvalFor(approvalId: string | undefined, actor: DirectoryAccount, subject: DirectoryAccount, now: number): Promise<ApprovalRecord | undefined> {
+    if (approvalId === undefined) {
+      if (approvalRequired(actor, subject)) throw approvalRefused('approval_required', "this impersonation needs the subject's approval: ask them first", `${actor.id} for ${subject.id}`);
+      return undefined;
+    }
+    const record = await deps.approvals.get(approvalId);
+    if (!record || record.actor !== actor.id || record.subject !== subject.id) throw approvalRefused('approval_unknown', 'unknown approval', approvalId);
+    if (record.status === 'pending') throw approvalRefused('approval_pending', 'the subject has not answered this request yet', approvalId);
+    if (record.status === 'declined') throw approvalRefused('approval_declined', 'the subject declined this request', approvalId);
+    if (record.status === 'revoked') throw approvalRefused('approval_revoked', 'the subject revoked this approval', approvalId);
+    const use = await deps.approvals.use(record.id);
+    if (use === 'used') throw approvalRefused('approval_used', 'this approval was already used', approvalId);
+    if (use === 'closed' || (record.approvedUntil ?? 0) <= now) throw approvalRefused('approval_expired', "this approval's window has ended", approvalId);
+    return record;
+  }
+
+  /**
+   * Decides how an admitted impersonation may act (beyond RFC 8693): the subject's approval when
+   * one is required or named, then the mode. Both doors (the grant, tickets) call this after
+   * `admit`, so neither can skip it.
+   */
+  async function access(input: { actor: DirectoryAccount; subject: DirectoryAccount; approvalId: string | undefined; mode: ImpersonationMode | undefined }): Promise<Access> {
+    const approval = await approvalFor(input.approvalId, input.actor, input.subject, epoch());
+    const mode = modeFor(input.mode, input.actor, approval?.mode);
+    const scopeLimits: ScopeLimit[] = [
+      ...(mode === 'read' ? [{ source: 'read_only' as const, scopes: policy.readOnlyScopes }] : []),
+      ...(approval?.scopes ? [{ source: 'approval' as const, scopes: approval.scopes }] : []),
+    ];
+    return { mode, approval, scopeLimits, notAfter: approval?.approvedUntil };
+  }
+
+  /**
+   * Spends the approval's single use, atomically on the shared store: of any number of concurrent
+   * starts exactly one proceeds. Called last, once every other rule passed, so a refusal never
+   * costs the subject's approval.
+   */
+  async function spendApproval(approval: ApprovalRecord | undefined): Promise<void> {
+    if (!approval) return;
+    if (await deps.approvals.spend(approval.id, epoch())) return;
+    const [now, use] = await Promise.all([deps.approvals.get(approval.id), deps.approvals.use(approval.id)]);
+    if (now?.status === 'revoked') throw approvalRefused('approval_revoked', 'the subject revoked this approval', approval.id);
+    if (use === 'used') throw approvalRefused('approval_used', 'this approval was already used', approval.id);
+    throw approvalRefused('approval_expired', "this approval's window has ended", approval.id);
+  }
+
+  return { actorKey, accountIdOf, actorAccountOf, admit, chargeChain, authorizeByHook, approvalRequired, readOnlyOnly, modeFor, access, spendApproval };
 }
 
 export type ImpersonationRules = ReturnType<typeof createImpersonationRules>;

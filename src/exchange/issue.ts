@@ -19,6 +19,10 @@ export interface IssuePlan {
   readonly proofKey: string | undefined;
   /** Grants of the presented tokens: revoking one of them ends what this exchange issues. */
   readonly sources: readonly string[];
+  /** The subject's approval this impersonation starts under (already spent). */
+  readonly approvalId?: string | undefined;
+  /** Set when this exchange starts an impersonation: the actor as the subject will be told. */
+  readonly startedBy?: { readonly name: string | undefined } | undefined;
 }
 
 /** What is known of a token before it is saved: enough for the audit record and the index. */

@@ -131,7 +131,7 @@ export function impersonationScopes(scopes: readonly string[], policy: Impersona
 }
 
 /** Where a bound on an exchange's scope comes from; a refusal names the one that left nothing. */
-export type ScopeLimitSource = 'subject_token' | 'client' | 'hook' | 'resource';
+export type ScopeLimitSource = 'subject_token' | 'client' | 'hook' | 'resource' | 'read_only' | 'approval';
 
 /** One bound on the granted scope: `undefined` when that source sets none (e.g. a client without `scope`). */
 export interface ScopeLimit {
@@ -145,6 +145,8 @@ const EMPTIED_BY: Record<ScopeLimitSource | 'policy', string> = {
   client: "the client's registered scope holds none of the requested scopes",
   hook: 'none of the requested scopes may be granted for this subject',
   resource: 'the requested resource or audience serves none of the requested scopes',
+  read_only: 'a read-only impersonation carries none of the requested scopes',
+  approval: 'the subject approved none of the requested scopes',
   policy: 'the impersonation policy allows none of the requested scopes',
 };
 

@@ -1,5 +1,5 @@
 import { containsToken } from '../audit/bounds.js';
-import { REASON_MAX_LENGTH, REASON_MIN_LENGTH, TokenType } from '../constants.js';
+import { REASON_MAX_LENGTH, REASON_MIN_LENGTH, TokenType, type ImpersonationMode } from '../constants.js';
 import { invalidRequest } from '../errors.js';
 
 export type SubjectTokenType =
@@ -21,6 +21,10 @@ export interface ExchangeRequest {
   readonly reason: string | undefined;
   readonly scopes: readonly string[] | undefined;
   readonly targets: readonly string[];
+  /** Extension: `impersonation_mode=read` asks for a read-only impersonation (`full` is the default). */
+  readonly impersonationMode: ImpersonationMode | undefined;
+  /** Extension: `approval_id`, the subject's approval this impersonation starts under. */
+  readonly approvalId: string | undefined;
 }
 
 type RawParams = Readonly<Record<string, string | string[] | undefined>>;
@@ -149,6 +153,25 @@ function parseTargets(params: RawParams): string[] {
   return [...new Set([...many(params, 'resource'), ...many(params, 'audience')])];
 }
 
+/** Extension parameter `impersonation_mode`: `read` or `full`. */
+function parseMode(params: RawParams): ImpersonationMode | undefined {
+  const value = single(params, 'impersonation_mode');
+  if (value === undefined) return undefined;
+  if (value !== 'read' && value !== 'full') throw invalidRequest('impersonation_mode_invalid', "impersonation_mode must be 'read' or 'full'");
+  return value;
+}
+
+/** An approval id as this extension mints them (a UUID); anything else cannot name one. */
+export const APPROVAL_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Extension parameter `approval_id`. */
+function parseApprovalId(params: RawParams): string | undefined {
+  const value = single(params, 'approval_id');
+  if (value === undefined) return undefined;
+  if (!APPROVAL_ID.test(value)) throw invalidRequest('approval_unknown', 'unknown approval');
+  return value;
+}
+
 /** Parses the grant's parameters; throws a refusal naming the first problem found. */
 export function parseExchangeRequest(params: RawParams): ExchangeRequest {
   const subject = parseSubject(params);
@@ -161,6 +184,8 @@ export function parseExchangeRequest(params: RawParams): ExchangeRequest {
     reason: parseReason(params),
     scopes: parseScope(params),
     targets: parseTargets(params),
+    impersonationMode: parseMode(params),
+    approvalId: parseApprovalId(params),
   };
 }
 

@@ -13,6 +13,8 @@ export interface ImpersonationFacts {
   readonly id: string;
   readonly reason?: string | undefined;
   readonly started_at: number;
+  /** `read`: a read-only impersonation (absent: full). Kept by every later exchange: never widened. */
+  readonly mode?: 'read' | undefined;
 }
 
 /** A token this provider stored (opaque access token or client credentials), as the lookup returns it. */
@@ -88,7 +90,8 @@ function readImpersonation(value: unknown): ImpersonationFacts | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const { id, reason, started_at: startedAt } = value as Record<string, unknown>;
   if (typeof id !== 'string' || typeof startedAt !== 'number') return undefined;
-  return { id, started_at: startedAt, ...(typeof reason === 'string' ? { reason } : {}) };
+  const { mode } = value as Record<string, unknown>;
+  return { id, started_at: startedAt, ...(typeof reason === 'string' ? { reason } : {}), ...(mode === 'read' ? { mode: 'read' as const } : {}) };
 }
 
 function readMayAct(value: unknown): Record<string, unknown> | undefined {

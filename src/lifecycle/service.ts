@@ -17,7 +17,8 @@ export type RevocationCause =
   | 'cascade_source_revoked'
   | 'cascade_actor_ineligible'
   | 'ended_by_subject'
-  | 'ended_by_logout';
+  | 'ended_by_logout'
+  | 'approval_revoked';
 
 const BATCH = 2000;
 

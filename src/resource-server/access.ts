@@ -14,6 +14,8 @@ export interface Impersonation {
   readonly reason: string | undefined;
   /** Epoch seconds. */
   readonly startedAt: number | undefined;
+  /** `read`: a read-only impersonation (`impersonation.mode`), refused every unsafe method by default. */
+  readonly mode: 'read' | 'full';
 }
 
 /** What is known about the presented token: its verified claims or introspection answer, never its value. */
@@ -60,9 +62,9 @@ function audienceOf(aud: unknown): string[] {
 
 function impersonationOf(value: unknown): Impersonation | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
-  const { id, reason, started_at: startedAt } = value as Record<string, unknown>;
+  const { id, reason, started_at: startedAt, mode } = value as Record<string, unknown>;
   if (typeof id !== 'string') return undefined;
-  return { id, reason: typeof reason === 'string' ? reason : undefined, startedAt: typeof startedAt === 'number' ? startedAt : undefined };
+  return { id, reason: typeof reason === 'string' ? reason : undefined, startedAt: typeof startedAt === 'number' ? startedAt : undefined, mode: mode === 'read' ? 'read' : 'full' };
 }
 
 /**
@@ -103,13 +105,50 @@ export function accessFromClaims(claims: Record<string, unknown>, facts: Omit<To
 
 /** A guard's refusal: the request is authenticated but may not do this (403, RFC 6750 §3.1). */
 export interface GuardRefusal {
-  readonly code: 'scope_missing' | 'impersonated';
+  readonly code: 'scope_missing' | 'impersonated' | 'read_only';
   readonly scope?: string;
   readonly detail?: string;
 }
 
+/** What a guard may know of the request besides its token: the method and the absolute URL. */
+export interface GuardRequest {
+  readonly method: string;
+  readonly url: string;
+}
+
 /** A check on an accepted request, run after verification: answers a refusal or nothing. */
-export type Guard = (access: VerifiedAccess) => GuardRefusal | undefined;
+export type Guard = (access: VerifiedAccess, request: GuardRequest) => GuardRefusal | undefined;
+
+/** RFC 9110 §9.2.1: the safe methods. Method names are case-sensitive; anything else is unsafe. */
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
+const OPTS_IN = Symbol('allowWhenReadOnly');
+
+/** Whether the access is a read-only impersonation (`impersonation.mode` is `read`). */
+export function isReadOnly(access: VerifiedAccess): boolean {
+  return access.impersonation?.mode === 'read';
+}
+
+/**
+ * Built into every verification: a read-only impersonation is refused every unsafe method
+ * (RFC 9110 §9.2.1: anything but GET, HEAD, OPTIONS, TRACE) with 403 `insufficient_scope`, unless a
+ * guard of the same call opts the request in with {@link allowWhenReadOnly}.
+ */
+export function readOnlyRefusal(access: VerifiedAccess, request: GuardRequest, guards: readonly Guard[]): GuardRefusal | undefined {
+  if (!isReadOnly(access) || SAFE_METHODS.has(request.method)) return undefined;
+  const optedIn = guards.some((guard) => (guard as Guard & { [OPTS_IN]?: (r: GuardRequest) => boolean })[OPTS_IN]?.(request) === true);
+  return optedIn ? undefined : { code: 'read_only', detail: `${request.method} while read-only (impersonation ${access.impersonation!.id})` };
+}
+
+/**
+ * Opts a route in to unsafe methods while impersonated read-only (e.g. a search API that takes
+ * POST). Pass it among the guards of the call that verifies the route; `when` narrows it to some
+ * requests — for an app-wide middleware, e.g. `allowWhenReadOnly((r) => new URL(r.url).pathname === '/search')`.
+ */
+export function allowWhenReadOnly(when: (request: GuardRequest) => boolean = () => true): Guard {
+  const guard: Guard = () => undefined;
+  return Object.assign(guard, { [OPTS_IN]: when });
+}
 
 /** Refuses a request whose token lacks any of `scopes` (403 `insufficient_scope`, RFC 6750 §3.1). */
 export function requireScopes(...scopes: string[]): Guard {

@@ -37,6 +37,7 @@ export type DenialCode =
   // guards (RFC 6750 §3.1 insufficient_scope)
   | 'scope_missing'
   | 'impersonated'
+  | 'read_only'
   // the authorization server could not answer
   | 'issuer_unavailable';
 
@@ -88,6 +89,7 @@ const REFUSALS: Record<DenialCode, Refusal> = {
   dpop_proof_replayed: INVALID_PROOF,
   scope_missing: { status: 403, error: 'insufficient_scope', description: 'the access token lacks a required scope' },
   impersonated: { status: 403, error: 'insufficient_scope', description: 'this action is not allowed while someone else acts for the user' },
+  read_only: { status: 403, error: 'insufficient_scope', description: 'a read-only impersonation cannot change anything' },
   issuer_unavailable: { status: 503, error: 'temporarily_unavailable', description: 'the authorization server could not be reached; retry later' },
 };
 

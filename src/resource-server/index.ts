@@ -4,7 +4,19 @@ import { AccessDenied } from './errors.js';
 import { createVerifier, type RequestParts } from './verifier.js';
 
 export { ASYMMETRIC_ALGORITHMS, ConfigurationError, type ReplayCache, type ResolvedResourceServerOptions, type ResourceServerOptions } from '../config.js';
-export { denyWhenImpersonated, requireScopes, type Actor, type Guard, type GuardRefusal, type Impersonation, type TokenFacts, type VerifiedAccess } from './access.js';
+export {
+  allowWhenReadOnly,
+  denyWhenImpersonated,
+  isReadOnly,
+  requireScopes,
+  type Actor,
+  type Guard,
+  type GuardRefusal,
+  type GuardRequest,
+  type Impersonation,
+  type TokenFacts,
+  type VerifiedAccess,
+} from './access.js';
 export { MemoryReplayCache } from './dpop.js';
 export { AccessDenied, type DenialCode, type ResourceErrorCode, type Scheme } from './errors.js';
 

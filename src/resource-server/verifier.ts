@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, errors as joseErrors, type JWTVerifyGetKey } from 'jose';
 import { resolveResourceServerOptions, type ReplayCache, type ResolvedResourceServerOptions, type ResourceServerOptions } from '../config.js';
-import { accessFromClaims, type ClaimsResult, type Guard, type VerifiedAccess } from './access.js';
+import { accessFromClaims, readOnlyRefusal, type ClaimsResult, type Guard, type GuardRequest, type VerifiedAccess } from './access.js';
 import { readCredentials } from './credentials.js';
 import { DiscoveryFailed, discovery } from './discovery.js';
 import { MemoryReplayCache, rememberProof, verifyProof, type VerifiedProof } from './dpop.js';
@@ -100,9 +100,11 @@ export function createVerifier(input: ResourceServerOptions): Verifier {
     return options.publicOrigin ? new URL(`${url.pathname}${url.search}`, options.publicOrigin).href : url.href;
   }
 
-  function runGuards(access: VerifiedAccess, guards: readonly Guard[]): VerifiedAccess {
-    for (const guard of guards) {
-      const refusal = guard(access);
+  /** The built-in read-only rule first, then the call's guards in order; the first refusal wins. */
+  function runGuards(access: VerifiedAccess, guards: readonly Guard[], parts: RequestParts): VerifiedAccess {
+    const request: GuardRequest = { method: parts.method, url: parts.url };
+    for (const check of [(a: VerifiedAccess, r: GuardRequest) => readOnlyRefusal(a, r, guards), ...guards]) {
+      const refusal = check(access, request);
       if (refusal) throw deny(refusal.code, access.token.scheme, refusal.detail, refusal.scope);
     }
     return access;
@@ -181,12 +183,12 @@ export function createVerifier(input: ResourceServerOptions): Verifier {
     options,
     async verify(parts, guards) {
       try {
-        return runGuards(await authenticate(parts), guards);
+        return runGuards(await authenticate(parts), guards, parts);
       } catch (err) {
         if (err instanceof AccessDenied) logDenial(err, parts);
         throw err;
       }
     },
-    guard: (access, guards, parts) => logged(parts, () => runGuards(access, guards)),
+    guard: (access, guards, parts) => logged(parts, () => runGuards(access, guards, parts)),
   };
 }

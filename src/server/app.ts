@@ -4,6 +4,7 @@ import type { AuditSink } from '../audit/events.js';
 import type { TokenExchangeOptions } from '../config.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Logger } from '../observability/logger.js';
+import { approvalMessage, startedMessage, type SubjectNotice } from '../notify/notice.js';
 import { metricsRoute, refusalDebugLog, requestLog } from './observability.js';
 import type { Store } from '../store/index.js';
 import { FixtureAccounts } from './accounts.js';
@@ -32,10 +33,24 @@ export interface ReferenceServer extends ReferenceProvider {
   close(): Promise<void>;
 }
 
+/**
+ * The reference server's `notifySubject`: it has no mailer, so it logs the message it would send —
+ * without the reason (logs never carry one) and without the one-time link (a credential) — then
+ * hands the notice on to a hook given by the caller (tests).
+ */
+function loggingNotifier(logger: Logger | undefined, next: ((notice: SubjectNotice) => void | Promise<void>) | undefined) {
+  return async (notice: SubjectNotice): Promise<void> => {
+    const message = notice.type === 'impersonation.started' ? startedMessage(notice, { withReason: false }) : approvalMessage(notice, { withReason: false });
+    logger?.info({ event: 'subject.notice', notice: notice.type, to: notice.subject, message, link: notice.type === 'approval.requested' && notice.link ? '(withheld)' : undefined }, 'would tell the subject');
+    await next?.(notice);
+  };
+}
+
 /** Assembles the reference server: provider + token exchange, login pages, support-console sign-in. */
 export async function createReferenceServer(options: ReferenceServerOptions): Promise<ReferenceServer> {
   const { fixtures, issuer } = options;
   const accounts = new FixtureAccounts(fixtures.accounts);
+  const hooks = { ...options.hooks, notifySubject: loggingNotifier(options.logger, options.hooks?.notifySubject) };
   const reference = await createReferenceProvider({
     issuer,
     accounts,
@@ -43,7 +58,7 @@ export async function createReferenceServer(options: ReferenceServerOptions): Pr
     policy: { ...fixtures.policy, ...options.policy },
     resourceServers: fixtures.resourceServers,
     trustedIssuers: fixtures.trustedIssuers,
-    ...(options.hooks ? { hooks: options.hooks } : {}),
+    hooks,
     ...(options.audit ? { audit: options.audit } : {}),
     ...(options.auditLog ? { auditLog: options.auditLog } : {}),
     ...(options.logger ? { logger: options.logger } : {}),

@@ -34,6 +34,15 @@ form.inline{display:inline;margin:0}
 .muted{color:#5b6576;font-size:.9rem}
 impersonation-banner:not(:defined){display:block;background:#ffc400;color:#161616;padding:.6rem 1rem;border-bottom:5px solid #161616}
 impersonation-banner:not(:defined) button{margin-inline-start:.75rem;border:2px solid #161616;border-radius:6px;background:#161616;color:#fff;font:inherit;font-weight:600;padding:.3rem .9rem;cursor:pointer}
+.ok{border-left:4px solid #067647;background:#ecfdf3;color:#054f31;padding:.75rem 1rem;border-radius:.5rem;margin:0 0 1rem}
+.card .error{margin:0 0 1rem}
+.note{border-left:4px solid #93370d;background:#fffaeb;color:#7a2e0e;padding:.75rem 1rem;border-radius:.5rem;margin:0 0 1rem}
+table{width:100%;border-collapse:collapse}
+th,td{text-align:left;padding:.55rem .5rem;border-bottom:1px solid #dfe3ea;vertical-align:middle}
+th{font-size:.8rem;text-transform:uppercase;letter-spacing:.04em;color:#4a5568}
+tr:last-child td{border-bottom:0}
+td.actions,th.actions{text-align:right}
+.button.small{padding:.3rem .7rem;font-size:.9rem}
 @media (max-width:34rem){.who{display:none}main{padding-top:1.5rem}h1{font-size:1.45rem}}
 footer{max-width:56rem;margin:0 auto;padding:0 1.25rem 2rem;color:#5b6576;font-size:.85rem}
 `;
@@ -119,4 +128,49 @@ export function errorPage(heading: string, message: string, code?: string): stri
 
 export function notFoundPage(): string {
   return `<div class="card center"><h1>Page not found</h1><p><a href="/">Back to Acme Orders</a></p></div>`;
+}
+
+/** An order as the orders API answers it. */
+export interface DemoOrder {
+  readonly id: string;
+  readonly item: string;
+  readonly total: string;
+  readonly status: string;
+}
+
+/**
+ * The user's orders from the orders API, each with "Resend confirmation" (a POST the API decides
+ * on: it refuses a read-only impersonation), and the outcome of the last one.
+ */
+export function ordersCard(
+  result: { orders: readonly DemoOrder[] } | { error: string },
+  options: { csrf: string; readOnly: boolean; flash?: { kind: 'ok' | 'error'; text: string } | undefined },
+): string {
+  const flash = options.flash
+    ? `<div class="${options.flash.kind === 'ok' ? 'ok' : 'error'}" role="${options.flash.kind === 'ok' ? 'status' : 'alert'}">${escapeHtml(options.flash.text)}</div>`
+    : '';
+  const note = options.readOnly
+    ? '<p class="note"><strong>Read-only access.</strong> Support is viewing this account: the orders API refuses any change.</p>'
+    : '';
+  let body: string;
+  if ('error' in result) {
+    body = `<div class="error" role="alert">Your orders could not be loaded: ${escapeHtml(result.error)}.</div>`;
+  } else if (result.orders.length === 0) {
+    body = '<p class="muted">No orders yet.</p>';
+  } else {
+    const rows = result.orders
+      .map(
+        (o) => `<tr><td><code>${escapeHtml(o.id)}</code></td><td>${escapeHtml(o.item)}</td><td>${escapeHtml(o.total)}</td><td>${escapeHtml(o.status)}</td>
+<td class="actions"><form class="inline" method="post" action="/orders/${encodeURIComponent(o.id)}/resend"><input type="hidden" name="csrf" value="${escapeHtml(options.csrf)}"><button class="button secondary small" type="submit" aria-label="Resend the confirmation of order ${escapeHtml(o.id)}">Resend confirmation</button></form></td></tr>`,
+      )
+      .join('\n');
+    body = `<table><caption class="muted">From the orders API, with your access token.</caption><thead><tr><th scope="col">Order</th><th scope="col">Item</th><th scope="col">Total</th><th scope="col">Status</th><th scope="col" class="actions">Action</th></tr></thead><tbody>
+${rows}
+</tbody></table>`;
+  }
+  return `
+<section class="card" aria-labelledby="orders-heading">
+<h2 id="orders-heading">Your orders</h2>
+${note}${flash}${body}
+</section>`;
 }

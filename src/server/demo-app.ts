@@ -5,7 +5,7 @@ import * as oidc from 'openid-client';
 import { bannerElementFile, impersonationBanner, renderImpersonationBanner } from '../banner/index.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { DemoSessions, type DemoSession, type SignedInUser } from './demo-sessions.js';
-import { DEMO_APP_CSS, demoPage, errorPage, notFoundPage, signedInHome, signedOutHome, signedOutPage } from './demo-app-views.js';
+import { DEMO_APP_CSS, demoPage, errorPage, notFoundPage, ordersCard, signedInHome, signedOutHome, signedOutPage, type DemoOrder } from './demo-app-views.js';
 import { readForm } from '../web/forms.js';
 
 /** How the demo relying party is set up; `main.ts` fills it from the environment and config/clients.json. */
@@ -21,6 +21,13 @@ export interface DemoAppOptions {
   /** Upper bound of an app session, in seconds (default 8 hours; never beyond the ID token's `exp`). */
   readonly sessionSeconds?: number;
   readonly logger?: Logger;
+  /**
+   * The orders API to call for the signed-in user (SPEC §7): its RFC 8707 resource indicator and
+   * base URL. Sign-in then asks for an access token for it (`orders:read`), kept server-side; the
+   * home page lists the user's orders, each with "Resend confirmation" (a POST the API refuses to
+   * a read-only impersonation). Profile claims then come from the ID token.
+   */
+  readonly ordersApi?: { readonly resource: string; readonly url: string };
 }
 
 /** The demo relying party: a plain openid-client web app (SPEC §6). */
@@ -72,7 +79,8 @@ export async function createDemoApp(options: DemoAppOptions): Promise<DemoApp> {
   const origin = new URL(options.origin).origin;
   const issuerOrigin = new URL(options.issuer).origin;
   const clientId = options.clientId ?? 'demo-app';
-  const scope = options.scope ?? 'openid profile email';
+  const api = options.ordersApi;
+  const scope = options.scope ?? (api ? 'openid profile email orders:read' : 'openid profile email');
   const sessionMs = (options.sessionSeconds ?? 8 * 3600) * 1000;
   const logger = options.logger ?? silentLogger;
   const redirectUri = `${origin}/callback`;
@@ -149,17 +157,62 @@ export async function createDemoApp(options: DemoAppOptions): Promise<DemoApp> {
       code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
       code_challenge_method: 'S256',
       ...(loginHint ? { login_hint: loginHint } : {}),
+      ...(api ? { resource: api.resource } : {}),
     });
     ctx.set('Cache-Control', 'no-store');
     ctx.redirect(url.href);
   }
 
-  function home(ctx: Context): void {
+  /** The signed-in user's orders from the API, or why they could not be read. */
+  async function orders(user: SignedInUser): Promise<{ orders: DemoOrder[] } | { error: string }> {
+    try {
+      const response = await fetch(`${api!.url}/orders`, { headers: { authorization: `Bearer ${user.apiToken}` }, signal: AbortSignal.timeout(5000) });
+      const body = (await response.json().catch(() => ({}))) as { orders?: DemoOrder[]; error_description?: string };
+      if (!response.ok) return { error: body.error_description ?? `the orders API answered ${response.status}` };
+      return { orders: body.orders ?? [] };
+    } catch {
+      return { error: 'the orders API could not be reached' };
+    }
+  }
+
+  async function home(ctx: Context): Promise<void> {
     const session = current(ctx);
     if (!session?.user) return html(ctx, 200, 'Home', signedOutHome(), session);
     const view = impersonationBanner(session.user.claims);
     const banner = view && renderImpersonationBanner(view, { action: '/logout', csrfToken: session.csrf });
-    html(ctx, 200, 'Home', signedInHome({ ...session.user.profile, ...session.user.claims }), session, banner);
+    const flash = session.flash;
+    delete session.flash;
+    const readOnly = (session.user.claims.impersonation as { mode?: unknown } | undefined)?.mode === 'read';
+    const list = api && session.user.apiToken ? ordersCard(await orders(session.user), { csrf: session.csrf, readOnly, flash }) : '';
+    html(ctx, 200, 'Home', signedInHome({ ...session.user.profile, ...session.user.claims }) + list, session, banner);
+  }
+
+  /** Asks the orders API to resend an order's confirmation with the user's access token; the answer comes back as a message. */
+  async function resend(ctx: Context, orderId: string): Promise<void> {
+    const session = current(ctx);
+    const form = await readForm(ctx);
+    if (!session?.user?.apiToken || !api) {
+      ctx.status = 303;
+      return ctx.redirect('/');
+    }
+    if (!DemoSessions.csrfMatches(session, form.get('csrf'))) {
+      return html(ctx, 403, 'Request refused', errorPage('Request refused', 'The form expired. Reload the page and try again.', 'invalid_csrf_token'), session);
+    }
+    try {
+      const response = await fetch(`${api.url}/orders/${encodeURIComponent(orderId)}/confirmation`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${session.user.apiToken}` },
+        signal: AbortSignal.timeout(5000),
+      });
+      const body = (await response.json().catch(() => ({}))) as { error?: string; error_description?: string };
+      session.flash = response.ok
+        ? { kind: 'ok', text: `The confirmation of order ${orderId} is on its way.` }
+        : { kind: 'error', text: `The orders API refused (${response.status} ${body.error ?? ''}): ${body.error_description ?? 'no reason given'}.` };
+    } catch {
+      session.flash = { kind: 'error', text: 'The orders API could not be reached.' };
+    }
+    ctx.status = 303;
+    ctx.redirect('/');
   }
 
   /** OIDC Core §4: `iss` must be this app's provider, `target_link_uri` a page of this app. */
@@ -189,12 +242,17 @@ export async function createDemoApp(options: DemoAppOptions): Promise<DemoApp> {
     const config = await configuration();
     let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
     try {
-      tokens = await oidc.authorizationCodeGrant(config, new URL(ctx.url, origin), {
-        pkceCodeVerifier: pending.codeVerifier,
-        expectedState: pending.state,
-        expectedNonce: pending.nonce,
-        idTokenExpected: true,
-      });
+      tokens = await oidc.authorizationCodeGrant(
+        config,
+        new URL(ctx.url, origin),
+        {
+          pkceCodeVerifier: pending.codeVerifier,
+          expectedState: pending.state,
+          expectedNonce: pending.nonce,
+          idTokenExpected: true,
+        },
+        api ? { resource: api.resource } : undefined,
+      );
     } catch (err) {
       if (err instanceof oidc.AuthorizationResponseError) {
         logger.warn({ event: 'demo_app.sign_in_refused', error: err.error }, 'demo app: the provider refused the sign-in');
@@ -204,11 +262,12 @@ export async function createDemoApp(options: DemoAppOptions): Promise<DemoApp> {
       return html(ctx, 400, 'Sign-in failed', errorPage('Sign-in failed', 'The sign-in response could not be verified. Please sign in again.', 'invalid_grant'), session);
     }
     const claims = tokens.claims()!;
-    // OIDC Core §5.4: with an access token issued, profile claims come from UserInfo, not the ID token.
-    const profile = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
+    // OIDC Core §5.4: with an access token for UserInfo, profile claims come from UserInfo. An access
+    // token for an API (RFC 8707) cannot call UserInfo; the provider then puts them in the ID token.
+    const profile = api ? { ...claims } : await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
     const lifetime = Math.min(sessionMs, claims.exp * 1000 - Date.now());
     sessions.delete(session.id);
-    const signedIn = sessions.create(lifetime, { claims: { ...claims }, profile: { ...profile }, signedInAt: Date.now() });
+    const signedIn = sessions.create(lifetime, { claims: { ...claims }, profile: { ...profile }, signedInAt: Date.now(), ...(api ? { apiToken: tokens.access_token } : {}) });
     setCookie(ctx, signedIn);
     ctx.status = 303;
     ctx.redirect(pending.returnTo);
@@ -255,6 +314,8 @@ export async function createDemoApp(options: DemoAppOptions): Promise<DemoApp> {
     if (route === 'GET /login') return thirdPartyLogin(ctx);
     if (route === 'GET /callback') return callback(ctx);
     if (route === 'POST /logout') return logout(ctx);
+    const resendRoute = /^POST \/orders\/([\w-]{1,40})\/resend$/.exec(route);
+    if (resendRoute) return resend(ctx, resendRoute[1]!);
     if (route === 'GET /signed-out') return html(ctx, 200, 'Signed out', signedOutPage(), current(ctx));
     if (route === `GET ${ASSETS.css}`) {
       ctx.type = 'text/css';

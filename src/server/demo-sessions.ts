@@ -10,13 +10,18 @@ export interface PendingSignIn {
   readonly expiresAt: number;
 }
 
-/** The signed-in user: the verified ID token's claims and the UserInfo profile. No token is kept. */
+/**
+ * The signed-in user: the verified ID token's claims and the profile. No token is kept, except —
+ * when the app calls an API — the access token for that API, server-side only.
+ */
 export interface SignedInUser {
   /** The ID token's claims (OIDC Core §2): `sub`, and `act` when someone else is acting. */
   readonly claims: Readonly<Record<string, unknown>>;
   /** UserInfo claims (OIDC Core §5.3: `name`, `email`…), fetched once at sign-in for this `sub`. */
   readonly profile?: Readonly<Record<string, unknown>>;
   readonly signedInAt: number;
+  /** The access token for the app's API (RFC 8707 resource), never sent to the browser. */
+  readonly apiToken?: string;
 }
 
 export interface DemoSession {
@@ -26,6 +31,8 @@ export interface DemoSession {
   readonly expiresAt: number;
   pending?: PendingSignIn;
   readonly user?: SignedInUser;
+  /** A one-time message for the next page (the outcome of a form). */
+  flash?: { readonly kind: 'ok' | 'error'; readonly text: string };
 }
 
 const MAX_SESSIONS = 10_000;

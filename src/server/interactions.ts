@@ -45,6 +45,9 @@ export function interactionRoutes(provider: Provider, accounts: FixtureAccounts)
     const grant = (existing && (await provider.Grant.find(existing))) || new provider.Grant({ accountId: session!.accountId, clientId: String(params.client_id) });
     const missing = (prompt.details.missingOIDCScope as string[] | undefined) ?? [];
     if (missing.length) grant.addOIDCScope(missing.join(' '));
+    // RFC 8707: scopes asked for a resource server (e.g. the demo app's orders API) are granted for it.
+    const missingResource = (prompt.details.missingResourceScopes as Record<string, string[]> | undefined) ?? {};
+    for (const [indicator, scopes] of Object.entries(missingResource)) grant.addResourceScope(indicator, scopes.join(' '));
     const grantId = await grant.save();
     await provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
     ctx.respond = false;

@@ -6,7 +6,7 @@ import { REDACT_PATHS } from '../observability/logger.js';
 import { createReferenceServer, type ReferenceServer } from './app.js';
 import { createDemoApp } from './demo-app.js';
 import { loadFixtures } from './fixtures.js';
-import { startOrdersApi } from './orders-api.js';
+import { ORDERS_AUDIENCE, startOrdersApi } from './orders-api.js';
 import { sharedSecrets } from './secrets.js';
 import { openStore } from './store-from-env.js';
 
@@ -88,7 +88,14 @@ async function main(): Promise<void> {
   const demoClient = fixtures.clients.find((c) => c.client_id === 'demo-app');
   let demoApp: string | undefined;
   if (demoPort !== undefined && demoClient?.client_secret) {
-    const demo = await createDemoApp({ issuer, origin: demoOrigin, clientId: demoClient.client_id, clientSecret: demoClient.client_secret, logger });
+    const demo = await createDemoApp({
+      issuer,
+      origin: demoOrigin,
+      clientId: demoClient.client_id,
+      clientSecret: demoClient.client_secret,
+      logger,
+      ...(ordersPort !== undefined ? { ordersApi: { resource: ORDERS_AUDIENCE, url: `http://${host}:${ordersPort}` } } : {}),
+    });
     servers.push(await demo.listen(demoPort, host));
     logger.info({ origin: demo.origin, host, port: demoPort }, 'demo app listening');
     demoApp = demo.origin;

@@ -36,8 +36,9 @@ const accessOf = (ctx: Koa.Context) => ctx.state.access as VerifiedAccess;
 
 /**
  * The reference server's orders API (SPEC §7, §8), built with the resource-server toolkit:
- * `GET /orders` answers the subject's orders and who acts; `POST /account/password` is refused
- * while anyone acts for the user.
+ * `GET /orders` answers the subject's orders and who acts; `POST /orders/<id>/confirmation` sends
+ * the order's confirmation again (a change: refused to a read-only impersonation by the toolkit);
+ * `POST /account/password` is refused while anyone acts for the user.
  */
 export function createOrdersApi(options: OrdersApiOptions): Koa {
   const api = createResourceServer({
@@ -48,6 +49,8 @@ export function createOrdersApi(options: OrdersApiOptions): Koa {
     ...(options.logger ? { logger: options.logger } : {}),
   });
   const readOrders = api.koa(requireScopes('orders:read'));
+  // The toolkit refuses every unsafe method to a read-only impersonation: nothing to add here.
+  const resendConfirmation = api.koa(requireScopes('orders:read'));
   const changePassword = api.koa(denyWhenImpersonated());
 
   const app = new Koa();
@@ -62,6 +65,21 @@ export function createOrdersApi(options: OrdersApiOptions): Koa {
           actor_chain: access.actorChain.map((a) => a.sub),
           orders: ORDERS[access.subject] ?? [],
         };
+      });
+    }
+    const confirmation = /^\/orders\/([\w-]{1,40})\/confirmation$/.exec(ctx.path);
+    if (confirmation && ctx.method === 'POST') {
+      // Demo: support may resend a customer's order confirmation; nothing is sent here.
+      return resendConfirmation(ctx, async () => {
+        const access = accessOf(ctx);
+        const order = (ORDERS[access.subject] ?? []).find((o) => o.id === confirmation[1]);
+        if (!order) {
+          ctx.status = 404;
+          ctx.body = { error: 'not_found', error_description: 'no such order' };
+          return;
+        }
+        ctx.status = 202;
+        ctx.body = { order: order.id, confirmation: 'queued', for: access.subject, by: access.actor ?? access.subject };
       });
     }
     if (ctx.path === '/account/password' && ctx.method === 'POST') {

@@ -27,6 +27,10 @@ export interface ImpersonationRecord {
   readonly kind?: 'browser' | undefined;
   /** A browser impersonation's provider session, once a code was issued in it (ended with it). */
   readonly sessionUid?: string | undefined;
+  /** `read`: a read-only impersonation (absent: full). */
+  readonly mode?: 'read' | undefined;
+  /** The subject's approval it started under: revoking the approval ends it. */
+  readonly approvalId?: string | undefined;
 }
 
 /** Which live impersonations an operation applies to. */

@@ -1,6 +1,7 @@
 import type { AdapterConstructor } from 'oidc-provider';
 import { createAdapter } from './adapter.js';
 import type { Backend } from './backend.js';
+import { ApprovalStore } from './approvals.js';
 import { ImpersonationStore } from './impersonations.js';
 import { KeyLayout } from './keys.js';
 import { MemoryBackend } from './memory.js';
@@ -15,6 +16,8 @@ export interface Store {
   readonly impersonations: ImpersonationStore;
   /** Browser-impersonation tickets (SPEC §4.1). */
   readonly tickets: TicketStore;
+  /** Requests for the subject's approval (`policy.requireSubjectApproval`). */
+  readonly approvals: ApprovalStore;
   close(): Promise<void>;
 }
 
@@ -27,6 +30,7 @@ export function createStore(backend: Backend, prefix = 'oidc:'): Store {
     adapter: createAdapter(backend, keys),
     impersonations: new ImpersonationStore(backend, keys),
     tickets: new TicketStore(backend, keys),
+    approvals: new ApprovalStore(backend, keys),
     close: () => backend.close(),
   };
 }
@@ -40,4 +44,5 @@ export type { Backend } from './backend.js';
 export type { ImpersonationFilter, ImpersonationRecord } from './impersonations.js';
 export type { StoreAdapter } from './adapter.js';
 export type { Redemption, TicketRecord } from './tickets.js';
+export type { ApprovalRecord, ApprovalStatus } from './approvals.js';
 export { KeyLayout } from './keys.js';

@@ -16,6 +16,11 @@
  *   <p>{jwt:<jti>}               JWT access token record (revocation and introspection of JWTs)
  *   <p>{ticket:<sha256>}         a browser-impersonation ticket (hash: payload + consumed), by digest
  *   <p>{web:<id>}                a server-side session of the extension's pages (console, subject's page)
+ *   <p>{approval:<id>}           a request for the subject's approval (JSON): the answer and its window
+ *   <p>{approval-use:<id>}       an approved request's single use (hash: payload + consumed), expires with its window
+ *   <p>{approval-link:<id>}      the one-time link's single use (hash: payload + consumed), expires with the request
+ *   <p>{approvals-subject:<s>}   set of approval ids of a subject
+ *   <p>{approvals-actor:<a>}     set of approval ids an actor asked for
  *   <p>{settings}:<name>         shared settings: the switch, key material
  */
 export class KeyLayout {
@@ -67,6 +72,26 @@ export class KeyLayout {
 
   ticket(digest: string): string {
     return `${this.prefix}{ticket:${digest}}`;
+  }
+
+  approval(id: string): string {
+    return `${this.prefix}{approval:${id}}`;
+  }
+
+  approvalUse(id: string): string {
+    return `${this.prefix}{approval-use:${id}}`;
+  }
+
+  approvalLink(id: string): string {
+    return `${this.prefix}{approval-link:${id}}`;
+  }
+
+  approvalsOfSubject(subject: string): string {
+    return `${this.prefix}{approvals-subject:${subject}}`;
+  }
+
+  approvalsOfActor(actor: string): string {
+    return `${this.prefix}{approvals-actor:${actor}}`;
   }
 
   webSession(id: string): string {

@@ -12,6 +12,13 @@ export interface TicketRecord {
   readonly sources: readonly string[];
   readonly mintedAt: number;
   readonly expiresAt: number;
+  /** `read`: the session is a read-only impersonation (absent: full). */
+  readonly mode?: 'read' | undefined;
+  /** The subject's approval the ticket was minted under (already spent), and what it allows. */
+  readonly approvalId?: string | undefined;
+  readonly approvedScopes?: readonly string[] | undefined;
+  /** Epoch second the impersonation must end by (the approval's window). */
+  readonly notAfter?: number | undefined;
 }
 
 /** The outcome of presenting a ticket: redeemed exactly once, or why not. */

@@ -48,6 +48,19 @@ td form{display:inline}
 .badge.ended{color:#344054;background:#f2f4f7;border-color:#d0d5dd}
 .badge.denied{color:var(--danger);background:var(--danger-bg);border-color:#fecdca}
 .badge.warn{color:var(--warn);background:var(--warn-bg);border-color:#fedf89}
+.badge.info{color:#1d3a8a;background:#eff4ff;border-color:#c7d7fe}
+h3{font-size:1rem;margin:1.2rem 0 .5rem}
+ul.plain{list-style:none;margin:0;padding:0}
+.card>h2:first-child{margin-top:0}
+.card.request{margin:0}
+.card.request p{margin:0 0 .7rem}
+.notices li{padding:.55rem .9rem;border-left:3px solid var(--line);background:var(--card);margin:0 0 .45rem;border-radius:0 8px 8px 0}
+details{margin:1rem 0}
+details summary{cursor:pointer;color:var(--brand);font-weight:600}
+details li{margin:.4rem 0}
+fieldset.choice{border:1px solid var(--line);border-radius:8px;padding:.6rem .9rem;margin:0}
+fieldset.choice legend{font-weight:600;font-size:.9rem;padding:0 .3rem}
+fieldset.choice label{font-weight:400;display:flex;gap:.5rem;align-items:center;margin:.25rem 0}
 .alert{border-radius:8px;padding:.75rem 1rem;margin:0 0 1.2rem;border:1px solid}
 .alert.error{color:var(--danger);background:var(--danger-bg);border-color:#fecdca}
 .alert.ok{color:var(--ok);background:var(--ok-bg);border-color:#abefc6}

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditEvent } from '../audit/events.js';
 import type { OutboxJob } from '../audit/log.js';
+import { forWebhook, type SubjectNotice } from '../notify/notice.js';
+import type { WebhookEventType } from './types.js';
 
-/** The webhook event types (SPEC §5). */
-export type WebhookEventType = 'impersonation.started' | 'impersonation.denied' | 'impersonation.ended';
+export { WEBHOOK_EVENT_TYPES, type WebhookEventType } from './types.js';
 
 /** A configured receiver: its URL, its `whsec_…` secret, the events it wants (default: all). */
 export interface WebhookEndpoint {
@@ -14,7 +15,8 @@ export interface WebhookEndpoint {
 
 /**
  * Which webhook an audit event is, if any: an impersonation started (an exchange with an actor, or
- * a ticket redeemed in a browser), refused (an exchange, a ticket minted or redeemed), or ended.
+ * a ticket redeemed in a browser), refused (an exchange, a ticket minted or redeemed), or ended;
+ * and each step of an approval request, under its own name.
  */
 export function webhookTypeOf(event: AuditEvent): WebhookEventType | undefined {
   if (event.event === 'exchange.granted' && event.actor !== undefined) return 'impersonation.started';
@@ -22,15 +24,21 @@ export function webhookTypeOf(event: AuditEvent): WebhookEventType | undefined {
   if (event.event === 'exchange.denied') return 'impersonation.denied';
   if ((event.event === 'ticket.minted' || event.event === 'ticket.redeemed') && event.outcome !== 'granted') return 'impersonation.denied';
   if (event.event === 'token.revoked') return 'impersonation.ended';
+  if (event.event.startsWith('approval.')) return event.event as WebhookEventType;
   return undefined;
 }
 
-/** The outbox jobs an audit event causes: one per subscribed endpoint, body fixed once. */
-export function webhookJobsFor(event: AuditEvent, endpoints: readonly WebhookEndpoint[]): OutboxJob[] {
+/**
+ * The outbox jobs an audit event causes: one per subscribed endpoint, body fixed once:
+ * `{ type, timestamp, data }` (data: the record without ip and user agent), plus `notice` — the
+ * message addressed to the subject — when an impersonation of their account started or support
+ * asks for their approval.
+ */
+export function webhookJobsFor(event: AuditEvent, endpoints: readonly WebhookEndpoint[], notice?: SubjectNotice): OutboxJob[] {
   const type = webhookTypeOf(event);
   if (!type) return [];
   const { ip: _ip, user_agent: _ua, ...data } = event;
-  const body = JSON.stringify({ type, timestamp: event.time, data });
+  const body = JSON.stringify({ type, timestamp: event.time, data, ...(notice ? { notice: forWebhook(notice) } : {}) });
   return endpoints
     .filter((endpoint) => !endpoint.events || endpoint.events.includes(type))
     .map((endpoint) => ({ id: `msg_${randomUUID()}`, endpoint: endpoint.url, body, attempts: 0 }));

@@ -12,6 +12,7 @@ import type { TokenExchangeOptions } from '../../src/config.js';
 import { TOKEN_EXCHANGE_GRANT, TokenType } from '../../src/constants.js';
 import { createReferenceServer, type ReferenceServer } from '../../src/server/app.js';
 import { createDemoApp, type DemoApp } from '../../src/server/demo-app.js';
+import { createOrdersApi } from '../../src/server/orders-api.js';
 import { signInThroughLoginPage } from '../../src/server/demo-login.js';
 import { loadFixtures } from '../../src/server/fixtures.js';
 import type { Store } from '../../src/store/index.js';
@@ -75,6 +76,8 @@ export interface TestServer {
   readonly audit: MemoryAuditSink;
   /** The demo relying party on its own random port, when started with `demoApp: true`. */
   readonly demoApp: DemoApp | undefined;
+  /** The orders API's origin, when started with `ordersApi: true` (the demo app then calls it). */
+  readonly ordersApiUrl: string | undefined;
   /** How many access tokens the provider has saved or issued so far. */
   issuedCount(): number;
   /** Signs `login` in to a client by authorization code + PKCE (openid-client) and returns its tokens; `resource` (RFC 8707) asks for an API's token. */
@@ -104,6 +107,8 @@ export interface TestServerOptions {
   jwks?: { keys: JWK[] };
   /** Also start the demo relying party (SPEC §6) on a random port, registered under that origin. */
   demoApp?: boolean;
+  /** Also start the orders API (SPEC §7) on a random port; with `demoApp`, the demo app lists the user's orders from it. */
+  ordersApi?: boolean;
 }
 
 function listenOnRandomPort(): Promise<{ server: Server; origin: string }> {
@@ -169,7 +174,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...(options.logger ? { logger: options.logger } : {}),
   });
   http.on('request', reference.provider.callback());
-  const demoApp = demoHttp ? await createDemoApp({ issuer, origin: demoHttp.origin, clientSecret: DEMO_APP.secret }) : undefined;
+  const ordersHttp = options.ordersApi ? await listenOnRandomPort() : undefined;
+  if (ordersHttp) ordersHttp.server.on('request', createOrdersApi({ issuer, introspection: { clientId: ORDERS_API.id, clientSecret: ORDERS_API.secret } }).callback());
+  const demoApp = demoHttp
+    ? await createDemoApp({ issuer, origin: demoHttp.origin, clientSecret: DEMO_APP.secret, ...(ordersHttp ? { ordersApi: { resource: ORDERS, url: ordersHttp.origin } } : {}) })
+    : undefined;
   if (demoHttp && demoApp) demoHttp.server.on('request', demoApp.callback());
 
   let issued = 0;
@@ -201,6 +210,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     reference,
     audit: memory,
     demoApp,
+    ordersApiUrl: ordersHttp?.origin,
     issuedCount: () => issued,
     clientConfig,
     async signIn(login, client = SUPPORT_CONSOLE, dpop, scope = 'openid profile email', resource) {
@@ -225,7 +235,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     auditSince: (mark) => memory.records().slice(mark),
     close: async () => {
       await reference.close();
-      for (const server of [http, demoHttp?.server]) {
+      for (const server of [http, demoHttp?.server, ordersHttp?.server]) {
         if (!server) continue;
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
