@@ -1,5 +1,5 @@
 // Issues N live impersonation tokens of one actor through the real grant (HTTP, in-process server on
-// 127.0.0.1, Redis store), reports Redis memory per token, then times bulk revocation by actor.
+// 127.0.0.1, Redis store and the durable audit log), reports Redis memory per token, then times bulk revocation by actor.
 // Usage: npm run build && node bench/bulk-revocation.mjs [N=10000] [opaque|jwt]
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -19,9 +19,10 @@ const usedMemory = () => Number(/used_memory:(\d+)/.exec(execFileSync('redis-cli
 const http = createServer();
 await new Promise((resolve) => http.listen(0, '127.0.0.1', resolve));
 const issuer = `http://127.0.0.1:${http.address().port}`;
-const store = createStore(await connectRedis(url), prefix);
+const backend = await connectRedis(url);
+const store = createStore(backend, prefix);
 const fixtures = await loadFixtures('config', issuer);
-const server = await createReferenceServer({ issuer, fixtures, store, policy: { rateLimit: false } });
+const server = await createReferenceServer({ issuer, fixtures, store, auditLog: backend.auditLog(prefix), policy: { rateLimit: false } });
 http.on('request', server.provider.callback());
 
 const actor = await signInSupport(issuer);

@@ -10,10 +10,10 @@ export const FORM = 'application/x-www-form-urlencoded';
 export const basic = (id, secret) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 export const CONSOLE_AUTH = basic('support-console', 'support-console-secret');
 
-/** The support agent's access token, through the real login page (authorization code + PKCE). */
-export async function signInSupport(issuer) {
+/** The support agent's access token (`scope`: `openid impersonation:admin` for the admin API), through the real login page (authorization code + PKCE). */
+export async function signInSupport(issuer, scope = 'openid') {
   const client = { issuer, clientId: 'support-console', clientSecret: 'support-console-secret', redirectUri: `${issuer}/admin/callback` };
-  const start = startAuthorization(client, 'openid');
+  const start = startAuthorization(client, scope);
   const callback = await signInThroughLoginPage({ authorizationUrl: start.url, redirectUri: client.redirectUri, login: 'support', password: 'demo-password' });
   return (await redeemCode(client, callback.searchParams.get('code'), start.verifier)).access_token;
 }

@@ -126,6 +126,16 @@ async function bulkRevocation() {
   return JSON.parse(output.slice(output.indexOf('{')));
 }
 
+function roundTrips() {
+  const output = execFileSync(process.execPath, ['bench/commands-per-request.mjs', '200'], { env: { ...process.env, NODE_OPTIONS: '', REDIS_URL }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  return JSON.parse(output.slice(output.indexOf('{')));
+}
+
+function browserJourney(store) {
+  const output = execFileSync(process.execPath, ['bench/browser-journey.mjs', '200', store], { env: { ...process.env, NODE_OPTIONS: '', REDIS_URL }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  return JSON.parse(output.slice(output.indexOf('{')));
+}
+
 const prefix = () => `bench:${randomUUID()}:`;
 const configurations = [
   ['memory, 1 process', {}],
@@ -143,6 +153,10 @@ for (const [name, env, only] of configurations) {
 }
 process.stderr.write('bulk revocation of 10,000 tokens\n');
 const bulk = await bulkRevocation();
+process.stderr.write('commands and round trips per request (standalone Redis)\n');
+const perRequest = roundTrips();
+process.stderr.write('browser impersonation: ticket mint + redemption\n');
+const journeys = [browserJourney('memory'), browserJourney('redis')];
 
 const rows = [];
 const targets = [];
@@ -171,6 +185,10 @@ const auditCost = ['exchange jwt', 'exchange opaque'].map((s) => ({
   cpuUsDurable: durable.results[s].cpuUsPerRequest,
   cpuUsMemoryAudit: volatile.results[s].cpuUsPerRequest,
 }));
+for (const scenario of ['exchange opaque', 'exchange jwt']) {
+  targets.push({ what: `standalone Redis: ${scenario} round trips ≤ 3`, value: perRequest[scenario]['round trips'], holds: perRequest[scenario]['round trips'] <= 3 });
+}
+for (const j of journeys) targets.push({ what: `${j.store}: ticket mint + redemption p99 ≤ 1 s`, value: j.p99Ms / 1000, holds: j.p99Ms <= 1000 });
 targets.push({ what: 'bulk revocation of 10,000 tokens ≤ 1 s', value: bulk.bulkRevocation.ms / 1000, holds: bulk.bulkRevocation.ms <= 1000 });
 
 const fmt = (v, d = 2) => (v === undefined ? '' : v.toFixed(d));
@@ -183,7 +201,14 @@ for (const run of runs) console.log(`| ${run.name} | ${run.peakRssMb} |`);
 console.log('\n| durable audit (Redis Stream) vs audit in memory, Redis store | req/s durable | req/s memory | ratio | CPU µs durable | CPU µs memory |\n| --- | ---: | ---: | ---: | ---: | ---: |');
 for (const a of auditCost) console.log(`| ${a.scenario} | ${a.durableRps} | ${a.memoryAuditRps} | ${fmt(a.ratio)} | ${a.cpuUsDurable} | ${a.cpuUsMemoryAudit} |`);
 console.log(`\nbulk revocation: ${bulk.bulkRevocation.revoked} tokens in ${bulk.bulkRevocation.ms} ms; Redis memory ${bulk.redisBytesPerToken} bytes per live impersonation token`);
+console.log('\n| per request, standalone Redis | commands sent | round trips | operations in Redis |\n| --- | ---: | ---: | ---: |');
+for (const [scenario, r] of Object.entries(perRequest)) {
+  const ops = Object.values(r['operations in Redis']).reduce((a, b) => a + b, 0);
+  console.log(`| ${scenario} | ${r['commands sent']} | ${r['round trips']} | ${fmt(ops, 1)} |`);
+}
+console.log('\n| browser impersonation (mint ticket, third-party login, redeem, code → tokens), 4 at once | journeys/s | p50 ms | p99 ms |\n| --- | ---: | ---: | ---: |');
+for (const j of journeys) console.log(`| ${j.store} | ${j.perSecond} | ${j.p50Ms} | ${j.p99Ms} |`);
 console.log('\n| target | value | holds |\n| --- | ---: | --- |');
 for (const t of targets) console.log(`| ${t.what} | ${fmt(t.value)} | ${t.holds ? 'yes' : 'NO'} |`);
 console.log(`\n(total ${Math.round((Date.now() - started) / 1000)} s; the load generator shares the machine's cores with the server)`);
-writeFileSync('bench-results.json', `${JSON.stringify({ seconds: SECONDS, connections: CONNECTIONS, node: process.version, rows, runs, auditCost, bulk, targets }, null, 2)}\n`);
+writeFileSync('bench-results.json', `${JSON.stringify({ seconds: SECONDS, connections: CONNECTIONS, node: process.version, rows, runs, auditCost, bulk, perRequest, journeys, targets }, null, 2)}\n`);

@@ -206,7 +206,7 @@ const optionsSchema = z
     store: z
       .custom<Store>(
         (v) => typeof v === 'object' && v !== null && 'impersonations' in v && 'adapter' in v,
-        'must be a Store (createMemoryStore(), or createRedisStore(…))',
+        'must be a Store (createMemoryStore(), or createStore(backend) on Redis)',
       )
       .optional(),
     policy: policySchema.default(() => policySchema.parse({})),

@@ -309,6 +309,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       rules,
       resourceServers,
       issue: {
+        newBatch: () => store.batch(),
         attachClaims: (token, claims) => tokenClaims.set(token, claims),
         findAccount: captured.findAccount,
       },

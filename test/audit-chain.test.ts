@@ -128,6 +128,63 @@ describe('the Redis Stream audit log', () => {
     expect(verifyChain(records)).toEqual({ ok: true, count: 1000 });
   }, 30_000);
 
+  /** Watches the audit scripts a client sends for one stream; `fail` makes them fail as a lost connection would. */
+  function watchCommits(backend: RedisBackend, auditPrefix: string, fail = false): { calls: number; restore(): void } {
+    type Command = { name: string; args: unknown[]; reject(err: Error): void; promise: Promise<unknown> };
+    const client = backend.redisClient as unknown as { sendCommand(command: Command, ...rest: unknown[]): unknown };
+    const send = client.sendCommand;
+    const watch = {
+      calls: 0,
+      restore: () => {
+        client.sendCommand = send;
+      },
+    };
+    client.sendCommand = function (command, ...rest) {
+      if (/^eval/i.test(command.name) && command.args.includes(`${auditPrefix}{audit}:stream`)) {
+        watch.calls += 1;
+        if (fail) {
+          command.reject(new Error('connection lost'));
+          return command.promise;
+        }
+      }
+      return send.call(this, command, ...rest);
+    };
+    return watch;
+  }
+
+  it('commits concurrent appends as a group, answering each request with its own durable record', async () => {
+    const log = backends[0]!.auditLog(`${prefix}group:`);
+    const watch = watchCommits(backends[0]!, `${prefix}group:`);
+    try {
+      const events = Array.from({ length: 200 }, (_, n) => event(n, 'group'));
+      const answered = await Promise.all(events.map((e) => log.append(e, [])));
+      expect(answered.map((r) => r.id)).toEqual(events.map((e) => e.id));
+      expect(watch.calls).toBeGreaterThan(0);
+      expect(watch.calls).toBeLessThan(20);
+      const stored = new Map<string, ChainedAuditRecord>();
+      for await (const record of readAll(log)) stored.set(record.id, record);
+      expect(stored.size).toBe(200);
+      for (const record of answered) expect(stored.get(record.id)).toEqual(record);
+      expect(verifyChain([...stored.values()])).toEqual({ ok: true, count: 200 });
+    } finally {
+      watch.restore();
+    }
+  });
+
+  it('fails every request of a group whose commit fails, and chains on after it', async () => {
+    const log = backends[1]!.auditLog(`${prefix}failed:`);
+    const watch = watchCommits(backends[1]!, `${prefix}failed:`, true);
+    const failed = await Promise.allSettled(Array.from({ length: 5 }, (_, n) => log.append(event(n, 'failed-group'), [])));
+    watch.restore();
+    expect(watch.calls).toBe(1);
+    expect(failed.map((r) => r.status)).toEqual(Array(5).fill('rejected'));
+    await log.append(event(0, 'after-failure'), []);
+    const records: ChainedAuditRecord[] = [];
+    for await (const record of readAll(log)) records.push(record);
+    expect(records.map((r) => r.actor)).toEqual(['after-failure']);
+    expect(verifyChain(records)).toEqual({ ok: true, count: 1 });
+  });
+
   it('verifies the stored chain from the CLI, exports it, and finds each kind of tampering in an export', () => {
     const verified = cli('verify');
     expect({ status: verified.status, out: verified.stdout }).toEqual({ status: 0, out: 'ok: 1000 records, chain intact\n' });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { Adapter, AdapterConstructor } from 'oidc-provider';
 import type { StoreAdapter } from '../src/store/adapter.js';
-import { createStore, type Backend, type Store } from '../src/store/index.js';
+import { createStore, withWriteBatch, type Backend, type Store } from '../src/store/index.js';
 import { backendsUnderTest } from './helpers/backends.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -159,5 +159,70 @@ describe.each(backendsUnderTest())('store contract on %s', (_name, open) => {
     const key = store.keys.setting('shared');
     expect(await store.backend.setIfAbsent(key, 'first')).toBe('first');
     expect(await store.backend.setIfAbsent(key, 'second')).toBe('first');
+  });
+
+  it('commits a batch of writes as if applied one by one, in order', async () => {
+    const [set, value, entity] = [store.keys.grant(randomUUID()), store.keys.jwt(randomUUID()), store.keys.entity('AccessToken', randomUUID())];
+    await store.backend.commit([
+      { op: 'addToSet', key: set, member: entity, ttlSeconds: 60 },
+      { op: 'set', key: value, value: 'first', ttlSeconds: 60 },
+      { op: 'putEntity', key: entity, json: '{"a":1}', ttlSeconds: 60 },
+      { op: 'set', key: value, value: 'second', ttlSeconds: undefined },
+    ]);
+    expect(await store.backend.members(set)).toEqual([entity]);
+    expect(await store.backend.get(value)).toBe('second');
+    expect(await store.backend.getEntity(entity)).toEqual({ json: '{"a":1}', consumed: undefined });
+  });
+
+  it('reads a value, the values beside it, and which of the keys it links to exist', async () => {
+    const id = randomUUID();
+    const [present, gone] = [randomUUID(), randomUUID()];
+    const template = store.keys.entityTemplate('Grant');
+    await store.backend.putEntity(store.keys.entity('Grant', present), '{}', 60);
+    await store.backend.set(store.keys.impersonation(id), JSON.stringify({ sources: [present, gone] }), 60);
+    await store.backend.set(store.keys.setting('linked-a'), 'a', 60);
+    const read = await store.backend.readLinked({
+      key: store.keys.impersonation(id),
+      also: [store.keys.setting('linked-a'), store.keys.setting('linked-missing')],
+      link: { field: 'sources', ...template },
+    });
+    expect(read).toEqual({ value: JSON.stringify({ sources: [present, gone] }), also: ['a', undefined], linked: [true, false] });
+    const missing = await store.backend.readLinked({ key: store.keys.impersonation(randomUUID()), also: [], link: { field: 'sources', ...template } });
+    expect(missing).toEqual({ value: undefined, also: [], linked: [] });
+  });
+
+  it('reads an impersonation with the switch and which of its source grants still exist', async () => {
+    const grantId = randomUUID();
+    const [live, revoked] = [randomUUID(), randomUUID()];
+    await store.backend.putEntity(store.keys.entity('Grant', live), '{}', 60);
+    const record = { grantId, impersonationId: 'i', actors: ['support'], subject: 'alice', clientId: 'c', startedAt: 1, expiresAt: 2, tokenId: 't', sources: [live, revoked] };
+    await store.impersonations.add(record, 60);
+    const standing = await store.impersonations.standing(grantId, true);
+    expect(standing.record).toEqual(record);
+    expect(standing.sourcesExist).toEqual([true, false]);
+    expect(standing.switchState.dataLost).toBe(false);
+  });
+
+  it('holds a model write made inside a write batch until the batch commits', async () => {
+    const tokens = adapterFor('AccessToken');
+    const batch = store.batch();
+    let saved = false;
+    const save = withWriteBatch(batch, () => tokens.upsert('batched', { grantId: 'g-batched' }, 60)).then(() => (saved = true));
+    await batch.untilDeferred(1, [save]);
+    expect(await tokens.find('batched')).toBeUndefined();
+    expect(saved).toBe(false);
+    await batch.commit();
+    await save;
+    expect(await tokens.find('batched')).toEqual({ grantId: 'g-batched' });
+  });
+
+  it('writes nothing of an abandoned write batch, and fails the model writes waiting on it', async () => {
+    const tokens = adapterFor('AccessToken');
+    const batch = store.batch();
+    const save = withWriteBatch(batch, () => tokens.upsert('abandoned', { grantId: 'g-abandoned' }, 60));
+    await batch.untilDeferred(1, [save]);
+    batch.abandon(new Error('the request failed first'));
+    await expect(save).rejects.toThrow('the request failed first');
+    expect(await tokens.find('abandoned')).toBeUndefined();
   });
 });

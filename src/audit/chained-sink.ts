@@ -15,6 +15,6 @@ export class ChainedAuditSink implements AuditSink {
   ) {}
 
   async write(event: AuditEvent, extras?: AuditExtras): Promise<void> {
-    await this.log.append(event, webhookJobsFor(event, this.endpoints, extras?.notice));
+    await this.log.append(event, webhookJobsFor(event, this.endpoints, extras?.notice), extras?.batch);
   }
 }

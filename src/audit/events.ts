@@ -1,3 +1,4 @@
+import type { WriteBatch } from '../store/write-batch.js';
 import type { SubjectNotice } from '../notify/notice.js';
 
 /** SPEC §5 event names, and the steps of a subject-approved access request. */
@@ -40,9 +41,14 @@ export interface AuditEvent {
   readonly request_id?: string | undefined;
 }
 
-/** What travels beside a record without being part of it: the notice a webhook addresses to the subject. */
+/**
+ * What travels beside a record without being part of it: the notice a webhook addresses to the
+ * subject, and the store writes the record authorizes (a chained log commits them with it; any
+ * other sink leaves them to the caller, who commits them once `write` resolved).
+ */
 export interface AuditExtras {
   readonly notice?: SubjectNotice | undefined;
+  readonly batch?: WriteBatch | undefined;
 }
 
 /**

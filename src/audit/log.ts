@@ -1,4 +1,5 @@
 import { chain, GENESIS_HASH, type ChainedAuditRecord } from './chain.js';
+import type { WriteBatch } from '../store/write-batch.js';
 import type { AuditEvent } from './events.js';
 
 /** A webhook delivery waiting in the outbox (stored with the record that caused it). */
@@ -28,10 +29,12 @@ export class InvalidCursorError extends Error {
 /**
  * The durable, append-only audit log and its webhook outbox. `append` links the event to the
  * chain and stores it together with its outbox jobs, atomically: two writers racing still form one
- * valid chain (compare-and-set on the head, retried on conflict).
+ * valid chain. With a `batch` (the store writes the record authorizes: grant, token, index), the
+ * log commits it — in the same atomic write where it can (Redis standalone, same connection), else
+ * right after the record is durable; never before.
  */
 export interface AuditLog {
-  append(event: AuditEvent, jobs: readonly OutboxJob[]): Promise<ChainedAuditRecord>;
+  append(event: AuditEvent, jobs: readonly OutboxJob[], batch?: WriteBatch): Promise<ChainedAuditRecord>;
   /** Records after `cursor` (exclusive), oldest first, at most `count`. Rejects a foreign cursor with {@link InvalidCursorError}. */
   read(after: string | undefined, count: number): Promise<StoredRecord[]>;
   /** Records before `cursor` (exclusive), newest first, at most `count`. Rejects a foreign cursor with {@link InvalidCursorError}. */
@@ -53,11 +56,12 @@ export class MemoryAuditLog implements AuditLog {
   readonly #jobs = new Map<string, { job: OutboxJob; dueAt: number }>();
   readonly #dead: Array<OutboxJob & { reason: string }> = [];
 
-  async append(event: AuditEvent, jobs: readonly OutboxJob[]): Promise<ChainedAuditRecord> {
+  async append(event: AuditEvent, jobs: readonly OutboxJob[], batch?: WriteBatch): Promise<ChainedAuditRecord> {
     const record = chain(event, this.#records.at(-1)?.record.hash ?? GENESIS_HASH);
     this.#records.push({ cursor: String(this.#records.length + 1), record });
     const now = Date.now();
     for (const job of jobs) this.#jobs.set(job.id, { job, dueAt: now });
+    await batch?.commit();
     return record;
   }
 

@@ -5,6 +5,7 @@ import type { ResolvedOptions } from '../config.js';
 import { TokenType } from '../constants.js';
 import { ExchangeRefusal, invalidRequest, subjectRefused, toProviderError } from '../errors.js';
 import type { ImpersonationRecord } from '../store/impersonations.js';
+import type { WriteBatch } from '../store/write-batch.js';
 import type { Logger } from '../observability/logger.js';
 import { startedNotice, type ImpersonationStartedNotice } from '../notify/notice.js';
 import type { SubjectNotifier } from '../notify/notifier.js';
@@ -368,7 +369,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
   }
 
   /** Before the token is stored: the impersonation index, then the audit record (SPEC §5). */
-  async function indexAndRecordGrant(ctx: Ctx, plan: IssuePlan, issued: AboutToIssue, started: { notice?: ImpersonationStartedNotice; grantId?: string }): Promise<void> {
+  async function indexAndRecordGrant(ctx: Ctx, plan: IssuePlan, issued: AboutToIssue, started: { notice?: ImpersonationStartedNotice; grantId?: string }, batch?: WriteBatch): Promise<void> {
     await index(ctx, plan, issued);
     started.notice = noticeOf(ctx, plan, issued);
     started.grantId = issued.grantId;
@@ -388,7 +389,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
         approval_id: plan.approvalId,
       },
       deps.requestFacts(ctx),
-      started.notice ? { notice: started.notice } : undefined,
+      { notice: started.notice, batch },
     );
   }
 
@@ -428,7 +429,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
       attempt.reason = request.reason;
       const plan = await decide(ctx, request, fetched!, attempt);
       const started: { notice?: ImpersonationStartedNotice; grantId?: string } = {};
-      ctx.body = await issueTokens(ctx, plan, deps.issue, (issued) => indexAndRecordGrant(ctx, plan, issued, started));
+      ctx.body = await issueTokens(ctx, plan, deps.issue, (issued, batch) => indexAndRecordGrant(ctx, plan, issued, started, batch));
       if (started.notice) deps.notifier.notify(started.notice);
       if (plan.approvalId && started.grantId) await deps.confirmStarted(plan.approvalId, started.grantId, deps.requestFacts(ctx));
     } catch (err) {

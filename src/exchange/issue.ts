@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { FindAccount, TokenEndpointGrantContext } from 'oidc-provider';
 import { TOKEN_EXCHANGE_GRANT, TokenType } from '../constants.js';
+import { withWriteBatch, type WriteBatch } from '../store/write-batch.js';
 import type { ActClaim } from './act.js';
 import type { RequestedTokenType } from './request.js';
 import type { Target } from './targets.js';
@@ -45,7 +46,12 @@ export interface ExchangeResponse {
   scope: string;
 }
 
+/** Writes the audit record and the index of a token about to be issued; `batch` collects the store writes. */
+export type BeforeSave = (about: AboutToIssue, batch?: WriteBatch) => Promise<void>;
+
 export interface IssueDependencies {
+  /** A batch collecting the store's writes of one exchange. */
+  readonly newBatch: () => WriteBatch;
   /** Attaches the claims a token must carry; read back by the provider's `extraTokenClaims`. */
   readonly attachClaims: (token: object, claims: Record<string, unknown>) => void;
   /** The host provider's `findAccount`, for the claims of an ID token. */
@@ -92,9 +98,11 @@ function exchangeClaims(plan: IssuePlan): Record<string, unknown> {
   };
 }
 
-async function audit(beforeSave: (about: AboutToIssue) => Promise<void>, about: AboutToIssue): Promise<void> {
+/** Writes the audit record (and the index), then commits the batch the record authorizes. */
+async function audit(beforeSave: BeforeSave, about: AboutToIssue, batch?: WriteBatch): Promise<void> {
   try {
-    await beforeSave(about);
+    await beforeSave(about, batch);
+    await batch?.commit();
   } catch (err) {
     throw new AuditBeforeIssueError(err);
   }
@@ -116,7 +124,7 @@ function newGrant(ctx: Ctx, plan: IssuePlan) {
   return { grant, grantId: model.jti };
 }
 
-async function issueAccessToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependencies, beforeSave: (about: AboutToIssue) => Promise<void>): Promise<ExchangeResponse> {
+async function issueAccessToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependencies, beforeSave: BeforeSave): Promise<ExchangeResponse> {
   const { provider, client } = ctx.oidc;
   const asJwt = plan.requestedTokenType === TokenType.jwt;
   const resourceServer = plan.target
@@ -143,19 +151,31 @@ async function issueAccessToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependenci
   model.jti = model.format === 'jwt' ? `${EXCHANGED_JWT_ID}${generated}` : generated;
   deps.attachClaims(token, exchangeClaims(plan));
   if (plan.proofKey) token.setThumbprint('jkt', plan.proofKey);
+  const about: AboutToIssue = {
+    tokenId: auditableTokenId(model.jti, model.format),
+    expiresAt: epoch() + plan.lifetime,
+    grantId,
+    jwtId: model.format === 'jwt' ? model.jti : undefined,
+  };
 
-  // The grant is stored while the index and the audit record are written; the token only after.
-  await Promise.all([
-    grant.save(),
-    audit(beforeSave, {
-      tokenId: auditableTokenId(model.jti, model.format),
-      expiresAt: epoch() + plan.lifetime,
-      grantId,
-      jwtId: model.format === 'jwt' ? model.jti : undefined,
-    }),
-  ]);
-  ctx.oidc.entity('AccessToken', token);
-  const value = await token.save();
+  // One write set: the grant, the opaque token, the JWT record and the index are collected, then
+  // stored with the audit record (one script on standalone Redis). Model saves settle on commit;
+  // a JWT, which nothing stores, is signed once its record is durable.
+  const batch = deps.newBatch();
+  const value = await withWriteBatch(batch, async () => {
+    const saves = [grant.save(), ...(model.format === 'jwt' ? [] : [token.save()])];
+    try {
+      await batch.untilDeferred(saves.length, saves);
+      await audit(beforeSave, about, batch);
+    } catch (err) {
+      batch.abandon(err);
+      await Promise.allSettled(saves);
+      throw err;
+    }
+    const [, saved] = await Promise.all(saves);
+    ctx.oidc.entity('AccessToken', token);
+    return saved ?? token.save();
+  });
   return {
     access_token: value,
     issued_token_type: asJwt ? TokenType.jwt : TokenType.accessToken,
@@ -166,7 +186,7 @@ async function issueAccessToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependenci
 }
 
 /** OIDC Core §2 ID token for the subject, with the same `act`; its audience is the client. */
-async function issueIdToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependencies, beforeSave: (about: AboutToIssue) => Promise<void>): Promise<ExchangeResponse> {
+async function issueIdToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependencies, beforeSave: BeforeSave): Promise<ExchangeResponse> {
   const { provider } = ctx.oidc;
   const account = await deps.findAccount(ctx, plan.subjectId);
   if (!account) throw new Error('findAccount returned nothing for an account the directory knows');
@@ -204,7 +224,7 @@ export async function issueTokens(
   ctx: Ctx,
   plan: IssuePlan,
   deps: IssueDependencies,
-  beforeSave: (about: AboutToIssue) => Promise<void>,
+  beforeSave: BeforeSave,
 ): Promise<ExchangeResponse> {
   return plan.requestedTokenType === TokenType.idToken
     ? issueIdToken(ctx, plan, deps, beforeSave)

@@ -4,7 +4,7 @@ import type { AccountDirectory, DirectoryAccount } from '../accounts.js';
 import type { AuditRecorder, RequestFacts } from '../audit/recorder.js';
 import type { ImpersonationPolicy } from '../config.js';
 import { IMPERSONATION_AMR } from '../constants.js';
-import type { ImpersonationFilter, ImpersonationRecord, Store } from '../store/index.js';
+import type { ImpersonationFilter, ImpersonationRecord, Store, SwitchState } from '../store/index.js';
 
 /** Why impersonations ended, as the audit record's `rule` says. */
 export type RevocationCause =
@@ -50,7 +50,11 @@ export class ImpersonationLifecycle {
    * store lost its data (see `ImpersonationStore.switchState`), which is audited once per instance.
    */
   async isEnabled(): Promise<boolean> {
-    const state = await this.store.impersonations.switchState(this.policy.enabled);
+    return this.#noted(await this.store.impersonations.switchState(this.policy.enabled));
+  }
+
+  /** The switch's answer, auditing the moment it closed because the store lost its data. */
+  async #noted(state: SwitchState): Promise<boolean> {
     if (state.dataLost && !state.enabled) {
       await this.recorder
         .record('settings.changed', { outcome: 'granted', rule: 'impersonation_disabled_store_emptied' }, { ip: undefined, userAgent: undefined, requestId: randomUUID() })
@@ -146,15 +150,22 @@ export class ImpersonationLifecycle {
    * A delegation without a record (issued before delegations were indexed) rests on its grant alone.
    */
   async stillStands(grantId: string, options: { impersonation: boolean } = { impersonation: true }): Promise<boolean> {
-    const [record, enabled] = await Promise.all([this.store.impersonations.get(grantId), this.isEnabled()]);
+    // The record, the switch and the sources' grants in one read (one round trip on standalone Redis).
+    const standing = await this.store.impersonations.standing(grantId, this.policy.enabled);
+    const enabled = await this.#noted(standing.switchState);
+    const { record } = standing;
     if (!record) return !options.impersonation;
     const human = record.actors.at(-1);
     if (human !== undefined && !enabled) return false;
-    const [eligible, sources] = await Promise.all([
-      human === undefined || this.actorEligible(human),
-      Promise.all(record.sources.map((id) => this.provider.Grant.find(id))),
-    ]);
-    return eligible && sources.every((grant) => grant !== undefined);
+    const [eligible, sourcesStand] = await Promise.all([human === undefined || this.actorEligible(human), this.#sourcesStand(record, standing.sourcesExist)]);
+    return eligible && sourcesStand;
+  }
+
+  /** Whether every grant the record derives from still exists (asked of the provider when its adapter is not this store's). */
+  async #sourcesStand(record: ImpersonationRecord, existInStore: readonly boolean[]): Promise<boolean> {
+    if (this.sharedAdapter) return existInStore.length === record.sources.length && existInStore.every(Boolean);
+    const grants = await Promise.all(record.sources.map((id) => this.provider.Grant.find(id)));
+    return grants.every((grant) => grant !== undefined);
   }
 
   /** Whether an actor may still act: an account must be enabled and hold an actor role; a service actor (no account) may. */
@@ -182,8 +193,8 @@ export class ImpersonationLifecycle {
       fresh.forEach((r) => seen.add(r.grantId));
       for (let i = 0; i < fresh.length; i += BATCH) {
         const batch = fresh.slice(i, i + BATCH);
-        await this.deleteGrants(batch.map((r) => r.grantId));
-        await Promise.all([this.store.impersonations.forget(batch), this.endSessions(batch)]);
+        // Independent deletions, together; should one fail, a token whose record is gone no longer stands.
+        await Promise.all([this.deleteGrants(batch.map((r) => r.grantId)), this.store.impersonations.forget(batch), this.endSessions(batch)]);
         await Promise.all(
           batch.map((r) =>
             this.recorder.record(

@@ -1,6 +1,7 @@
 import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
 import type { Backend } from './backend.js';
 import type { KeyLayout } from './keys.js';
+import { currentBatch, type StoreWrite } from './write-batch.js';
 
 /** Models whose entities oidc-provider revokes together through their `grantId`. */
 const GRANTABLE = new Set([
@@ -40,14 +41,23 @@ export function createAdapter(backend: Backend, keys: KeyLayout): AdapterConstru
 
     async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<undefined> {
       const key = this.#key(id);
-      const indexes: Array<Promise<void>> = [];
+      const indexes: StoreWrite[] = [];
       if (GRANTABLE.has(this.#model) && typeof payload.grantId === 'string') {
-        indexes.push(backend.addToSet(keys.grant(payload.grantId), key, expiresIn));
+        indexes.push({ op: 'addToSet', key: keys.grant(payload.grantId), member: key, ttlSeconds: expiresIn });
       }
-      if (this.#model === 'Session' && typeof payload.uid === 'string') indexes.push(backend.set(keys.uid(payload.uid), id, expiresIn));
-      if (typeof payload.userCode === 'string') indexes.push(backend.set(keys.userCode(payload.userCode), id, expiresIn));
-      await Promise.all(indexes);
-      await backend.putEntity(key, JSON.stringify(payload), expiresIn);
+      if (this.#model === 'Session' && typeof payload.uid === 'string') indexes.push({ op: 'set', key: keys.uid(payload.uid), value: id, ttlSeconds: expiresIn });
+      if (typeof payload.userCode === 'string') indexes.push({ op: 'set', key: keys.userCode(payload.userCode), value: id, ttlSeconds: expiresIn });
+      const entity: StoreWrite = { op: 'putEntity', key, json: JSON.stringify(payload), ttlSeconds: expiresIn };
+      // Inside an exchange's write batch the model's save settles when the batch commits.
+      const batch = currentBatch(backend);
+      if (batch) {
+        await batch.defer(...indexes, entity);
+        return undefined;
+      }
+      // The indexes are written before the entity (in one script on standalone Redis), so a token is
+      // never stored where revokeByGrantId cannot reach it.
+      if (indexes.length) await backend.commit([...indexes, entity]);
+      else await backend.putEntity(key, entity.json, expiresIn);
       return undefined;
     }
 

@@ -1,3 +1,30 @@
+import type { StoreWrite } from './write-batch.js';
+
+/** What {@link Backend.readLinked} reads. */
+export interface LinkedRead {
+  readonly key: string;
+  readonly also: readonly string[];
+  readonly link: { readonly field: string; readonly before: string; readonly after: string };
+}
+
+/** What {@link Backend.readLinked} answers: `linked[i]` for the i-th id of the value's link array. */
+export interface LinkedValues {
+  readonly value: string | undefined;
+  readonly also: Array<string | undefined>;
+  readonly linked: boolean[];
+}
+
+/** The ids a value's link field names (none when the value is missing, not JSON, or holds no array of strings). */
+export function linkIds(value: string | undefined, field: string): string[] {
+  if (value === undefined) return [];
+  try {
+    const ids = (JSON.parse(value) as Record<string, unknown>)[field];
+    return Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
 /**
  * The storage primitives everything persistent is built on: oidc-provider's adapter, the
  * impersonation index, the global switch. Each call touches one key (one Redis Cluster slot);
@@ -7,7 +34,9 @@
  * - `get` answers `undefined` for a key never written, deleted, or past its TTL;
  * - `consume` marks a live entity consumed exactly once: of N concurrent calls one answers `true`;
  *   it answers `false` for a missing or expired entity and never creates one;
- * - `addToSet` keeps the set alive at least as long as the longest-lived member added.
+ * - `addToSet` keeps the set alive at least as long as the longest-lived member added;
+ * - `commit` leaves the same state as the writes applied one by one, in order;
+ * - `readLinked` answers what `get`, `getMany` and one existence check per linked key would.
  */
 export interface Backend {
   /** Stores a JSON entity, replacing any previous value and its consumed mark. */
@@ -18,6 +47,14 @@ export interface Backend {
   consumeEntity(key: string, at: number): Promise<boolean>;
   /** A plain string value (index pointers, records, settings). */
   get(key: string): Promise<string | undefined>;
+  /** Several plain values: one round trip on standalone Redis; on Cluster one GET per key (pipelined per node). */
+  getMany(keys: readonly string[]): Promise<Array<string | undefined>>;
+  /**
+   * Reads a JSON value, plain values beside it, and whether each key its `link.field` array names
+   * exists (`link.before + id + link.after`) — one round trip on standalone Redis. On Cluster the
+   * reads go out per key (pipelined per node); the keys may live anywhere.
+   */
+  readLinked(read: LinkedRead): Promise<LinkedValues>;
   set(key: string, value: string, ttlSeconds: number | undefined): Promise<void>;
   /** Sets `value` unless the key exists; answers the value stored afterwards. */
   setIfAbsent(key: string, value: string): Promise<string>;
@@ -29,6 +66,11 @@ export interface Backend {
   addToSets(entries: ReadonlyArray<{ key: string; member: string; ttlSeconds: number | undefined }>): Promise<void>;
   members(key: string): Promise<string[]>;
   removeFromSet(key: string, members: readonly string[]): Promise<void>;
+  /**
+   * Applies a batch of writes in order: in one script on standalone Redis (all or nothing), one
+   * command per key on Cluster (sets before entities, so no entity is stored unreachable).
+   */
+  commit(writes: readonly StoreWrite[]): Promise<void>;
   /** Answers when the backend is reachable; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

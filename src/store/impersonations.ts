@@ -46,6 +46,14 @@ export interface SwitchState {
   readonly dataLost: boolean;
 }
 
+/** What decides whether an exchanged token still stands (SPEC §3 cascade), read together. */
+export interface Standing {
+  readonly record: ImpersonationRecord | undefined;
+  readonly switchState: SwitchState;
+  /** For each of the record's sources, whether its grant entity still exists in this store. */
+  readonly sourcesExist: readonly boolean[];
+}
+
 /**
  * The shared state of impersonation: every live impersonation indexed by actor, subject and the
  * actor grant it came from; JWT access token records by `jti`; the global switch. Lives in the
@@ -95,11 +103,12 @@ export class ImpersonationStore {
 
   /** Records a live impersonation for `ttlSeconds` (its token's lifetime). */
   async add(record: ImpersonationRecord, ttlSeconds: number): Promise<void> {
-    await this.backend.addToSets([
-      ...this.#indexes(record).map((key) => ({ key, member: record.grantId, ttlSeconds })),
-      ...record.sources.map((source) => ({ key: this.keys.sourceGrants(), member: source, ttlSeconds })),
+    // The indexes first, then the record they point to (one script on standalone Redis).
+    await this.backend.commit([
+      ...this.#indexes(record).map((key) => ({ op: 'addToSet' as const, key, member: record.grantId, ttlSeconds })),
+      ...record.sources.map((source) => ({ op: 'addToSet' as const, key: this.keys.sourceGrants(), member: source, ttlSeconds })),
+      { op: 'set', key: this.keys.impersonation(record.grantId), value: JSON.stringify(record), ttlSeconds },
     ]);
-    await this.backend.set(this.keys.impersonation(record.grantId), JSON.stringify(record), ttlSeconds);
   }
 
   /** Notes the provider session a browser impersonation lives in, so that ending it ends the session. */
@@ -119,11 +128,31 @@ export class ImpersonationStore {
     return json === undefined ? undefined : (JSON.parse(json) as ImpersonationRecord);
   }
 
+  /**
+   * The record, the switch and whether each source grant still exists — one round trip on
+   * standalone Redis (introspection pays it on every impersonation token).
+   */
+  async standing(grantId: string, fallback: boolean): Promise<Standing> {
+    const knownMarker = this.#knownMarker();
+    const known = await knownMarker;
+    const read = await this.backend.readLinked({
+      key: this.keys.impersonation(grantId),
+      also: [this.keys.setting(ENABLED), this.keys.setting(STORE_MARKER)],
+      link: { field: 'sources', ...this.keys.entityTemplate('Grant') },
+    });
+    const record = read.value === undefined ? undefined : (JSON.parse(read.value) as ImpersonationRecord);
+    const [value, marker] = read.also;
+    const switchState = this.#settled(known, value, marker, fallback) ?? (await this.switchState(fallback));
+    return { record, switchState, sourcesExist: read.linked };
+  }
+
   /** Live impersonations matching the filter; index members whose record expired are pruned. */
   async list(filter: ImpersonationFilter): Promise<ImpersonationRecord[]> {
     const index = this.#indexOf(filter);
     const grantIds = await this.backend.members(index);
-    const records = await Promise.all(grantIds.map((id) => this.get(id)));
+    const records = (await this.backend.getMany(grantIds.map((id) => this.keys.impersonation(id)))).map((json) =>
+      json === undefined ? undefined : (JSON.parse(json) as ImpersonationRecord),
+    );
     const stale = grantIds.filter((_, i) => records[i] === undefined);
     if (stale.length) await this.backend.removeFromSet(index, stale);
     return records.filter((r): r is ImpersonationRecord => r !== undefined);
@@ -138,7 +167,11 @@ export class ImpersonationStore {
   async forget(records: readonly ImpersonationRecord[]): Promise<void> {
     const byIndex = new Map<string, string[]>();
     for (const record of records) {
-      for (const index of this.#indexes(record)) byIndex.set(index, [...(byIndex.get(index) ?? []), record.grantId]);
+      for (const index of this.#indexes(record)) {
+        const grantIds = byIndex.get(index);
+        if (grantIds) grantIds.push(record.grantId);
+        else byIndex.set(index, [record.grantId]);
+      }
     }
     await Promise.all([
       this.backend.delete(records.map((record) => this.keys.impersonation(record.grantId))),
@@ -149,8 +182,10 @@ export class ImpersonationStore {
   /** Records a JWT access token by `jti` under its grant, so revoking the grant removes it. */
   async addJwt(jti: string, grantId: string, ttlSeconds: number): Promise<void> {
     const key = this.keys.jwt(jti);
-    await this.backend.addToSet(this.keys.grant(grantId), key, ttlSeconds);
-    await this.backend.set(key, grantId, ttlSeconds);
+    await this.backend.commit([
+      { op: 'addToSet', key: this.keys.grant(grantId), member: key, ttlSeconds },
+      { op: 'set', key, value: grantId, ttlSeconds },
+    ]);
   }
 
   /** The grant of a recorded JWT access token, or `undefined` once revoked or expired. */
@@ -177,17 +212,23 @@ export class ImpersonationStore {
   async switchState(fallback: boolean): Promise<SwitchState> {
     const knownMarker = this.#knownMarker();
     const known = await knownMarker;
-    const [value, marker] = await Promise.all([this.backend.get(this.keys.setting(ENABLED)), this.backend.get(this.keys.setting(STORE_MARKER))]);
-    if (marker === known && !(value === undefined && this.#sawSwitch)) {
-      if (value !== undefined) this.#sawSwitch = true;
-      return { enabled: value === undefined ? fallback : value === 'true', dataLost: false };
-    }
+    // One read (both keys share the {settings} slot).
+    const [value, marker] = await this.backend.getMany([this.keys.setting(ENABLED), this.keys.setting(STORE_MARKER)]);
+    const settled = this.#settled(known, value, marker, fallback);
+    if (settled) return settled;
     // Another call of this instance found the loss first and adopted the new marker: read again.
     if (this.#marker !== knownMarker) return this.switchState(fallback);
     this.#recovery ??= this.#closeAfterDataLoss().finally(() => {
       this.#recovery = undefined;
     });
     return this.#recovery;
+  }
+
+  /** The switch as read, unless the read shows the store lost its data (then `undefined`). */
+  #settled(known: string, value: string | undefined, marker: string | undefined, fallback: boolean): SwitchState | undefined {
+    if (marker !== known || (value === undefined && this.#sawSwitch)) return undefined;
+    if (value !== undefined) this.#sawSwitch = true;
+    return { enabled: value === undefined ? fallback : value === 'true', dataLost: false };
   }
 
   /** Sets the switch off in the store (unless someone set it since) and adopts the store's new marker. */

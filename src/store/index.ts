@@ -6,6 +6,7 @@ import { ImpersonationStore } from './impersonations.js';
 import { KeyLayout } from './keys.js';
 import { MemoryBackend } from './memory.js';
 import { TicketStore } from './tickets.js';
+import { batching, WriteBatch } from './write-batch.js';
 
 /** One storage backend, seen as oidc-provider's adapter and as the impersonation store. */
 export interface Store {
@@ -18,6 +19,8 @@ export interface Store {
   readonly tickets: TicketStore;
   /** Requests for the subject's approval (`policy.requireSubjectApproval`). */
   readonly approvals: ApprovalStore;
+  /** A batch collecting this store's writes, to commit them together (see {@link WriteBatch}). */
+  batch(): WriteBatch;
   close(): Promise<void>;
 }
 
@@ -28,9 +31,10 @@ export function createStore(backend: Backend, prefix = 'oidc:'): Store {
     backend,
     keys,
     adapter: createAdapter(backend, keys),
-    impersonations: new ImpersonationStore(backend, keys),
+    impersonations: new ImpersonationStore(batching(backend), keys),
     tickets: new TicketStore(backend, keys),
     approvals: new ApprovalStore(backend, keys),
+    batch: () => new WriteBatch(backend),
     close: () => backend.close(),
   };
 }
@@ -40,9 +44,10 @@ export function createMemoryStore(prefix?: string): Store {
   return createStore(new MemoryBackend(), prefix);
 }
 
-export type { Backend } from './backend.js';
-export type { ImpersonationFilter, ImpersonationRecord } from './impersonations.js';
+export type { Backend, LinkedRead, LinkedValues } from './backend.js';
+export type { ImpersonationFilter, ImpersonationRecord, Standing, SwitchState } from './impersonations.js';
 export type { StoreAdapter } from './adapter.js';
 export type { Redemption, TicketRecord } from './tickets.js';
 export type { ApprovalRecord, ApprovalStatus } from './approvals.js';
 export { KeyLayout } from './keys.js';
+export { WriteBatch, withWriteBatch, type StoreWrite } from './write-batch.js';

@@ -30,6 +30,11 @@ export class KeyLayout {
     return `${this.prefix}{${model}:${id}}`;
   }
 
+  /** The entity key of a model as `before + id + after` (for reads that follow ids stored in a value). */
+  entityTemplate(model: string): { before: string; after: string } {
+    return { before: `${this.prefix}{${model}:`, after: '}' };
+  }
+
   grant(grantId: string): string {
     return `${this.prefix}{grant:${grantId}}`;
   }

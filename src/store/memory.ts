@@ -1,4 +1,5 @@
-import type { Backend } from './backend.js';
+import { linkIds, type Backend, type LinkedRead, type LinkedValues } from './backend.js';
+import type { StoreWrite } from './write-batch.js';
 
 interface Entry {
   value: string | Set<string> | { json: string; consumed: number | undefined };
@@ -55,6 +56,24 @@ export class MemoryBackend implements Backend {
   async get(key: string): Promise<string | undefined> {
     const value = this.#live(key)?.value;
     return typeof value === 'string' ? value : undefined;
+  }
+
+  async getMany(keys: readonly string[]): Promise<Array<string | undefined>> {
+    return Promise.all(keys.map((key) => this.get(key)));
+  }
+
+  async readLinked(read: LinkedRead): Promise<LinkedValues> {
+    const value = await this.get(read.key);
+    const { before, after } = read.link;
+    return { value, also: await this.getMany(read.also), linked: linkIds(value, read.link.field).map((id) => this.#live(before + id + after) !== undefined) };
+  }
+
+  async commit(writes: readonly StoreWrite[]): Promise<void> {
+    for (const write of writes) {
+      if (write.op === 'putEntity') await this.putEntity(write.key, write.json, write.ttlSeconds);
+      else if (write.op === 'set') await this.set(write.key, write.value, write.ttlSeconds);
+      else await this.addToSet(write.key, write.member, write.ttlSeconds);
+    }
   }
 
   async set(key: string, value: string, ttlSeconds: number | undefined): Promise<void> {

@@ -1,38 +1,65 @@
-import type { Cluster, Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { canonicalJson, GENESIS_HASH, hashCanonical, type ChainedAuditRecord } from '../audit/chain.js';
 import type { AuditEvent } from '../audit/events.js';
 import { InvalidCursorError, type AuditLog, type OutboxJob, type StoredRecord } from '../audit/log.js';
+import type { Backend } from './backend.js';
+import { APPLY_WRITES_LUA, encodeWrites } from './redis-writes.js';
 import { SHA256_LUA } from './sha256.lua.js';
+import type { StoreWrite, WriteBatch } from './write-batch.js';
+
+/** A record waiting for the next group commit. */
+interface Pending {
+  readonly event: AuditEvent;
+  readonly canonical: string;
+  readonly jobArgs: readonly string[];
+  readonly writes: readonly StoreWrite[];
+  resolve(record: ChainedAuditRecord): void;
+  reject(err: unknown): void;
+}
+
+/** Records per group commit at most (a script's arguments stay small). */
+const MAX_GROUP = 64;
 
 // Every key of the audit log carries the hash tag {audit}: the stream, the outbox and its jobs sit
 // on one Cluster slot, so extending the chain and enqueueing its webhooks is one atomic script.
 const SCRIPTS = {
   /**
-   * Extends the chain atomically: reads the head (the last entry's hash, or genesis); when the
-   * caller chained to an expected head (ARGV[4]) that is no longer the head, answers {0}; else
-   * appends with the caller's hash (ARGV[5]) or one computed here — SHA-256 of head + "\n" + the
-   * canonical event — and enqueues the record's webhook jobs.
-   * KEYS: stream, outbox, jobs. ARGV: canonical event JSON, now, genesis, expected head or '',
-   * hash or '', (job id, job JSON)… Answers {1, stream id, prev_hash, hash}.
+   * Group commit: appends the records of several requests to the chain, in order, with their webhook
+   * jobs and — on standalone Redis — every store write those records authorize, in one atomic
+   * script. Reads the head (the last entry's hash, or genesis); when the caller chained the records
+   * to an expected head that is still the head, keeps the caller's hashes, else computes each here —
+   * SHA-256 of head + "\n" + the canonical event — so racing writers still form one chain.
+   * KEYS: stream, outbox, jobs, then one key per write. ARGV: genesis, now, expected head or '',
+   * record count, write count, then per record (canonical event JSON, hash or '', job count,
+   * (job id, job JSON)…), then per write (op, TTL ms, value). Answers {prev head, hash…}.
    */
-  auditAppend: {
-    keys: 3,
+  auditCommit: {
+    keys: undefined,
     lua: `${SHA256_LUA}
+${APPLY_WRITES_LUA}
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-local head = ARGV[3]
+local head = ARGV[1]
 if #last > 0 then
   local fields = last[1][2]
   for i = 1, #fields, 2 do if fields[i] == 'h' then head = fields[i + 1] end end
 end
-if ARGV[4] ~= '' and head ~= ARGV[4] then return {0} end
-local hash = ARGV[5]
-if hash == '' then hash = sha256(head .. '\\n' .. ARGV[1]) end
-local id = redis.call('XADD', KEYS[1], '*', 'p', head, 'h', hash, 'r', ARGV[1])
-for i = 6, #ARGV, 2 do
-  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
-  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[i])
+local compute = ARGV[3] == '' or head ~= ARGV[3]
+local out = {head}
+local a = 6
+for r = 1, tonumber(ARGV[4]) do
+  local canonical, hash, jobs = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+  if compute or hash == '' then hash = sha256(head .. '\\n' .. canonical) end
+  redis.call('XADD', KEYS[1], '*', 'p', head, 'h', hash, 'r', canonical)
+  for j = 1, jobs do
+    redis.call('HSET', KEYS[3], ARGV[a + 1 + 2 * j], ARGV[a + 2 + 2 * j])
+    redis.call('ZADD', KEYS[2], ARGV[2], ARGV[a + 1 + 2 * j])
+  end
+  table.insert(out, hash)
+  head = hash
+  a = a + 3 + 2 * jobs
 end
-return {1, id, head, hash}`,
+applyWrites(3, a - 1, tonumber(ARGV[5]))
+return out`,
   },
   /** SHA-256 of ARGV[1], for checking the Lua implementation against Node's. */
   auditSha256: { keys: 0, lua: `${SHA256_LUA}\nreturn sha256(ARGV[1])` },
@@ -56,7 +83,7 @@ return out`,
 } as const;
 
 interface Scripts {
-  auditAppend(stream: string, outbox: string, jobs: string, ...args: string[]): Promise<[0] | [1, string, string, string]>;
+  auditCommit(keyCount: number, ...keysThenArgs: string[]): Promise<string[]>;
   auditSha256(input: string): Promise<string>;
   auditClaim(outbox: string, jobs: string, now: string, leaseEnd: string, max: string): Promise<string[]>;
 }
@@ -83,8 +110,18 @@ export class RedisAuditLog implements AuditLog {
   /** The head as this instance last wrote it (a guess: another writer may have moved it). */
   #head: string | undefined;
 
-  constructor(client: Redis | Cluster, prefix: string) {
-    for (const [name, { keys, lua }] of Object.entries(SCRIPTS)) client.defineCommand(name, { numberOfKeys: keys, lua });
+  /** Records waiting for the next group commit, and whether one is under way. */
+  readonly #queue: Pending[] = [];
+  #flushing = false;
+  #scheduled = false;
+
+  /** `owner`: the store backend on the same connection, whose write batches may join a commit. */
+  constructor(
+    client: Redis | Cluster,
+    prefix: string,
+    private readonly owner?: Backend,
+  ) {
+    for (const [name, { keys, lua }] of Object.entries(SCRIPTS)) client.defineCommand(name, keys === undefined ? { lua } : { numberOfKeys: keys, lua });
     this.#client = client as Client;
     this.#stream = `${prefix}{audit}:stream`;
     this.#outbox = `${prefix}{audit}:outbox`;
@@ -93,20 +130,73 @@ export class RedisAuditLog implements AuditLog {
   }
 
   /**
-   * Appends with the hash computed here when this instance's last known head is still the head
-   * (the common case: one writer at a time); otherwise lets the server-side script chain it, which
-   * cannot lose a race. Either way the record is linked exactly once, atomically with its jobs.
+   * Appends a record, with its webhook jobs, by group commit: records of concurrent requests are
+   * chained and stored by one script call (the chain order is the queue order), and each request
+   * waits for its own record to be durable. A batch of store writes on this connection (standalone
+   * Redis) joins the same script, so the record and what it authorizes are stored together or not
+   * at all; otherwise the batch is committed once the record is durable. A failed commit fails
+   * every request in it.
    */
-  async append(event: AuditEvent, jobs: readonly OutboxJob[]): Promise<ChainedAuditRecord> {
-    const jobArgs = jobs.flatMap((job) => [job.id, JSON.stringify(job)]);
-    const canonical = canonicalJson(event);
-    const append = (expectedHead: string, hash: string) =>
-      this.#client.auditAppend(this.#stream, this.#outbox, this.#jobs, canonical, String(Date.now()), GENESIS_HASH, expectedHead, hash, ...jobArgs);
-    let result = this.#head === undefined ? undefined : await append(this.#head, hashCanonical(canonical, this.#head));
-    if (result?.[0] !== 1) result = await append('', '');
-    const [, , prevHash, hash] = result as [1, string, string, string];
-    this.#head = hash;
-    return { ...event, prev_hash: prevHash, hash };
+  append(event: AuditEvent, jobs: readonly OutboxJob[], batch?: WriteBatch): Promise<ChainedAuditRecord> {
+    const joins = batch !== undefined && batch.backend === this.owner && !(this.#client instanceof Cluster);
+    const record = new Promise<ChainedAuditRecord>((resolve, reject) => {
+      this.#queue.push({ event, canonical: canonicalJson(event), jobArgs: jobs.flatMap((job) => [job.id, JSON.stringify(job)]), writes: joins ? batch.writes : [], resolve, reject });
+    });
+    this.#schedule();
+    if (!batch) return record;
+    if (joins) return batch.commit(() => record.then(() => undefined)).then(() => record);
+    return record.then(async (stored) => {
+      await batch.commit();
+      return stored;
+    });
+  }
+
+  #schedule(): void {
+    if (this.#flushing || this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => void this.#flush());
+  }
+
+  /** One commit in flight at a time: what queues meanwhile goes in the next one. */
+  async #flush(): Promise<void> {
+    this.#scheduled = false;
+    const group = this.#queue.splice(0, MAX_GROUP);
+    if (group.length === 0) return;
+    this.#flushing = true;
+    try {
+      await this.#commit(group);
+    } finally {
+      this.#flushing = false;
+      if (this.#queue.length) this.#schedule();
+    }
+  }
+
+  async #commit(group: readonly Pending[]): Promise<void> {
+    let head = this.#head;
+    const hashes = group.map((entry) => (head === undefined ? '' : (head = hashCanonical(entry.canonical, head))));
+    const writes = group.flatMap((entry) => entry.writes);
+    const { keys, args } = encodeWrites(writes);
+    try {
+      const [prevHead, ...chained] = await this.#client.auditCommit(
+        3 + keys.length,
+        this.#stream,
+        this.#outbox,
+        this.#jobs,
+        ...keys,
+        GENESIS_HASH,
+        String(Date.now()),
+        this.#head ?? '',
+        String(group.length),
+        String(writes.length),
+        ...group.flatMap((entry, i) => [entry.canonical, hashes[i]!, String(entry.jobArgs.length / 2), ...entry.jobArgs]),
+        ...args,
+      );
+      this.#head = chained.at(-1);
+      group.forEach((entry, i) => entry.resolve({ ...entry.event, prev_hash: i === 0 ? prevHead! : chained[i - 1]!, hash: chained[i]! }));
+    } catch (err) {
+      this.#head = undefined;
+      for (const entry of group) entry.reject(err);
+    }
   }
 
   /** SHA-256 computed by the server-side script (to check it against Node's). */

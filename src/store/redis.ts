@@ -1,7 +1,9 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { AuditLog } from '../audit/log.js';
-import type { Backend } from './backend.js';
+import { linkIds, type Backend, type LinkedRead, type LinkedValues } from './backend.js';
 import { RedisAuditLog } from './redis-audit.js';
+import { APPLY_WRITES_LUA, encodeWrites, ttlMs } from './redis-writes.js';
+import type { StoreWrite } from './write-batch.js';
 
 const CONNECT_TIMEOUT_MS = 5_000;
 const retry = (attempt: number) => Math.min(attempt * 100, 1000);
@@ -54,11 +56,36 @@ for i = 1, #KEYS do
   end
 end
 return #KEYS`,
+  /** Applies a batch of writes in order (standalone only: the keys may hash to different slots). */
+  storeCommit: `${APPLY_WRITES_LUA}
+applyWrites(0, 0, #KEYS)
+return #KEYS`,
+  /**
+   * GET KEYS[1], GET each further key, and EXISTS for each id of the value's ARGV[1] array, as key
+   * ARGV[2]..id..ARGV[3] (standalone only: those keys are not declared). Decodes the JSON in Lua.
+   */
+  storeReadLinked: `
+local value = redis.call('GET', KEYS[1])
+local also = {}
+for i = 2, #KEYS do also[i - 1] = redis.call('GET', KEYS[i]) end
+local linked = {}
+if value then
+  local ok, doc = pcall(cjson.decode, value)
+  if ok and type(doc) == 'table' and type(doc[ARGV[1]]) == 'table' then
+    for _, id in ipairs(doc[ARGV[1]]) do
+      if type(id) == 'string' then linked[#linked + 1] = redis.call('EXISTS', ARGV[2] .. id .. ARGV[3]) end
+    end
+  end
+end
+return { value, also, linked }`,
   /** SET NX; answers the value stored afterwards. */
   storeSetIfAbsent: `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return ARGV[1] end
 return redis.call('GET', KEYS[1])`,
 } as const;
+
+/** Scripts whose number of keys each call gives (the others take exactly one). */
+const VARIADIC = new Set(['storeAddToSets', 'storeCommit', 'storeReadLinked']);
 
 interface Scripts {
   storePutEntity(key: string, json: string, ttlMs: string): Promise<unknown>;
@@ -66,14 +93,18 @@ interface Scripts {
   storeAddToSet(key: string, member: string, ttlMs: string): Promise<unknown>;
   storeSetIfAbsent(key: string, value: string): Promise<string>;
   storeAddToSets(count: number, ...keysThenArgs: string[]): Promise<number>;
+  storeCommit(count: number, ...keysThenArgs: string[]): Promise<number>;
+  storeReadLinked(count: number, ...keysThenArgs: string[]): Promise<[string | null, Array<string | null>, number[]]>;
 }
 
 type Client = (Redis | Cluster) & Scripts;
 
+/** Keys per MGET on a standalone server (a Cluster gets one GET per key). */
+const READ_CHUNK = 1000;
+
 /** Keys per UNLINK on a standalone server (a Cluster gets one UNLINK per key). */
 const DELETE_CHUNK = 1000;
 
-const ttlMs = (ttlSeconds: number | undefined) => (ttlSeconds === undefined ? '' : String(Math.max(0, Math.round(ttlSeconds * 1000))));
 
 /**
  * The {@link Backend} on Redis, standalone or Cluster. Create it with {@link connectRedis} or
@@ -85,7 +116,7 @@ export class RedisBackend implements Backend {
 
   /** Takes over a connected client; prefer the `connect*` factories. */
   constructor(client: Redis | Cluster) {
-    for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(name, name === 'storeAddToSets' ? { lua } : { numberOfKeys: 1, lua });
+    for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(name, VARIADIC.has(name) ? { lua } : { numberOfKeys: 1, lua });
     this.#client = client as Client;
   }
 
@@ -96,7 +127,7 @@ export class RedisBackend implements Backend {
 
   /** The durable audit log (a Redis Stream) on this connection, its keys under `prefix`. */
   auditLog(prefix: string): AuditLog {
-    return new RedisAuditLog(this.#client, prefix);
+    return new RedisAuditLog(this.#client, prefix, this);
   }
 
   async putEntity(key: string, json: string, ttlSeconds: number | undefined): Promise<void> {
@@ -115,6 +146,52 @@ export class RedisBackend implements Backend {
 
   async get(key: string): Promise<string | undefined> {
     return (await this.#client.get(key)) ?? undefined;
+  }
+
+  async getMany(keys: readonly string[]): Promise<Array<string | undefined>> {
+    if (keys.length === 0) return [];
+    if (this.#client instanceof Cluster && keys.length > 1) {
+      // Keys may sit on different slots: one GET each (auto-pipelined per node).
+      return Promise.all(keys.map((key) => this.get(key)));
+    }
+    const chunks: string[][] = [];
+    for (let i = 0; i < keys.length; i += READ_CHUNK) chunks.push(keys.slice(i, i + READ_CHUNK));
+    return (await Promise.all(chunks.map((chunk) => this.#client.mget(...chunk)))).flat().map((value) => value ?? undefined);
+  }
+
+  async readLinked(read: LinkedRead): Promise<LinkedValues> {
+    const { field, before, after } = read.link;
+    if (this.#client instanceof Cluster) {
+      const [value, also] = await Promise.all([this.get(read.key), this.getMany(read.also)]);
+      const linked = await Promise.all(linkIds(value, field).map(async (id) => (await this.#client.exists(before + id + after)) === 1));
+      return { value, also, linked };
+    }
+    const [value, also, linked] = await this.#client.storeReadLinked(1 + read.also.length, read.key, ...read.also, field, before, after);
+    return { value: value ?? undefined, also: also.map((v) => v ?? undefined), linked: linked.map((n) => n === 1) };
+  }
+
+  async commit(writes: readonly StoreWrite[]): Promise<void> {
+    if (writes.length === 0) return;
+    if (this.#client instanceof Cluster) {
+      // One command per key (auto-pipelined per node): the indexes first, then the entities they point to.
+      const entities = writes.filter((w) => w.op === 'putEntity');
+      await Promise.all(writes.filter((w) => w.op !== 'putEntity').map((w) => this.#apply(w)));
+      await Promise.all(entities.map((w) => this.#apply(w)));
+      return;
+    }
+    const { keys, args } = encodeWrites(writes);
+    await this.#client.storeCommit(keys.length, ...keys, ...args);
+  }
+
+  #apply(write: StoreWrite): Promise<void> {
+    if (write.op === 'putEntity') return this.putEntity(write.key, write.json, write.ttlSeconds);
+    if (write.op === 'set') return this.set(write.key, write.value, write.ttlSeconds);
+    return this.addToSet(write.key, write.member, write.ttlSeconds);
+  }
+
+  /** Whether this backend talks to a Redis Cluster (no script may span slots there). */
+  get clustered(): boolean {
+    return this.#client instanceof Cluster;
   }
 
   async set(key: string, value: string, ttlSeconds: number | undefined): Promise<void> {

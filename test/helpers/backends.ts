@@ -10,6 +10,8 @@ function withClose(backend: Backend, close: () => Promise<void>): Backend {
     getEntity: (key) => backend.getEntity(key),
     consumeEntity: (key, at) => backend.consumeEntity(key, at),
     get: (key) => backend.get(key),
+    getMany: (keys) => backend.getMany(keys),
+    readLinked: (read) => backend.readLinked(read),
     set: (key, value, ttl) => backend.set(key, value, ttl),
     setIfAbsent: (key, value) => backend.setIfAbsent(key, value),
     delete: (keys) => backend.delete(keys),
@@ -17,6 +19,7 @@ function withClose(backend: Backend, close: () => Promise<void>): Backend {
     addToSets: (entries) => backend.addToSets(entries),
     members: (key) => backend.members(key),
     removeFromSet: (key, members) => backend.removeFromSet(key, members),
+    commit: (writes) => backend.commit(writes),
     ping: () => backend.ping(),
     close,
   };
@@ -34,7 +37,11 @@ function cleaningUp(backend: Backend): Backend {
     for (const { key } of entries) written.add(key);
     return wrapped.addToSets(entries);
   };
-  return { ...wrapped, putEntity: note(wrapped.putEntity), set: note(wrapped.set), setIfAbsent: note(wrapped.setIfAbsent), addToSet: note(wrapped.addToSet), addToSets };
+  const commit: Backend['commit'] = (writes) => {
+    for (const { key } of writes) written.add(key);
+    return wrapped.commit(writes);
+  };
+  return { ...wrapped, putEntity: note(wrapped.putEntity), set: note(wrapped.set), setIfAbsent: note(wrapped.setIfAbsent), addToSet: note(wrapped.addToSet), addToSets, commit };
 }
 
 async function openCluster(): Promise<Backend> {

@@ -131,8 +131,8 @@ function form(params: Record<string, string | string[]>): URLSearchParams {
 /** An audit log that also hands every appended record to `memory` (for auditSince()). */
 function mirrored(log: AuditLog, memory: MemoryAuditSink): AuditLog {
   return {
-    append: async (event, jobs) => {
-      const record = await log.append(event, jobs);
+    append: async (event, jobs, batch) => {
+      const record = await log.append(event, jobs, batch);
       await memory.write(record);
       return record;
     },
