@@ -13,7 +13,7 @@ describe('the package exports', () => {
     ['oidc-provider-token-exchange/redis', ['connectRedis', 'connectRedisCluster']],
     ['oidc-provider-token-exchange/resource-server', ['createResourceServer', 'requireScopes', 'denyWhenImpersonated', 'AccessDenied']],
     ['oidc-provider-token-exchange/banner', ['impersonationBanner', 'renderImpersonationBanner', 'bannerElementFile']],
-  ])('%s resolves and exports what the README uses', (specifier, names) => {
+  ])('%s resolves and exports what the documentation uses', (specifier, names) => {
     const { stdout, stderr } = importInNode(`const m = await import(${JSON.stringify(specifier)}); console.log(Object.keys(m).join(' '));`);
     expect(stderr).toBe('');
     expect(stdout.split(' ')).toEqual(expect.arrayContaining(names));

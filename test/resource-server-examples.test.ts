@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { ORDERS, SUPPORT_CONSOLE, impersonate, startTestServer, type TestServer } from './helpers/server.js';
 
-/** The README's "Protecting your API" examples, as files: loaded against a test provider and run. */
+/** The examples of docs/resource-server.md ("Protecting your API"), as files: loaded against a test provider and run. */
 const EXAMPLES = ['koa', 'express', 'fetch'] as const;
 type Example = (typeof EXAMPLES)[number];
 
@@ -56,7 +56,7 @@ async function answer(response: Response) {
 
 const IMPERSONATED = 'this action is not allowed while someone else acts for the user';
 
-describe.each(EXAMPLES)('the %s example (README, Protecting your API)', (name) => {
+describe.each(EXAMPLES)('the %s example (docs/resource-server.md, Protecting your API)', (name) => {
   it('answers who acts on GET /orders', async () => {
     expect(await answer(await send[name]('GET', '/orders', impersonated))).toEqual({ status: 200, challenge: null, body: { subject: 'alice', actor: 'support' } });
     expect(await answer(await send[name]('GET', '/orders', alice))).toEqual({ status: 200, challenge: null, body: { subject: 'alice', actor: null } });
@@ -76,8 +76,8 @@ describe.each(EXAMPLES)('the %s example (README, Protecting your API)', (name) =
     expect(refused).toEqual({ status: 401, challenge: 'Bearer, DPoP algs="ES256 ES384 PS256 RS256 EdDSA Ed25519"', body: { error_description: 'an access token is required' } });
   });
 
-  it('is pasted into the README as it is', () => {
-    const readme = readFileSync('README.md', 'utf8');
+  it('is pasted into docs/resource-server.md as it is', () => {
+    const readme = readFileSync('docs/resource-server.md', 'utf8');
     const path = `examples/resource-server/${name}.ts`;
     const block = new RegExp(`<!-- example: ${path} -->\\n\`\`\`ts\\n([\\s\\S]*?)\`\`\`\\n`).exec(readme)?.[1];
     expect(block).toBe(readFileSync(path, 'utf8'));
