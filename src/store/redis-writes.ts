@@ -1,8 +1,8 @@
 import type { StoreWrite } from './write-batch.js';
 
 /**
- * A Lua function applying a batch of writes inside a script — the same effects as the backend's
- * one-key scripts (`storePutEntity`, `SET … PX`, `storeAddToSet`), in order. Write i takes its key
+ * A Lua function applying a batch of writes inside a script, in order: every store write on Redis
+ * goes through it (the backend's `storeCommit`, the audit log's group commit). Write i takes its key
  * from KEYS[k0 + i] and three arguments from ARGV[a0 + 3i - 2 …]: an op code (E entity, S set,
  * A add to set), the TTL in milliseconds ('' for none), and the value.
  */

@@ -8,55 +8,18 @@ import type { StoreWrite } from './write-batch.js';
 const CONNECT_TIMEOUT_MS = 5_000;
 const retry = (attempt: number) => Math.min(attempt * 100, 1000);
 
-// Every script takes exactly one key, so none spans Cluster slots. TTLs travel in milliseconds
-// ('' for none). JSON is passed through as an opaque string, never decoded in Lua.
+// Scripts declared with one key run anywhere; the variadic ones (a batch of writes, a linked read)
+// on standalone Redis only. TTLs travel in milliseconds ('' for none).
 const SCRIPTS = {
-  /** Replaces the entity hash: payload, no consumed mark, optional TTL. */
-  storePutEntity: `
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'p', ARGV[1])
-if ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 1`,
   /** 1 when this call set the consumed mark; 0 when missing (never created) or already consumed. */
   storeConsumeEntity: `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 return redis.call('HSETNX', KEYS[1], 'c', ARGV[1])`,
-  /** SADD, extending the set's TTL to at least ARGV[2] ms, never shortening it. */
-  storeAddToSet: `
-local existed = redis.call('EXISTS', KEYS[1])
-redis.call('SADD', KEYS[1], ARGV[1])
-if ARGV[2] == '' then
-  if existed == 1 then redis.call('PERSIST', KEYS[1]) end
-  return 1
-end
-local wanted = tonumber(ARGV[2])
-if existed == 0 then
-  redis.call('PEXPIRE', KEYS[1], wanted)
-else
-  local current = redis.call('PTTL', KEYS[1])
-  if current >= 0 and current < wanted then redis.call('PEXPIRE', KEYS[1], wanted) end
-end
+  /** One write (an entity, a value, a set member with the set's TTL rule): declared with one key, so Cluster routes it. */
+  storeWrite: `${APPLY_WRITES_LUA}
+applyWrites(0, 0, 1)
 return 1`,
-  /** storeAddToSet for several sets at once (standalone only: the keys may hash to different slots). */
-  storeAddToSets: `
-for i = 1, #KEYS do
-  local key, member, ttl = KEYS[i], ARGV[2 * i - 1], ARGV[2 * i]
-  local existed = redis.call('EXISTS', key)
-  redis.call('SADD', key, member)
-  if ttl == '' then
-    if existed == 1 then redis.call('PERSIST', key) end
-  else
-    local wanted = tonumber(ttl)
-    if existed == 0 then
-      redis.call('PEXPIRE', key, wanted)
-    else
-      local current = redis.call('PTTL', key)
-      if current >= 0 and current < wanted then redis.call('PEXPIRE', key, wanted) end
-    end
-  end
-end
-return #KEYS`,
-  /** Applies a batch of writes in order (standalone only: the keys may hash to different slots). */
+  /** Applies writes in order (standalone only: the keys may hash to different slots). */
   storeCommit: `${APPLY_WRITES_LUA}
 applyWrites(0, 0, #KEYS)
 return #KEYS`,
@@ -85,14 +48,12 @@ return redis.call('GET', KEYS[1])`,
 } as const;
 
 /** Scripts whose number of keys each call gives (the others take exactly one). */
-const VARIADIC = new Set(['storeAddToSets', 'storeCommit', 'storeReadLinked']);
+const VARIADIC = new Set(['storeCommit', 'storeReadLinked']);
 
 interface Scripts {
-  storePutEntity(key: string, json: string, ttlMs: string): Promise<unknown>;
   storeConsumeEntity(key: string, at: string): Promise<number>;
-  storeAddToSet(key: string, member: string, ttlMs: string): Promise<unknown>;
+  storeWrite(key: string, op: string, ttlMs: string, value: string): Promise<number>;
   storeSetIfAbsent(key: string, value: string): Promise<string>;
-  storeAddToSets(count: number, ...keysThenArgs: string[]): Promise<number>;
   storeCommit(count: number, ...keysThenArgs: string[]): Promise<number>;
   storeReadLinked(count: number, ...keysThenArgs: string[]): Promise<[string | null, Array<string | null>, number[]]>;
 }
@@ -130,8 +91,14 @@ export class RedisBackend implements Backend {
     return new RedisAuditLog(this.#client, prefix, this);
   }
 
+  /** One write through the write script (one key: safe on Cluster too). */
+  async #write(write: StoreWrite): Promise<void> {
+    const { keys, args } = encodeWrites([write]);
+    await this.#client.storeWrite(keys[0]!, args[0]!, args[1]!, args[2]!);
+  }
+
   async putEntity(key: string, json: string, ttlSeconds: number | undefined): Promise<void> {
-    await this.#client.storePutEntity(key, json, ttlMs(ttlSeconds));
+    await this.#write({ op: 'putEntity', key, json, ttlSeconds });
   }
 
   async getEntity(key: string): Promise<{ json: string; consumed: number | undefined } | undefined> {
@@ -175,19 +142,14 @@ export class RedisBackend implements Backend {
     if (this.#client instanceof Cluster) {
       // One command per key (auto-pipelined per node): the indexes first, then the entities they point to.
       const entities = writes.filter((w) => w.op === 'putEntity');
-      await Promise.all(writes.filter((w) => w.op !== 'putEntity').map((w) => this.#apply(w)));
-      await Promise.all(entities.map((w) => this.#apply(w)));
+      await Promise.all(writes.filter((w) => w.op !== 'putEntity').map((w) => this.#write(w)));
+      await Promise.all(entities.map((w) => this.#write(w)));
       return;
     }
     const { keys, args } = encodeWrites(writes);
     await this.#client.storeCommit(keys.length, ...keys, ...args);
   }
 
-  #apply(write: StoreWrite): Promise<void> {
-    if (write.op === 'putEntity') return this.putEntity(write.key, write.json, write.ttlSeconds);
-    if (write.op === 'set') return this.set(write.key, write.value, write.ttlSeconds);
-    return this.addToSet(write.key, write.member, write.ttlSeconds);
-  }
 
   /** Whether this backend talks to a Redis Cluster (no script may span slots there). */
   get clustered(): boolean {
@@ -220,16 +182,11 @@ export class RedisBackend implements Backend {
   }
 
   async addToSet(key: string, member: string, ttlSeconds: number | undefined): Promise<void> {
-    await this.#client.storeAddToSet(key, member, ttlMs(ttlSeconds));
+    await this.#write({ op: 'addToSet', key, member, ttlSeconds });
   }
 
   async addToSets(entries: ReadonlyArray<{ key: string; member: string; ttlSeconds: number | undefined }>): Promise<void> {
-    if (entries.length === 0) return;
-    if (this.#client instanceof Cluster) {
-      await Promise.all(entries.map((e) => this.addToSet(e.key, e.member, e.ttlSeconds)));
-      return;
-    }
-    await this.#client.storeAddToSets(entries.length, ...entries.map((e) => e.key), ...entries.flatMap((e) => [e.member, ttlMs(e.ttlSeconds)]));
+    await this.commit(entries.map((e) => ({ op: 'addToSet', key: e.key, member: e.member, ttlSeconds: e.ttlSeconds })));
   }
 
   async members(key: string): Promise<string[]> {
