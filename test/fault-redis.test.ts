@@ -5,6 +5,7 @@ import { createStore, type Store } from '../src/store/index.js';
 import { connectRedis, type RedisBackend } from '../src/store/redis.js';
 import { startRedisServer } from './helpers/redis.js';
 import { BILLING, ORDERS, ORDERS_API, impersonate, startTestServer, type HttpResult, type TestServer } from './helpers/server.js';
+import { until } from './helpers/until.js';
 
 /*
  * Fault test (issue 8): Redis is stopped under a steady load of exchanges and comes back empty.
@@ -62,19 +63,6 @@ function startLoad(actor: () => string, phase: () => string, workers = 3) {
 /** The id an audit record names a token by: a JWT's jti, an opaque token's digest. */
 const tokenIdOf = (token: string) => (token.includes('.') ? String(decodeJwt(token).jti) : auditableTokenId(token, 'opaque'));
 
-async function until(check: () => Promise<unknown>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(100);
-    }
-  }
-}
-
 describe('Redis killed under load and back empty (SPEC §3, §5)', () => {
   it('issues nothing while it is gone or after, keeps the switch off, and recovers without a restart', async () => {
     let actor = (await server.signIn('support')).access_token;
@@ -88,7 +76,7 @@ describe('Redis killed under load and back empty (SPEC §3, §5)', () => {
     const issuedWhileDown = server.issuedCount();
     await redis.start();
     phase = 'reconnecting';
-    await until(() => backend.ping());
+    await until(() => backend.ping(), 15_000);
     phase = 'back';
     await sleep(600);
     await load.stop();

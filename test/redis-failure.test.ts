@@ -4,20 +4,12 @@ import { createStore, type Store } from '../src/store/index.js';
 import { connectRedis } from '../src/store/redis.js';
 import { BILLING, ORDERS_API, impersonate, startTestServer, type TestServer } from './helpers/server.js';
 import { startRedisServer } from './helpers/redis.js';
+import { until } from './helpers/until.js';
 
 /** A Redis this test owns, stopped and started again under a running provider (SPEC §3 failure). */
 let redis: Awaited<ReturnType<typeof startRedisServer>>;
 let store: Store;
 let server: TestServer;
-
-async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('condition not met in time');
-}
 
 beforeAll(async () => {
   redis = await startRedisServer();

@@ -5,6 +5,7 @@ import { connectRedis } from '../src/store/redis.js';
 import { startRedisServer } from './helpers/redis.js';
 import { expectRefusal } from './helpers/refusal.js';
 import { BILLING, impersonate, startTestServer, type TestServer } from './helpers/server.js';
+import { until } from './helpers/until.js';
 
 /*
  * Issue 8, finding 3: an operator's "off" survives a Redis that lost its data; a store that came
@@ -18,19 +19,6 @@ let redis: Awaited<ReturnType<typeof startRedisServer>>;
 let stores: Store[];
 let a: TestServer;
 let b: TestServer;
-
-async function until(check: () => Promise<unknown>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
 
 async function restartEmpty(): Promise<void> {
   await redis.stop();
