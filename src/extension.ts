@@ -24,7 +24,8 @@ import { ConfigurationError, resolveOptions, type ResolvedOptions, type TokenExc
 import { GRANT_PARAMETERS, IMPERSONATION_AMR, REPEATABLE_PARAMETERS, TOKEN_EXCHANGE_GRANT } from './constants.js';
 import { createTokenExchangeHandler } from './exchange/grant.js';
 import { createEndpointGuard } from './exchange/guard.js';
-import { auditableTokenId } from './exchange/issue.js';
+import { auditableTokenId } from './exchange/token-ids.js';
+import { createIdTokenRecorder } from './lifecycle/id-token-records.js';
 import { createIssuerKeys } from './exchange/keys.js';
 import { createImpersonationRules } from './exchange/impersonation-rules.js';
 import { providerTokenLookup } from './exchange/provider-lookup.js';
@@ -298,6 +299,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         isEnabled: () => life.isEnabled(),
         add: (record, ttl) => store.impersonations.add(record, ttl),
         addJwt: (jti, grantId, ttl) => store.impersonations.addJwt(jti, grantId, ttl),
+        get: (grantId) => store.impersonations.get(grantId),
       },
       verify: {
         keys,
@@ -355,6 +357,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         store.impersonations.attachSession(code.grantId, code.sessionUid, Math.floor(Date.now() / 1000)).catch(() => undefined);
       }
     });
+    provider.use(createIdTokenRecorder({ record: (id, grantId, ttl) => store.impersonations.addJwt(id, grantId, ttl), logger }));
     provider.use(
       createLifecycleEndpoints({
         provider,

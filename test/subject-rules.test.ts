@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { JWK } from 'jose';
 import { expectRefusal } from './helpers/refusal.js';
 import { now, signJwt, testKeys } from './helpers/keys.js';
+import { idTokenRecordId } from '../src/exchange/token-ids.js';
 import { ORDERS_API, startTestServer, SUPPORT_CONSOLE, TokenType, impersonate, type TestServer } from './helpers/server.js';
 
 const SAME_ANSWER = 'subject cannot be impersonated by this actor';
@@ -66,8 +67,20 @@ describe('the subject: every refusal reads the same (SPEC §1–2)', () => {
     expect(record.subject).toBe('bob');
   });
 
+  /**
+   * An ID token with `may_act`, as a host's claims would give one, recorded under alice's sign-in
+   * grant the way the provider records the ID tokens of its token endpoint.
+   */
+  async function aliceIdTokenWithMayAct(mayAct: Record<string, unknown>): Promise<string> {
+    const subjectToken = await signJwt(providerKey, { iss: server.issuer, sub: 'alice', aud: SUPPORT_CONSOLE.id, iat: now(), exp: now() + 600, may_act: mayAct });
+    const signedIn = await server.signIn('alice');
+    const grantId = (await server.reference.provider.AccessToken.find(signedIn.access_token))!.grantId!;
+    await server.reference.exchange.store.impersonations.addJwt(idTokenRecordId(subjectToken, undefined), grantId, 600);
+    return subjectToken;
+  }
+
   it('refuses an actor that may_act in the subject token does not name (RFC 8693 §4.4)', async () => {
-    const subjectToken = await signJwt(providerKey, { iss: server.issuer, sub: 'alice', aud: SUPPORT_CONSOLE.id, iat: now(), exp: now() + 600, may_act: { sub: 'admin' } });
+    const subjectToken = await aliceIdTokenWithMayAct({ sub: 'admin' });
     await expectRefusal(
       server,
       () => server.exchange(impersonate(support, 'alice', { subject_token: subjectToken, subject_token_type: TokenType.idToken })),
@@ -76,7 +89,7 @@ describe('the subject: every refusal reads the same (SPEC §1–2)', () => {
   });
 
   it('honours may_act naming the actor', async () => {
-    const subjectToken = await signJwt(providerKey, { iss: server.issuer, sub: 'alice', aud: SUPPORT_CONSOLE.id, iat: now(), exp: now() + 600, may_act: { sub: 'support' } });
+    const subjectToken = await aliceIdTokenWithMayAct({ sub: 'support' });
     const result = await server.exchange(impersonate(support, 'alice', { subject_token: subjectToken, subject_token_type: TokenType.idToken, scope: 'openid' }));
     expect(result.status).toBe(200);
   });

@@ -11,8 +11,11 @@ export interface BrowserConfigDependencies {
   readonly interactionPath: string;
   /** Claims an exchanged token was issued with (set by the grant), when this token is one. */
   readonly exchangeClaims: (token: object) => Record<string, unknown> | undefined;
-  /** Records a browser impersonation's JWT access token by `jti`, so introspection sees its revocation. */
-  readonly recordJwt: (jti: string, grantId: string, ttlSeconds: number) => Promise<void>;
+  /**
+   * Records a JWT access token by `jti` under its grant (none for client credentials), so that
+   * introspection sees its revocation and the token-exchange grant accepts it only while it lives.
+   */
+  readonly recordJwt: (jti: string, grantId: string | undefined, ttlSeconds: number) => Promise<void>;
 }
 
 type Ctx = KoaContextWithOIDC | undefined;
@@ -199,11 +202,15 @@ export function composeBrowserConfiguration(host: Configuration, deps: BrowserCo
       const theirs = hostExtraClaims ? await hostExtraClaims(ctx, token) : undefined;
       const own = deps.exchangeClaims(token);
       if (own) return { ...theirs, ...own };
-      const record = await browserRecord(ctx, (token as { grantId?: unknown }).grantId);
-      if (!record) return theirs;
-      const model = token as unknown as { jti: string; format?: string; kind: string };
-      if (model.kind === 'AccessToken' && model.format === 'jwt') await deps.recordJwt(model.jti, record.grantId, Math.max(1, record.expiresAt - epoch()));
-      return { ...theirs, ...impersonationClaims(record) };
+      const model = token as unknown as { jti: string; format?: string; kind: string; grantId?: string; exp?: number; expiration: number };
+      const record = await browserRecord(ctx, model.grantId);
+      // Every JWT access token of the provider's own flows is recorded too: a JWT carries no
+      // revocation state (RFC 7519), and without a record RFC 7009 revocation would change nothing.
+      if (model.format === 'jwt') {
+        const ttl = record ? record.expiresAt - epoch() : model.exp ? model.exp - epoch() : model.expiration;
+        await deps.recordJwt(model.jti, record?.grantId ?? model.grantId, Math.max(1, ttl));
+      }
+      return record ? { ...theirs, ...impersonationClaims(record) } : theirs;
     },
     claims: { ...hostClaims, openid: [...new Set([...openidClaims, 'act', 'impersonation'])] },
     extraClientMetadata: {

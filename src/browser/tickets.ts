@@ -280,6 +280,7 @@ export function createTicketService(deps: Dependencies) {
         grantId,
         impersonationId: record.impersonationId,
         actors: [record.actor],
+        actorAccount: record.actor,
         subject: record.subject,
         clientId: record.clientId,
         reason: record.reason,

@@ -19,6 +19,7 @@ import {
   assertMayAct,
   assertSubjectActive,
   assertSubjectTokenRevocable,
+  assertTracked,
   grantedScopes,
   lifetimeSeconds,
   subjectScopeLimit,
@@ -33,6 +34,8 @@ export interface ImpersonationRegistry {
   isEnabled(): Promise<boolean>;
   add(record: ImpersonationRecord, ttlSeconds: number): Promise<void>;
   addJwt(jti: string, grantId: string, ttlSeconds: number): Promise<void>;
+  /** The live record of an exchanged token's grant (a chained subject token's impersonation). */
+  get(grantId: string): Promise<ImpersonationRecord | undefined>;
 }
 
 /** What the grant needs, injected once at registration. */
@@ -130,6 +133,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
       throw invalidRequest('actor_token_audience', 'actor_token was not issued to this client', `client ${clientId}`);
     }
     assertActorTokenUnchained(actor);
+    assertTracked(actor, 'actor');
     return actor;
   }
 
@@ -150,6 +154,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     if (!actor && !isIssuedTo(token, clientId, deps.resourceServers.servedBy(clientId))) {
       throw invalidRequest('subject_token_audience', 'subject_token was not issued to this client', `client ${clientId}`);
     }
+    assertTracked(token, 'subject');
     const id = await deps.rules.accountIdOf(token);
     if (id === undefined) throw subjectRefused('subject_unknown', `${token.issuer} ${token.sub} maps to no account`);
     attempt.subject = id;
@@ -171,7 +176,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     const access = await deps.rules.access({ actor: actorAccount, subject: subjectAccount, approvalId: request.approvalId, mode: request.impersonationMode });
     const act = wrapActor({ sub: actor.sub, iss: actor.ownIssuer ? undefined : actor.issuer }, undefined);
     const impersonation: ImpersonationFacts = { id: randomUUID(), reason: request.reason, started_at: epoch(), ...(access.mode === 'read' ? { mode: 'read' as const } : {}) };
-    return { actorAccount, subjectAccount, act, impersonation, access, fresh: true };
+    return { actorAccount, subjectAccount, act, impersonation, access, fresh: true, person: actorAccount.id };
   }
 
   /**
@@ -208,7 +213,9 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     assertMayAct(subject.token?.mayAct, { sub: acting.sub, iss: acting.iss ?? deps.verify.ownIssuer, clientId: ctx.oidc.client.clientId });
     const act = wrapActor(acting, prior);
     assertChainLength(act, policy);
-    return { actorAccount, subjectAccount, act, impersonation, access, fresh: false };
+    // The person who started the chain stays the one the cascade re-reads (SPEC §3).
+    const person = subject.token?.grantId === undefined ? undefined : (await deps.registry.get(subject.token.grantId))?.actorAccount;
+    return { actorAccount, subjectAccount, act, impersonation, access, fresh: false, person };
   }
 
   /** Delegation without impersonation: the client (or a service actor) acts with the subject's own token. */
@@ -220,7 +227,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
       assertMayAct(subject.token?.mayAct, { sub: actor.sub, iss: actor.issuer, clientId: ctx.oidc.client.clientId });
     }
     const act = actor ? wrapActor({ sub: actor.sub, iss: actor.ownIssuer ? undefined : actor.issuer }, undefined) : undefined;
-    return { actorAccount: undefined, subjectAccount, act, impersonation: undefined, access: undefined, fresh: false };
+    return { actorAccount: undefined, subjectAccount, act, impersonation: undefined, access: undefined, fresh: false, person: undefined };
   }
 
   /** RFC 9449 §4.3: a DPoP proof, when sent, binds the issued token to the proof's key. */
@@ -317,6 +324,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
       sources: [actor?.grantId, subject.token?.grantId].filter((id): id is string => id !== undefined),
       approvalId: decision.access?.approval?.id,
       startedBy: decision.fresh ? { name: decision.actorAccount?.name } : undefined,
+      actorAccount: decision.person,
     };
   }
 
@@ -335,6 +343,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
             grantId: issued.grantId,
             impersonationId: plan.impersonation?.id ?? issued.grantId,
             actors: actorChain(plan.act).map((a) => a.sub),
+            ...(plan.actorAccount ? { actorAccount: plan.actorAccount } : {}),
             subject: plan.subjectId,
             clientId: ctx.oidc.client.clientId,
             reason: plan.impersonation?.reason,

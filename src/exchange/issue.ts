@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { FindAccount, TokenEndpointGrantContext } from 'oidc-provider';
 import { TOKEN_EXCHANGE_GRANT, TokenType } from '../constants.js';
 import { withWriteBatch, type WriteBatch } from '../store/write-batch.js';
@@ -6,6 +6,9 @@ import type { ActClaim } from './act.js';
 import type { RequestedTokenType } from './request.js';
 import type { Target } from './targets.js';
 import type { ImpersonationFacts } from './verify.js';
+import { auditableTokenId, exchangedJwtId } from './token-ids.js';
+
+export { auditableTokenId } from './token-ids.js';
 
 /** Everything decided about the token to issue. */
 export interface IssuePlan {
@@ -24,6 +27,8 @@ export interface IssuePlan {
   readonly approvalId?: string | undefined;
   /** Set when this exchange starts an impersonation: the actor as the subject will be told. */
   readonly startedBy?: { readonly name: string | undefined } | undefined;
+  /** The local account of the person who started the impersonation (absent when a service acts). */
+  readonly actorAccount?: string | undefined;
 }
 
 /** What is known of a token before it is saved: enough for the audit record and the index. */
@@ -31,9 +36,9 @@ export interface AboutToIssue {
   /** The id the audit trail names (see {@link auditableTokenId}). */
   readonly tokenId: string;
   readonly expiresAt: number;
-  /** The grant backing an access token (none for an ID token). */
+  /** The grant backing the issued token. */
   readonly grantId: string | undefined;
-  /** A JWT access token's `jti`, recorded so that its revocation shows. */
+  /** A JWT's `jti` (access or ID token), recorded so that its revocation shows. */
   readonly jwtId: string | undefined;
 }
 
@@ -69,26 +74,6 @@ export class AuditBeforeIssueError extends Error {
 type Ctx = TokenEndpointGrantContext;
 
 const epoch = () => Math.floor(Date.now() / 1000);
-
-/**
- * The `jti` namespace of JWT access tokens this grant issues: `tx.` and a random id (oidc-provider's
- * own ids never hold a dot). A JWT of this provider in that namespace without a live record was
- * revoked — never mistaken for a JWT of the provider's own flows, which are not recorded (SPEC §3).
- */
-const EXCHANGED_JWT_ID = 'tx.';
-
-/** Whether a `jti` names a JWT access token issued by this grant. */
-export function isExchangedJwtId(jti: unknown): boolean {
-  return typeof jti === 'string' && jti.startsWith(EXCHANGED_JWT_ID);
-}
-
-/**
- * The token's identifier as the audit trail may hold it: a JWT's `jti`; for an opaque token, whose
- * value *is* its identifier in oidc-provider, the SHA-256 of it, so no record holds a usable token.
- */
-export function auditableTokenId(jti: string, format: string): string {
-  return format === 'jwt' ? jti : `sha256:${createHash('sha256').update(jti).digest('base64url')}`;
-}
 
 /** Claims an issued token carries: `act` (RFC 8693 §4.1) and this extension's impersonation facts. */
 function exchangeClaims(plan: IssuePlan): Record<string, unknown> {
@@ -148,7 +133,7 @@ async function issueAccessToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependenci
   });
   const model = token as unknown as { jti: string; format: string; generateTokenId(): string };
   const generated = model.generateTokenId(); // also settles model.format
-  model.jti = model.format === 'jwt' ? `${EXCHANGED_JWT_ID}${generated}` : generated;
+  model.jti = model.format === 'jwt' ? exchangedJwtId(generated) : generated;
   deps.attachClaims(token, exchangeClaims(plan));
   if (plan.proofKey) token.setThumbprint('jkt', plan.proofKey);
   const about: AboutToIssue = {
@@ -198,12 +183,28 @@ async function issueIdToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependencies, 
   // chained exchange whose subject token granted no `openid` would lose it. OIDC Core §2 requires
   // `sub` in every ID token, so it travels with the claims set after masking.
   idToken.set('sub', plan.subjectId);
-  const jti = randomUUID();
+  const jti = exchangedJwtId(randomUUID());
   idToken.set('jti', jti);
   for (const [name, value] of Object.entries(exchangeClaims(plan))) idToken.set(name, value);
 
+  // Like an access token, the ID token is recorded under a grant of its own that carries its scope
+  // and dies with whatever it was derived from: presented again as a subject or actor token, it
+  // yields no more than that scope, and nothing once the grant is revoked.
+  const { grant, grantId } = newGrant(ctx, plan);
   const expiresAt = epoch() + plan.lifetime;
-  await audit(beforeSave, { tokenId: jti, expiresAt, grantId: undefined, jwtId: undefined });
+  const batch = deps.newBatch();
+  await withWriteBatch(batch, async () => {
+    const saves = [grant.save()];
+    try {
+      await batch.untilDeferred(saves.length, saves);
+      await audit(beforeSave, { tokenId: jti, expiresAt, grantId, jwtId: jti }, batch);
+    } catch (err) {
+      batch.abandon(err);
+      await Promise.allSettled(saves);
+      throw err;
+    }
+    await Promise.all(saves);
+  });
   const value = await idToken.issue({ use: 'idtoken', expiresAt });
   return {
     access_token: value,

@@ -18,15 +18,30 @@ export function assertActorTokenUnchained(actor: VerifiedToken): void {
 }
 
 /**
- * SPEC §3: every token issued under an impersonation must end with each revocation. A subject token
- * that acts for someone (`act`, `impersonation`) is therefore accepted only when this provider
- * tracks it — an access token whose grant it knows — never an ID token or a JWT it cannot revoke
- * (such as the ID token of an impersonation or of an impersonated browser session).
+ * Every token issued under an impersonation must end with each revocation
+ * (docs/introspection-revocation.md). A subject token that acts for someone (`act`,
+ * `impersonation`) is therefore accepted only as an access token whose grant this provider knows —
+ * never an ID token (the client's proof of a sign-in, not a credential to pass on, RFC 8693 §4.1
+ * chains access tokens) nor a JWT this provider cannot revoke.
  */
 export function assertSubjectTokenRevocable(subject: VerifiedToken): void {
-  if (subject.carriesAct && subject.grantId === undefined) {
+  if (subject.carriesAct && (subject.grantId === undefined || !subject.isAccessToken)) {
     throw invalidRequest('subject_token_unrevocable', 'a subject_token that carries act must be an access token of this provider', `${subject.ownIssuer ? 'untracked' : 'foreign'} token acting for ${subject.sub}`);
   }
+}
+
+/**
+ * A token this provider signed yields nothing unless it recorded the token when it issued it: the
+ * record names the grant the token came from — whose scope limits what the token yields
+ * (RFC 8693 §2.1 leaves this to the server) and whose revocation ends everything derived from it.
+ * ID tokens the provider hands out at its authorization endpoint (implicit and hybrid flows) or that
+ * it issued before it recorded them are refused here; a trusted issuer's tokens are not concerned.
+ */
+export function assertTracked(token: VerifiedToken, role: 'actor' | 'subject'): void {
+  if (!token.ownIssuer || token.tracked) return;
+  const detail = 'an ID token of this provider without a record (not issued at its token endpoint, or its grant was revoked)';
+  if (role === 'actor') throw invalidRequest('actor_token_untracked', 'actor_token is invalid, expired or revoked', detail);
+  throw invalidRequest('subject_token_untracked', 'subject_token is invalid, expired or revoked', detail);
 }
 
 /**

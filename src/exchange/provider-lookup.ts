@@ -55,6 +55,12 @@ export function providerTokenLookup(provider: Provider, impersonations: Imperson
     async grantExists(grantId) {
       return (await provider.Grant.find(grantId)) !== undefined;
     },
+    async grantScopes(grantId) {
+      const grant = await provider.Grant.find(grantId);
+      if (!grant) return undefined;
+      const resources = Object.values((grant as { resources?: Record<string, string> }).resources ?? {});
+      return [...new Set([grant.getOIDCScope(), ...resources].flatMap((scope) => scope.split(' ')).filter(Boolean))];
+    },
     async uniqueProof(clientId, jti, expiresAt) {
       return provider.ReplayDetection.unique(clientId, jti, expiresAt);
     },

@@ -1,9 +1,10 @@
 import { decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
 import type { JWTPayload } from 'jose';
 import { TokenType } from '../constants.js';
+import { NO_GRANT } from '../store/impersonations.js';
 import { invalidRequest } from '../errors.js';
 import { readAct, type ActClaim } from './act.js';
-import { isExchangedJwtId } from './issue.js';
+import { idTokenRecordId } from './token-ids.js';
 import { audienceOf } from './targets.js';
 import type { IssuerKeys } from './keys.js';
 import type { ActorTokenType, SubjectTokenType } from './request.js';
@@ -43,6 +44,8 @@ export interface IssuedTokenLookup {
   jwtGrant(jti: string): Promise<string | undefined>;
   /** Whether the grant still exists. */
   grantExists(grantId: string): Promise<boolean>;
+  /** Every scope the grant holds (OpenID and resource scopes), or `undefined` once it is gone. */
+  grantScopes(grantId: string): Promise<readonly string[] | undefined>;
   /** The time the session behind an access token authenticated the user, if known. */
   sessionAuthTime(sessionUid: string): Promise<number | undefined>;
 }
@@ -73,6 +76,13 @@ export interface VerifiedToken {
   readonly jkt: string | undefined;
   /** The grant behind a token of this provider, when known (stored tokens, recorded JWTs). */
   readonly grantId: string | undefined;
+  /** An access token (opaque or RFC 9068), as opposed to an ID token or another JWT. */
+  readonly isAccessToken: boolean;
+  /**
+   * For a token of this provider: whether this provider recorded it when it issued it, so that its
+   * grant and scope are known and its revocation shows. Policy refuses an untracked one.
+   */
+  readonly tracked: boolean;
 }
 
 export interface VerifyContext {
@@ -137,23 +147,43 @@ async function verifyStoredToken(value: string, role: Role, context: VerifyConte
     claims: undefined,
     jkt: stored.jkt,
     grantId: stored.grantId,
+    isAccessToken: true,
+    tracked: true,
   };
 }
 
+/** What this provider recorded of one of its signed tokens: its grant and the scope it may yield. */
+interface Recorded {
+  readonly tracked: boolean;
+  readonly grantId: string | undefined;
+  /** For an ID token, which carries no `scope`: the scope of the grant it was issued under. */
+  readonly grantScopes?: readonly string[] | undefined;
+}
+
 /**
- * SPEC §3: this extension records every JWT access token it issues by `jti`, so revocation shows
- * although the JWT still verifies. One of its `jti` namespace, or one that carries `act`, without a
- * live record (and grant) was revoked; other JWT access tokens of this provider (its own flows) are
- * not recorded and pass on signature alone.
+ * This provider records every JWT access token it issues by `jti` (exchanged ones, and its own
+ * flows' through `extraTokenClaims`), so revocation shows although the JWT still verifies: one
+ * without a live record, or whose grant is gone, was revoked (docs/introspection-revocation.md).
  */
-async function recordedGrant(payload: JWTPayload, role: Role, context: VerifyContext): Promise<string | undefined> {
+async function recordedAccessToken(payload: JWTPayload, role: Role, context: VerifyContext): Promise<Recorded> {
   const grantId = typeof payload.jti === 'string' ? await context.lookup.jwtGrant(payload.jti) : undefined;
-  if (grantId === undefined) {
-    if (payload.act !== undefined || isExchangedJwtId(payload.jti)) throw invalidToken(role, 'JWT access token revoked');
-    return undefined;
-  }
+  if (grantId === undefined) throw invalidToken(role, 'JWT access token revoked, expired or never recorded');
+  if (grantId === NO_GRANT) return { tracked: true, grantId: undefined };
   if (!(await context.lookup.grantExists(grantId))) throw invalidToken(role, 'grant revoked');
-  return grantId;
+  return { tracked: true, grantId };
+}
+
+/**
+ * An ID token carries no scope (OIDC Core §2): the limits it may pass on are those of the grant it
+ * was issued under, recorded when this provider issued it (at its token endpoint, or by this grant).
+ * One without a record is untracked (policy refuses it); one whose grant is gone was revoked.
+ */
+async function recordedIdToken(value: string, payload: JWTPayload, role: Role, context: VerifyContext): Promise<Recorded> {
+  const grantId = await context.lookup.jwtGrant(idTokenRecordId(value, payload.jti));
+  if (grantId === undefined || grantId === NO_GRANT) return { tracked: false, grantId: undefined };
+  const grantScopes = await context.lookup.grantScopes(grantId);
+  if (grantScopes === undefined) throw invalidToken(role, 'grant revoked');
+  return { tracked: true, grantId, grantScopes };
 }
 
 /**
@@ -199,9 +229,17 @@ async function verifySignedJwt(value: string, type: ActorTokenType | SubjectToke
   if (type === TokenType.idToken && typ === 'at+jwt') throw invalidToken(role, 'access token presented as an ID token');
   assertNotFromTheFuture(payload, role, context.clockTolerance);
   const own = context.keys.isOwn(issuer);
-  const grantId = own && typ === 'at+jwt' ? await recordedGrant(payload, role, context) : undefined;
+  const isAccessToken = typ === 'at+jwt';
+  const recorded: Recorded = !own
+    ? { tracked: false, grantId: undefined }
+    : isAccessToken
+      ? await recordedAccessToken(payload, role, context)
+      : await recordedIdToken(value, payload, role, context);
   const clientId = typeof payload.client_id === 'string' ? payload.client_id : typeof payload.azp === 'string' ? payload.azp : undefined;
-  const scope = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : undefined;
+  // RFC 9068 §2.2.3: an access token of this provider without `scope` holds none; an ID token, the
+  // scope of its grant; a trusted issuer's JWT, what it says (no claim: no limit from it).
+  const ownAccessScopes = own && isAccessToken ? [] : undefined;
+  const scope = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : (recorded.grantScopes ?? ownAccessScopes);
   return {
     principal: own && clientId !== undefined && payload.sub === clientId && type === TokenType.accessToken ? 'client' : 'user',
     issuer,
@@ -218,7 +256,9 @@ async function verifySignedJwt(value: string, type: ActorTokenType | SubjectToke
     impersonation: readImpersonation(payload.impersonation),
     claims: payload,
     jkt: readJkt(payload.cnf),
-    grantId,
+    grantId: recorded.grantId,
+    isAccessToken,
+    tracked: recorded.tracked,
   };
 }
 

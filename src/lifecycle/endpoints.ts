@@ -3,11 +3,11 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { RequestFacts } from '../audit/recorder.js';
 import { TOKEN_EXCHANGE_GRANT } from '../constants.js';
-import { auditableTokenId } from '../exchange/issue.js';
+import { auditableTokenId } from '../exchange/token-ids.js';
 import type { IssuerKeys } from '../exchange/keys.js';
 import type { Logger } from '../observability/logger.js';
 import { audienceOf } from '../exchange/targets.js';
-import type { ImpersonationStore } from '../store/impersonations.js';
+import { NO_GRANT, type ImpersonationStore } from '../store/impersonations.js';
 import type { ImpersonationLifecycle } from './service.js';
 
 type Next = () => Promise<unknown>;
@@ -55,8 +55,11 @@ function isUnsupportedTokenType(ctx: KoaContextWithOIDC): boolean {
 export function createLifecycleEndpoints(deps: Dependencies) {
   const { provider, lifecycle, impersonations } = deps;
 
-  /** A JWT access token of this provider with a live record, or `undefined`. */
-  async function recordedJwt(value: string, ignoreExpiration: boolean): Promise<{ payload: JWTPayload; grantId: string } | undefined> {
+  /**
+   * A JWT access token of this provider with a live record, or `undefined`. A client-credentials
+   * token is recorded without a grant (`grantId` undefined).
+   */
+  async function recordedJwt(value: string, ignoreExpiration: boolean): Promise<{ payload: JWTPayload; grantId: string | undefined } | undefined> {
     const keys = deps.keys.forIssuer(provider.issuer)!;
     let payload: JWTPayload;
     try {
@@ -71,6 +74,7 @@ export function createLifecycleEndpoints(deps: Dependencies) {
     }
     const grantId = typeof payload.jti === 'string' ? await impersonations.jwtGrant(payload.jti) : undefined;
     if (grantId === undefined) return undefined;
+    if (grantId === NO_GRANT) return payload.sub === payload.client_id ? { payload, grantId: undefined } : undefined;
     const grant = await provider.Grant.find(grantId);
     if (!grant || grant.clientId !== payload.client_id || grant.accountId !== payload.sub) return undefined;
     return { payload, grantId };
@@ -91,7 +95,7 @@ export function createLifecycleEndpoints(deps: Dependencies) {
     const { payload, grantId } = found;
     const audience = audienceOf(payload.aud);
     if (!deps.policy.mayIntrospect(ctx.oidc.client!.clientId, audience)) return;
-    if (!(await stands(ctx, grantId, payload.act !== undefined))) return;
+    if (grantId !== undefined && !(await stands(ctx, grantId, payload.act !== undefined))) return;
     const jkt = (payload.cnf as { jkt?: string } | undefined)?.jkt;
     ctx.body = {
       ...payload,
@@ -123,7 +127,10 @@ export function createLifecycleEndpoints(deps: Dependencies) {
       ctx.body = { error: 'invalid_request', error_description: REVOCATION_NOT_ALLOWED };
       return;
     }
-    await lifecycle.revokeGrant(found.grantId, 'revoked_single', { actor: clientId, request: deps.requestFacts(ctx) }, { includeGrant: true });
+    // RFC 7009 §2.1 lets the server revoke what the token came from; like oidc-provider for its
+    // opaque tokens, revoking an access token revokes its grant, and with it what derives from it.
+    if (found.grantId === undefined) await impersonations.forgetJwt(String(payload.jti));
+    else await lifecycle.revokeGrant(found.grantId, 'revoked_single', { actor: clientId, request: deps.requestFacts(ctx) }, { includeGrant: true });
   }
 
   /**

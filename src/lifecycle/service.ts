@@ -140,8 +140,13 @@ export class ImpersonationLifecycle {
    * impersonate (disabled, deleted, role removed). Call it when accounts change.
    */
   async actorChanged(actorId: string, request: RequestFacts): Promise<number> {
-    if (await this.actorEligible(actorId)) return 0;
-    return this.revoke({ actor: actorId }, { request, cause: 'cascade_actor_ineligible' });
+    const account = await this.accounts.findAccount(actorId);
+    if (account && this.mayImpersonate(account)) return 0;
+    // A deleted account ends what its person started; a record that names no person (a service
+    // acting under this id) ends only when an account of that id exists and may not impersonate.
+    const records = await this.store.impersonations.list({ actor: actorId });
+    const ended = records.filter((r) => r.actorAccount === actorId || (r.actorAccount === undefined && account !== undefined));
+    return this.end(ended, 'cascade_actor_ineligible', { request });
   }
 
   /**
@@ -157,8 +162,19 @@ export class ImpersonationLifecycle {
     if (!record) return !options.impersonation;
     const human = record.actors.at(-1);
     if (human !== undefined && !enabled) return false;
-    const [eligible, sourcesStand] = await Promise.all([human === undefined || this.actorEligible(human), this.#sourcesStand(record, standing.sourcesExist)]);
+    const [eligible, sourcesStand] = await Promise.all([this.#actorStillEligible(record), this.#sourcesStand(record, standing.sourcesExist)]);
     return eligible && sourcesStand;
+  }
+
+  /**
+   * The person who started it must still exist and be allowed to impersonate (a deleted account
+   * ends it); a record naming no person — a service acting, or a record written before records
+   * named the account — is judged by its innermost actor.
+   */
+  #actorStillEligible(record: ImpersonationRecord): Promise<boolean> | boolean {
+    if (record.actorAccount !== undefined) return this.accountMayImpersonate(record.actorAccount);
+    const human = record.actors.at(-1);
+    return human === undefined || this.actorEligible(human);
   }
 
   /** Whether every grant the record derives from still exists (asked of the provider when its adapter is not this store's). */

@@ -14,6 +14,11 @@ export interface ImpersonationRecord {
   readonly impersonationId: string;
   /** Who acts: the direct actor first, then every prior actor of the `act` chain; empty for a delegation. */
   readonly actors: readonly string[];
+  /**
+   * The local account of the person who started it (a trusted issuer's actor mapped to its account):
+   * the cascade re-reads this account, and a deleted one ends it. Absent when a service acts.
+   */
+  readonly actorAccount?: string | undefined;
   readonly subject: string;
   readonly clientId: string;
   readonly reason?: string | undefined;
@@ -35,6 +40,9 @@ export interface ImpersonationRecord {
 
 /** Which live impersonations an operation applies to. */
 export type ImpersonationFilter = { actor: string } | { subject: string } | { sourceGrantId: string } | { all: true };
+
+/** What a token record holds when the token has no grant (client credentials, RFC 6749 §4.4). */
+export const NO_GRANT = '-';
 
 const ENABLED = 'impersonation-enabled';
 const STORE_MARKER = 'store-marker';
@@ -72,12 +80,13 @@ export class ImpersonationStore {
     private readonly keys: KeyLayout,
   ) {}
 
-  #indexes(record: Pick<ImpersonationRecord, 'actors' | 'subject' | 'sources'>): string[] {
+  #indexes(record: Pick<ImpersonationRecord, 'actors' | 'actorAccount' | 'subject' | 'sources'>): string[] {
     const sources = record.sources.map((grantId) => this.keys.impersonationsFromGrant(grantId));
     if (record.actors.length === 0) return sources;
+    const actors = record.actorAccount === undefined ? record.actors : [...record.actors, record.actorAccount];
     return [
       this.keys.allImpersonations(),
-      ...new Set(record.actors.map((actor) => this.keys.impersonationsOfActor(actor))),
+      ...new Set(actors.map((actor) => this.keys.impersonationsOfActor(actor))),
       this.keys.impersonationsOfSubject(record.subject),
       ...sources,
     ];
@@ -179,18 +188,27 @@ export class ImpersonationStore {
     ]);
   }
 
-  /** Records a JWT access token by `jti` under its grant, so revoking the grant removes it. */
-  async addJwt(jti: string, grantId: string, ttlSeconds: number): Promise<void> {
+  /**
+   * Records a signed token of this provider by its id (a JWT access token's `jti`, an ID token's
+   * digest) under its grant, so revoking the grant removes it. Without a grant (client credentials)
+   * it is recorded as {@link NO_GRANT} and ends with its own revocation or expiry.
+   */
+  async addJwt(jti: string, grantId: string | undefined, ttlSeconds: number): Promise<void> {
     const key = this.keys.jwt(jti);
     await this.backend.commit([
-      { op: 'addToSet', key: this.keys.grant(grantId), member: key, ttlSeconds },
-      { op: 'set', key, value: grantId, ttlSeconds },
+      ...(grantId === undefined ? [] : [{ op: 'addToSet' as const, key: this.keys.grant(grantId), member: key, ttlSeconds }]),
+      { op: 'set', key, value: grantId ?? NO_GRANT, ttlSeconds },
     ]);
   }
 
-  /** The grant of a recorded JWT access token, or `undefined` once revoked or expired. */
+  /** The grant of a recorded token ({@link NO_GRANT} for one without), or `undefined` once revoked or expired. */
   async jwtGrant(jti: string): Promise<string | undefined> {
     return this.backend.get(this.keys.jwt(jti));
+  }
+
+  /** Forgets a recorded token that has no grant (its revocation). */
+  async forgetJwt(jti: string): Promise<void> {
+    await this.backend.delete([this.keys.jwt(jti)]);
   }
 
   #knownMarker(): Promise<string> {
