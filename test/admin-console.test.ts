@@ -242,6 +242,13 @@ describe('malformed percent-encoding in console addresses', () => {
     expect(server.auditSince(mark)).toEqual([]);
   });
 
+  it.each(['/account/%E0%A4%A', '/account/impersonations%zz', '/account/approvals/respond?token=%zz'])(
+    'answers an account page address with a malformed percent-encoding as not found, never a server error: %s',
+    async (path) => {
+      expect((await get(path, new HttpBrowser())).status).toBe(404);
+    },
+  );
+
   it("ignores a revoke form's malformed back address in favour of the live impersonations page", async () => {
     await server.reference.exchange.revoke({ all: true });
     const actor = (await server.signIn('support')).access_token;
