@@ -4,7 +4,7 @@ import { errors, type Configuration, type FindAccount, type KoaContextWithOIDC }
 import type Provider from 'oidc-provider';
 import { createAccountPage, type AccountPageOptions } from './account/page.js';
 import { createAdminApi } from './admin/api.js';
-import { createAdminAuthenticator } from './admin/auth.js';
+import { createAdminAuthenticator, type AdminAuthenticator } from './admin/auth.js';
 import { createAdminConsole, type AdminConsoleOptions } from './admin/console.js';
 import { ApprovalLinks } from './approvals/links.js';
 import { createApprovalService, type ApprovalRequest, type ApprovalService, type ApprovalView } from './approvals/service.js';
@@ -166,6 +166,12 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
   let rulesRef: ReturnType<typeof createImpersonationRules> | undefined;
   /** Where the account page answers one-time approval links, once it is mounted. */
   let approvalLinkRoute: string | undefined;
+  let adminAuth: AdminAuthenticator | undefined;
+  /** The one authorization path of the admin API and the support console (docs/admin-console.md). */
+  function adminAuthenticator(): AdminAuthenticator {
+    adminAuth ??= createAdminAuthenticator(providerRef!, registered(), { clockTolerance: captured!.clockTolerance });
+    return adminAuth;
+  }
   const notifier = createSubjectNotifier(options.hooks.notifySubject, logger);
 
   const exchangedTokens: ExchangedTokenPolicy = {
@@ -428,7 +434,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         lifecycle: life,
         tickets: tickets!,
         auditLog,
-        auth: createAdminAuthenticator(providerRef!, life),
+        auth: adminAuthenticator(),
         store,
         approvals: approvals!,
         rules: rulesRef!,
@@ -437,7 +443,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       }) as unknown as Middleware;
     },
     adminApi(adminOptions) {
-      return createAdminApi({ provider: providerRef!, lifecycle: registered(), auditLog, tickets: tickets!, approvals: approvals!, requestFacts, logger, ...adminOptions });
+      return createAdminApi({ provider: providerRef!, lifecycle: registered(), auditLog, tickets: tickets!, approvals: approvals!, requestFacts, logger, auth: adminAuthenticator(), ...adminOptions });
     },
     auditLog,
     metrics,

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { HttpBrowser } from './helpers/http-browser.js';
 import { REASON, startTestServer, type TestServer } from './helpers/server.js';
 
@@ -156,5 +156,106 @@ describe('the support console (SPEC §6)', () => {
     const out = await browser.request(`${server.issuer}/admin/logout`, { form: { csrf: token } });
     expect(await out.text()).toContain('You have left the support console.');
     expect((await get('/admin/users', browser)).status).toBe(302);
+  });
+});
+
+describe('the agent, read live on every console request (SPEC §6, docs/admin-console.md)', () => {
+  const refusal = 'You may not use this console: this account may not administer impersonation.';
+  let agent: HttpBrowser;
+  let token: string;
+
+  async function as(path: string, form?: Record<string, string>) {
+    const response = await agent.request(`${server.issuer}${path}`, form ? { form: { csrf: token, ...form } } : {});
+    return { status: response.status, html: await response.text() };
+  }
+
+  beforeEach(async () => {
+    const signedIn = await signedInConsole('admin');
+    agent = signedIn.browser;
+    token = /name="csrf" value="([^"]+)"/.exec(signedIn.html)![1]!;
+    await server.reference.exchange.revoke({ all: true });
+    const actor = (await server.signIn('support')).access_token;
+    await server.exchange({ subject_token: 'bob', subject_token_type: 'urn:oidc-provider-token-exchange:token-type:user-id', actor_token: actor, actor_token_type: 'urn:ietf:params:oauth:token-type:access_token', reason: REASON, scope: 'openid' });
+  });
+  afterEach(() => server.reference.accounts.update('admin', { disabled: false, roles: ['admin', 'impersonator'] }));
+
+  const demotions: Array<[string, { disabled?: boolean; roles?: string[] }]> = [
+    ['demoted (lost the impersonator role)', { roles: ['admin'] }],
+    ['disabled', { disabled: true }],
+  ];
+  const actions: Array<[string, string, Record<string, string> | undefined]> = [
+    ['the global switch', '/admin/settings', { enabled: 'false' }],
+    ['revoking impersonations', '/admin/impersonations/revoke', { subject: 'bob', back: '/admin/impersonations' }],
+    ['the audit log', '/admin/audit', undefined],
+    ['the user search', '/admin/users?q=alice', undefined],
+    ['the Impersonate dialog', '/admin/users/alice/impersonate', undefined],
+    ['minting a ticket', '/admin/users/alice/impersonate', { reason: REASON, client_id: 'demo-app' }],
+    ['asking the user for approval', '/admin/users/alice/approvals', { reason: REASON, duration: '900' }],
+  ];
+
+  for (const [who, change] of demotions) {
+    it.each(actions)(`refuses an agent ${who} since signing in: %s, and changes nothing`, async (_, path, form) => {
+      expect((await as('/admin/settings')).status).toBe(200);
+      await server.reference.accounts.update('admin', change);
+      const mark = server.auditMark();
+      const answer = await as(path, form);
+      expect(answer.status).toBe(403);
+      expect(answer.html).toContain(`<div class="alert error" role="alert">${refusal}</div>`);
+      expect(answer.html).not.toMatch(/alice@acme|<table|imptkt_/);
+      expect(await server.reference.exchange.isEnabled()).toBe(true);
+      expect((await server.reference.exchange.list({ all: true })).map((r) => r.subject)).toEqual(['bob']);
+      expect(server.auditSince(mark).filter((r) => r.outcome === 'granted')).toEqual([]);
+      // The session is over: restoring the role does not bring it back.
+      await server.reference.accounts.update('admin', { disabled: false, roles: ['admin', 'impersonator'] });
+      expect((await as('/admin/users')).status).toBe(302);
+    });
+  }
+
+  it('audits a refused ticket from an agent demoted since signing in', async () => {
+    await server.reference.accounts.update('admin', { roles: ['admin'] });
+    const mark = server.auditMark();
+    expect((await as('/admin/users/alice/impersonate', { reason: REASON, client_id: 'demo-app' })).status).toBe(403);
+    expect(server.auditSince(mark)).toEqual([expect.objectContaining({ event: 'ticket.minted', outcome: 'denied', rule: 'actor_not_impersonator', actor: 'admin', subject: 'alice' })]);
+  });
+});
+
+describe('malformed percent-encoding in console addresses', () => {
+  const bad = '<div class="alert error" role="alert">That address is malformed.</div>';
+
+  it.each([
+    ['a user page', '/admin/users/%E0%A4%A'],
+    ['the Impersonate page', '/admin/users/%zz/impersonate'],
+  ])('answers 400 with a page for %s', async (_, path) => {
+    const page = await get(path);
+    expect(page.status).toBe(400);
+    expect(page.html).toContain(bad);
+  });
+
+  it.each([
+    ['minting a ticket', '/admin/users/%zz/impersonate', { reason: REASON, client_id: 'demo-app' }],
+    ['asking for approval', '/admin/users/%E0%A4%A/approvals', { reason: REASON, duration: '900' }],
+  ])('answers 400 with a page for %s, and nothing is asked or minted', async (_, path, form) => {
+    const mark = server.auditMark();
+    const answer = await post(path, { csrf, ...form });
+    expect(answer.status).toBe(400);
+    expect(answer.text).toContain(bad);
+    expect(server.auditSince(mark)).toEqual([]);
+  });
+
+  it.each(['/account/%E0%A4%A', '/account/impersonations%zz', '/account/approvals/respond?token=%zz'])(
+    'answers an account page address with a malformed percent-encoding as not found, never a server error: %s',
+    async (path) => {
+      expect((await get(path, new HttpBrowser())).status).toBe(404);
+    },
+  );
+
+  it("ignores a revoke form's malformed back address in favour of the live impersonations page", async () => {
+    await server.reference.exchange.revoke({ all: true });
+    const actor = (await server.signIn('support')).access_token;
+    await server.exchange({ subject_token: 'bob', subject_token_type: 'urn:oidc-provider-token-exchange:token-type:user-id', actor_token: actor, actor_token_type: 'urn:ietf:params:oauth:token-type:access_token', reason: REASON, scope: 'openid' });
+    const answer = await post('/admin/impersonations/revoke', { csrf, subject: 'bob', back: '/admin/users/%zz' });
+    expect(answer.status).toBe(200);
+    expect(answer.text).toContain('<h1>Live impersonations</h1>');
+    expect(answer.text).toContain('Ended every impersonation of bob: 1 revoked.');
   });
 });

@@ -12,7 +12,7 @@ import type { ImpersonationLifecycle } from '../lifecycle/service.js';
 import type { Logger } from '../observability/logger.js';
 import type { ImpersonationFilter } from '../store/index.js';
 import { ADMIN_SCOPE } from '../constants.js';
-import { AdminError, createAdminAuthenticator, type AdminCaller } from './auth.js';
+import { AdminError, createAdminAuthenticator, type AdminAuthenticator, type AdminCaller } from './auth.js';
 
 export { ADMIN_SCOPE };
 
@@ -116,19 +116,27 @@ export function createAdminApi(deps: {
   requestFacts: (ctx: KoaContextWithOIDC) => RequestFacts;
   logger: Logger;
   basePath?: string;
+  /** The authorization path shared with the support console; by default one of its own. */
+  auth?: AdminAuthenticator;
 }) {
   const base = deps.basePath ?? '/admin/api';
-  const auth = createAdminAuthenticator(deps.provider, deps.lifecycle);
+  const auth = deps.auth ?? createAdminAuthenticator(deps.provider, deps.lifecycle);
 
   /**
-   * RFC 6750 §3: answers who calls, or throws invalid_token / insufficient_scope. With
-   * `eligibility: false` the caller's right to impersonate is left to the minting rules, which
-   * audit a refusal (SPEC §4.1).
+   * RFC 6750 §3, RFC 9449 §7: answers who calls, or throws invalid_token / invalid_dpop_proof /
+   * insufficient_scope. With `eligibility: false` the caller's right to impersonate is left to the
+   * minting rules, which audit a refusal (SPEC §4.1).
    */
   async function authenticate(ctx: KoaContextWithOIDC, eligibility = true): Promise<AdminCaller> {
-    const match = /^Bearer ([\w.~+/-]+=*)$/i.exec(ctx.get('authorization'));
-    if (!match) throw new AdminError(401, 'invalid_token', 'a bearer access token is required');
-    return auth.authenticate(match[1]!, eligibility);
+    return auth.authenticateRequest({ method: ctx.method, url: ctx.href, authorization: ctx.get('authorization'), dpop: ctx.get('dpop') || undefined }, eligibility);
+  }
+
+  /** RFC 6750 §3 and RFC 9449 §7.1: the challenge of a 401 or 403, in the scheme at issue. */
+  function challenge(err: AdminError): string {
+    const params = [`error="${err.error}"`, `error_description="${err.description}"`];
+    if (err.status === 403) params.push(`scope="${ADMIN_SCOPE}"`);
+    if (err.scheme === 'DPoP') params.push(`algs="${auth.proofAlgorithms.join(' ')}"`);
+    return `${err.scheme} ${params.join(', ')}`;
   }
 
   /** SPEC §4.1: `POST /admin/api/tickets` → 201 `{ ticket, expires_at, login_url }`, or the refusal. */
@@ -244,9 +252,7 @@ export function createAdminApi(deps: {
       }
       ctx.status = err.status;
       ctx.body = { error: err.error, error_description: err.description };
-      if (err.status === 401 || err.status === 403) {
-        ctx.set('WWW-Authenticate', `Bearer error="${err.error}", error_description="${err.description}"${err.status === 403 ? `, scope="${ADMIN_SCOPE}"` : ''}`);
-      }
+      if (err.status === 401 || err.status === 403) ctx.set('WWW-Authenticate', challenge(err));
     }
   };
 }

@@ -311,7 +311,8 @@ ${accessChoice(facts)}
   }
 
   /** Beyond RFC 8693: the agent asks the user for approval (a plain form; every attempt audited). */
-  async function ask(ctx: Context, session: ConsoleSession, caller: AdminCaller, id: string, form: URLSearchParams): Promise<void> {
+  async function ask(ctx: Context, state: { id: string; session: ConsoleSession }, caller: AdminCaller, id: string, form: URLSearchParams): Promise<void> {
+    const { session } = state;
     const mode = form.get('mode');
     const duration = Number(form.get('duration') ?? '');
     try {
@@ -329,6 +330,7 @@ ${accessChoice(facts)}
       return userPage(ctx, session, caller, id, { kind: 'ok', text: `Asked ${id} for ${asked.mode === 'read' ? 'read-only' : 'full'} access: waiting for their answer (until ${short(asked.answer_by)}).` });
     } catch (err) {
       if (!(err instanceof ExchangeRefusal) || err.status >= 500) throw err;
+      if (!(await stillAllowed(ctx, state.id, session))) return;
       for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
       ctx.status = err.status;
       return userPage(ctx, session, caller, id, { kind: 'error', text: `Not asked: ${err.description}.` }, err.status);
@@ -339,7 +341,8 @@ ${accessChoice(facts)}
    * SPEC §4.1 from the console: the same rules as the admin API (they audit every attempt); the
    * browser goes to the ticket's login URL, or the script opens it in the new tab it prepared.
    */
-  async function impersonate(ctx: Context, session: ConsoleSession, caller: AdminCaller, id: string, form: URLSearchParams): Promise<void> {
+  async function impersonate(ctx: Context, state: { id: string; session: ConsoleSession }, caller: AdminCaller, id: string, form: URLSearchParams): Promise<void> {
+    const { session } = state;
     const wantsJson = ctx.accepts('html', 'json') === 'json';
     const reason = form.get('reason') ?? undefined;
     const clientId = form.get('client_id') ?? '';
@@ -369,6 +372,7 @@ ${accessChoice(facts)}
       }
     } catch (err) {
       if (!(err instanceof ExchangeRefusal) || err.status >= 500) throw err;
+      if (!(await stillAllowed(ctx, state.id, session))) return;
       for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
       if (wantsJson) {
         pageHeaders(ctx);
@@ -405,6 +409,8 @@ ${impersonationTable(session, live, 'Nobody is acting as anyone right now.', bac
   }
 
   async function revoke(ctx: Context, session: ConsoleSession, caller: AdminCaller, form: URLSearchParams): Promise<void> {
+    // Where to go afterwards is settled before anything is revoked: a user's page, or else the list.
+    const backTo = userOfBack(form.get('back'));
     const by = { actor: caller.accountId, request: deps.requestFacts(ctx) };
     const grant = form.get('grant');
     const actor = form.get('actor');
@@ -421,9 +427,8 @@ ${impersonationTable(session, live, 'Nobody is acting as anyone right now.', bac
       ended = await lifecycle.revoke(filter, by);
       what = actor ? `every impersonation by ${actor}` : `every impersonation of ${subject}`;
     }
-    const back = form.get('back') ?? '';
     const text = `Ended ${what}: ${ended} revoked.`;
-    if (back.startsWith(`${base}/users/`)) return userPage(ctx, session, caller, decodeURIComponent(back.slice(`${base}/users/`.length)), { kind: 'ok', text });
+    if (backTo !== undefined) return userPage(ctx, session, caller, backTo, { kind: 'ok', text });
     return impersonationsPage(ctx, session, { kind: 'ok', text });
   }
 
@@ -516,7 +521,33 @@ ${
 
   // ---- plumbing
 
-  async function signedIn(ctx: Context): Promise<{ id: string; session: ConsoleSession; caller: AdminCaller } | 'answered'> {
+  /** A user id from a path segment (RFC 3986 §2.1); a malformed percent-encoding is the client's error. */
+  function userId(segment: string): string {
+    try {
+      return decodeURIComponent(segment);
+    } catch {
+      throw new AdminError(400, 'invalid_request', 'That address is malformed.');
+    }
+  }
+
+  /** The user whose page a revoke form came from (its `back` field), or undefined for the list of live impersonations. */
+  function userOfBack(back: string | null): string | undefined {
+    const segment = back?.startsWith(`${base}/users/`) ? back.slice(`${base}/users/`.length) : undefined;
+    if (segment === undefined || !/^[^/?#]+$/.test(segment)) return undefined;
+    try {
+      return decodeURIComponent(segment);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Every console request goes through the admin authorization path (src/admin/auth.ts), read
+   * live: the session's token and grant still stand, and its account exists, is enabled and may
+   * impersonate. Only minting a ticket and asking for approval leave the account to their own rules,
+   * which audit a refusal (the admin API does the same); see {@link stillAllowed}.
+   */
+  async function signedIn(ctx: Context, eligibility: boolean): Promise<{ id: string; session: ConsoleSession; caller: AdminCaller } | 'answered'> {
     const found = await sessions.read(ctx);
     if (!found) {
       if (ctx.method === 'GET') await signIn.start(ctx, ctx.path === `${base}/login` ? `${base}/users` : ctx.originalUrl);
@@ -524,22 +555,44 @@ ${
       return 'answered';
     }
     try {
-      const caller = await deps.auth.authenticate(found.data.accessToken, false);
+      const caller = await deps.auth.authenticate(found.data.accessToken, eligibility);
       return { id: found.id, session: found.data, caller };
     } catch (err) {
       if (!(err instanceof AdminError)) throw err;
-      await sessions.destroy(ctx, found.id);
-      if (ctx.method === 'GET' && err.status === 401) await signIn.start(ctx, ctx.originalUrl);
-      else forbidden(ctx, err.status === 401 ? 'Your console session has ended. Sign in again.' : `You may not use this console: ${err.description}.`);
+      await turnAway(ctx, found.id, err);
       return 'answered';
     }
   }
 
-  function forbidden(ctx: Context, text: string): void {
+  /** Ends the console session of an agent the authorization path refused, and says so. */
+  async function turnAway(ctx: Context, sessionId: string, err: AdminError): Promise<void> {
+    await sessions.destroy(ctx, sessionId);
+    if (ctx.method === 'GET' && err.status === 401) await signIn.start(ctx, ctx.originalUrl);
+    else forbidden(ctx, err.status === 401 ? 'Your console session has ended. Sign in again.' : `You may not use this console: ${err.description}.`);
+  }
+
+  /**
+   * After the minting or approval rules refused (and audited) an attempt: whether the agent may
+   * still use the console. If not, the session ends and the answer is the refusal page, not the
+   * console's page for that user.
+   */
+  async function stillAllowed(ctx: Context, sessionId: string, session: ConsoleSession): Promise<boolean> {
+    try {
+      await deps.auth.authenticate(session.accessToken);
+      return true;
+    } catch (err) {
+      if (!(err instanceof AdminError)) throw err;
+      await turnAway(ctx, sessionId, err);
+      return false;
+    }
+  }
+
+  function forbidden(ctx: Context, text: string, status = 403): void {
     pageHeaders(ctx);
-    ctx.status = 403;
+    ctx.status = status;
     ctx.type = 'html';
-    ctx.body = layout({ title: 'Not allowed', product, assetsPath, body: html`<h1>Not allowed</h1><div class="alert error" role="alert">${text}</div><p><a class="button" href="${base}/login">Sign in</a></p>` });
+    const title = status === 400 ? 'Bad request' : 'Not allowed';
+    ctx.body = layout({ title, product, assetsPath, body: html`<h1>${title}</h1><div class="alert error" role="alert">${text}</div><p><a class="button" href="${base}/login">${status === 400 ? 'Back to the console' : 'Sign in'}</a></p>` });
   }
 
   async function callback(ctx: Context): Promise<void> {
@@ -569,14 +622,16 @@ ${
   async function route(ctx: Context, path: string): Promise<void> {
     if (ctx.method === 'GET' && (await asset(ctx, path))) return;
     if (ctx.method === 'GET' && path === '/callback') return callback(ctx);
-    const state = await signedIn(ctx);
+    // docs/admin-console.md: minting and asking leave the agent's account to their own (audited) rules.
+    const ruled = ctx.method === 'POST' && /^\/users\/[^/]+\/(impersonate|approvals)$/.test(path);
+    const state = await signedIn(ctx, !ruled);
     if (state === 'answered') return;
     const { session, caller } = state;
     if (ctx.method === 'GET') {
       if (path === '' || path === '/' || path === '/login') return ctx.redirect(`${base}/users`);
       if (path === '/users') return usersPage(ctx, session);
       const user = /^\/users\/([^/]+)(\/impersonate)?$/.exec(path);
-      if (user) return user[2] ? impersonatePage(ctx, session, caller, decodeURIComponent(user[1]!)) : userPage(ctx, session, caller, decodeURIComponent(user[1]!));
+      if (user) return user[2] ? impersonatePage(ctx, session, caller, userId(user[1]!)) : userPage(ctx, session, caller, userId(user[1]!));
       if (path === '/impersonations') return impersonationsPage(ctx, session);
       if (path === '/audit') return auditPage(ctx, session);
       if (path === '/audit/verify' && deps.auditLog) return auditPage(ctx, session, await verifyAuditChain());
@@ -594,9 +649,9 @@ ${
       return;
     }
     const impersonation = /^\/users\/([^/]+)\/impersonate$/.exec(path);
-    if (impersonation) return impersonate(ctx, session, caller, decodeURIComponent(impersonation[1]!), form);
+    if (impersonation) return impersonate(ctx, state, caller, userId(impersonation[1]!), form);
     const asking = /^\/users\/([^/]+)\/approvals$/.exec(path);
-    if (asking) return ask(ctx, session, caller, decodeURIComponent(asking[1]!), form);
+    if (asking) return ask(ctx, state, caller, userId(asking[1]!), form);
     if (path === '/impersonations/revoke') return revoke(ctx, session, caller, form);
     if (path === '/settings') {
       const enabled = form.get('enabled') === 'true';
@@ -612,8 +667,7 @@ ${
       await route(ctx, ctx.path.slice(base.length));
     } catch (err) {
       if (!(err instanceof AdminError)) throw err;
-      forbidden(ctx, err.description);
-      ctx.status = err.status;
+      forbidden(ctx, err.description, err.status);
     }
     if (ctx.body === undefined && ctx.status === 404) await next();
   };

@@ -1,9 +1,5 @@
-import { calculateJwkThumbprint, EmbeddedJWK, errors as joseErrors, jwtVerify } from 'jose';
+import { PROVIDER_PROOF_ALGORITHMS, PROVIDER_PROOF_WINDOW_SECONDS, verifyProof } from '../dpop/proof.js';
 import { ExchangeRefusal } from '../errors.js';
-
-/** RFC 9449 §4.3 proofs older or newer than this many seconds are refused. */
-const PROOF_WINDOW_SECONDS = 300;
-const ASYMMETRIC = ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512', 'EdDSA', 'Ed25519'];
 
 /** Records a proof's `jti` once; answers false when it was seen before (replay). */
 export type ReplayCheck = (clientId: string, jti: string, expiresAt: number) => Promise<boolean>;
@@ -13,8 +9,9 @@ function invalidProof(detail: string): ExchangeRefusal {
 }
 
 /**
- * Validates the `DPoP` request header for the token endpoint (RFC 9449 §4.3) and returns the
- * proof key's JWK SHA-256 thumbprint (RFC 7638), or `undefined` when no proof was sent.
+ * Validates the `DPoP` request header for the token endpoint (RFC 9449 §4.3, through the shared
+ * verifier in src/dpop/proof.ts) and returns the proof key's JWK SHA-256 thumbprint (RFC 7638), or
+ * `undefined` when no proof was sent.
  */
 export async function verifyDpopProof(input: {
   proof: string | undefined;
@@ -24,20 +21,16 @@ export async function verifyDpopProof(input: {
   replay: ReplayCheck;
 }): Promise<string | undefined> {
   if (!input.proof) return undefined;
-  let verified;
-  try {
-    verified = await jwtVerify(input.proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: ASYMMETRIC, clockTolerance: input.clockTolerance });
-  } catch (err) {
-    throw invalidProof(err instanceof joseErrors.JOSEError ? err.code : 'unverifiable');
-  }
-  const { payload, protectedHeader } = verified;
-  if (payload.htm !== 'POST') throw invalidProof('htm is not POST');
-  if (typeof payload.htu !== 'string' || payload.htu.split(/[?#]/)[0] !== input.tokenEndpoint) throw invalidProof('htu is not the token endpoint');
-  if (typeof payload.jti !== 'string' || payload.jti.length < 8) throw invalidProof('jti missing');
-  const now = Math.floor(Date.now() / 1000);
-  if (typeof payload.iat !== 'number' || Math.abs(now - payload.iat) > PROOF_WINDOW_SECONDS + input.clockTolerance) throw invalidProof('iat out of window');
-  if (!(await input.replay(input.clientId, payload.jti, now + 2 * PROOF_WINDOW_SECONDS))) throw invalidProof('replayed');
-  return calculateJwkThumbprint(protectedHeader.jwk!);
+  const checked = await verifyProof(input.proof, { method: 'POST', url: input.tokenEndpoint }, undefined, {
+    algorithms: PROVIDER_PROOF_ALGORITHMS,
+    iatWindowSeconds: PROVIDER_PROOF_WINDOW_SECONDS,
+    clockToleranceSeconds: input.clockTolerance,
+    now: Date.now,
+  });
+  if (!checked.ok) throw invalidProof(checked.detail);
+  const { jti, rememberUntil, thumbprint } = checked.proof;
+  if (!(await input.replay(input.clientId, jti, Math.ceil(rememberUntil / 1000)))) throw invalidProof('replayed');
+  return thumbprint;
 }
 
 /**

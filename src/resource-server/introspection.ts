@@ -1,4 +1,4 @@
-import { sha256 } from './digest.js';
+import { sha256 } from '../digest.js';
 import type { DenialCode } from './errors.js';
 
 export interface IntrospectionSettings {
