@@ -133,6 +133,12 @@ function exchanged(token: { gty?: unknown; clientId?: unknown; aud?: unknown; ac
     : undefined;
 }
 
+/** Whether a token carries `act` or `impersonation` (docs/browser-impersonation.md), whatever grant issued it. */
+function impersonating(token: { extra?: unknown }): boolean {
+  const extra = token.extra as Record<string, unknown> | undefined;
+  return typeof extra === 'object' && extra !== null && (extra.act !== undefined || extra.impersonation !== undefined);
+}
+
 /**
  * Creates the RFC 8693 token-exchange extension for an oidc-provider 9 instance. Options are
  * validated at once; a bad field throws a {@link ConfigurationError} that names it.
@@ -223,13 +229,14 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
             throw new errors.InvalidTarget();
           },
         },
-        // RFC 7662 §4: an exchanged token is introspected only by the resource servers it is for.
+        // RFC 7662 §4: an exchanged token, and any token of an impersonation (a browser session's
+        // come from the authorization-code grant), is introspected only by the resource servers it is for.
         introspection: {
           ...hostIntrospection,
           enabled: true,
           async allowedPolicy(ctx, client, token) {
-            const facts = exchanged(token);
-            if (facts) return exchangedTokens.mayIntrospect(client.clientId, facts.audience);
+            const model = token as { gty?: unknown; extra?: unknown; aud?: unknown };
+            if (exchanged(model) || impersonating(model)) return exchangedTokens.mayIntrospect(client.clientId, audienceOf(model.aud));
             if (hostIntrospection.allowedPolicy) return hostIntrospection.allowedPolicy(ctx, client, token);
             return client.clientAuthMethod !== 'none' || token.clientId === client.clientId;
           },
