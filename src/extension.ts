@@ -23,7 +23,7 @@ import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { ConfigurationError, resolveOptions, type ResolvedOptions, type TokenExchangeOptions } from './config.js';
 import { GRANT_PARAMETERS, IMPERSONATION_AMR, REPEATABLE_PARAMETERS, TOKEN_EXCHANGE_GRANT } from './constants.js';
 import { createTokenExchangeHandler } from './exchange/grant.js';
-import { createEndpointGuard } from './exchange/guard.js';
+import { createEndpointGuard, type GuardedPaths } from './exchange/guard.js';
 import { auditableTokenId } from './exchange/issue.js';
 import { createIssuerKeys } from './exchange/keys.js';
 import { createImpersonationRules } from './exchange/impersonation-rules.js';
@@ -163,7 +163,15 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
   const audited = new WeakSet<object>();
   let providerRef: Provider | undefined;
   let captured:
-    | { jwks: { keys: JWK[] }; findAccount: FindAccount; clockTolerance: number; sharedAdapter: boolean; authorizationPath: string; scopes: string[] }
+    | {
+        jwks: { keys: JWK[] };
+        findAccount: FindAccount;
+        clockTolerance: number;
+        sharedAdapter: boolean;
+        authorizationPath: string;
+        guardedPaths: GuardedPaths;
+        scopes: string[];
+      }
     | undefined;
   let tickets: TicketService | undefined;
   let lifecycle: ImpersonationLifecycle | undefined;
@@ -191,6 +199,11 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       clockTolerance: host.clockTolerance ?? DEFAULT_CLOCK_TOLERANCE,
       sharedAdapter: host.adapter === undefined || host.adapter === store.adapter,
       authorizationPath: host.routes?.authorization ?? '/auth',
+      guardedPaths: {
+        token: host.routes?.token ?? '/token',
+        introspection: host.routes?.introspection ?? '/token/introspection',
+        revocation: host.routes?.revocation ?? '/token/revocation',
+      },
       scopes: [...new Set(['openid', 'offline_access', ...(host.scopes ?? [])])],
     };
     const { resourceIndicators: hostIndicators, introspection: hostIntrospection = {}, revocation: hostRevocation = {} } = host.features ?? {};
@@ -333,6 +346,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         recorder,
         wasAudited: (ctx) => audited.has(ctx),
         requestFacts,
+        paths: captured.guardedPaths,
         unauthenticated: createLimiter(options.policy.unauthenticatedRateLimit, limiterStore, { failOpen: true }),
         perClient: createLimiter(options.policy.clientRateLimit, limiterStore, { failOpen: true }),
       }),
