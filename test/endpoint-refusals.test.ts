@@ -95,6 +95,16 @@ describe('token-exchange bodies oidc-provider cannot read (RFC 6749 §3.2: a for
     expect(record).toMatchObject({ client_id: SUPPORT_CONSOLE.id });
   });
 
+  it('answers a corrupt or oversized content-coded body 400, never 500, and records nothing it cannot read', async () => {
+    const bomb = gzipSync(`grant_type=${encodeURIComponent(TOKEN_EXCHANGE_GRANT)}&reason=${'a'.repeat(10_000_000)}`);
+    for (const body of [Buffer.from('not gzip at all, \u0000\u00ff'), gzipSync(form()).subarray(0, 40), bomb]) {
+      const mark = server.auditMark();
+      const result = await raw(server, '/token', { method: 'POST', headers: { authorization: basic(SUPPORT_CONSOLE), 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'gzip' }, body });
+      expect({ status: result.status, body: result.body }).toEqual({ status: 400, body: { error: 'invalid_request', error_description: ENCODED } });
+      expect(server.auditSince(mark)).toEqual([]);
+    }
+  });
+
   it('refuses and audits a token-exchange request sent as multipart/form-data', async () => {
     const body = new FormData();
     for (const [name, value] of new URLSearchParams(form())) body.append(name, value);

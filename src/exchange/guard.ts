@@ -58,7 +58,7 @@ function tooManyRequests(ctx: KoaContextWithOIDC, verdict: Extract<LimitVerdict,
 }
 
 /** RFC 9110 §8.4: oidc-provider reads a body as it comes, so a content-coded one is refused here. */
-export const CONTENT_ENCODED = 'request bodies with a Content-Encoding are not supported; send the form uncompressed';
+const CONTENT_ENCODED = 'request bodies with a Content-Encoding are not supported; send the form uncompressed';
 
 /** The `Content-Encoding` a request declares, other than `identity` (RFC 9110 §8.4.1), lower-cased. */
 function contentEncoding(ctx: KoaContextWithOIDC): string | undefined {
