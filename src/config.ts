@@ -97,7 +97,11 @@ export const policySchema = z
     rateLimit: z.union([z.literal(false), rateLimitSchema]).default({ points: 30, durationSeconds: 60 }),
     /** Introspection requests, and revocation requests, per authenticated client (counted apart). */
     clientRateLimit: z.union([z.literal(false), rateLimitSchema]).default({ points: 3000, durationSeconds: 60 }),
-    /** Token-exchange requests refused without client authentication, per IP address. */
+    /**
+     * Wrong or missing client authentication at the token (every grant), introspection and
+     * revocation endpoints, and token-exchange refusals without it, per IP address (docs/policy.md
+     * "Rate limits").
+     */
     unauthenticatedRateLimit: z.union([z.literal(false), rateLimitSchema]).default({ points: 60, durationSeconds: 60 }),
     maxActorAuthAgeSeconds: z.number().int().positive().optional(),
     requireSubjectApproval: z

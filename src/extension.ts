@@ -23,7 +23,7 @@ import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { ConfigurationError, resolveOptions, type ResolvedOptions, type TokenExchangeOptions } from './config.js';
 import { GRANT_PARAMETERS, IMPERSONATION_AMR, REPEATABLE_PARAMETERS, TOKEN_EXCHANGE_GRANT } from './constants.js';
 import { createTokenExchangeHandler } from './exchange/grant.js';
-import { createEndpointGuard } from './exchange/guard.js';
+import { createEndpointGuard, type GuardedPaths } from './exchange/guard.js';
 import { auditableTokenId } from './exchange/token-ids.js';
 import { createIdTokenRecorder } from './lifecycle/id-token-records.js';
 import { createIssuerKeys } from './exchange/keys.js';
@@ -134,6 +134,12 @@ function exchanged(token: { gty?: unknown; clientId?: unknown; aud?: unknown; ac
     : undefined;
 }
 
+/** Whether a token carries `act` or `impersonation` (docs/browser-impersonation.md), whatever grant issued it. */
+function impersonating(token: { extra?: unknown }): boolean {
+  const extra = token.extra as Record<string, unknown> | undefined;
+  return typeof extra === 'object' && extra !== null && (extra.act !== undefined || extra.impersonation !== undefined);
+}
+
 /**
  * Creates the RFC 8693 token-exchange extension for an oidc-provider 9 instance. Options are
  * validated at once; a bad field throws a {@link ConfigurationError} that names it.
@@ -158,7 +164,15 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
   const audited = new WeakSet<object>();
   let providerRef: Provider | undefined;
   let captured:
-    | { jwks: { keys: JWK[] }; findAccount: FindAccount; clockTolerance: number; sharedAdapter: boolean; authorizationPath: string; scopes: string[] }
+    | {
+        jwks: { keys: JWK[] };
+        findAccount: FindAccount;
+        clockTolerance: number;
+        sharedAdapter: boolean;
+        authorizationPath: string;
+        guardedPaths: GuardedPaths;
+        scopes: string[];
+      }
     | undefined;
   let tickets: TicketService | undefined;
   let lifecycle: ImpersonationLifecycle | undefined;
@@ -192,6 +206,11 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       clockTolerance: host.clockTolerance ?? DEFAULT_CLOCK_TOLERANCE,
       sharedAdapter: host.adapter === undefined || host.adapter === store.adapter,
       authorizationPath: host.routes?.authorization ?? '/auth',
+      guardedPaths: {
+        token: host.routes?.token ?? '/token',
+        introspection: host.routes?.introspection ?? '/token/introspection',
+        revocation: host.routes?.revocation ?? '/token/revocation',
+      },
       scopes: [...new Set(['openid', 'offline_access', ...(host.scopes ?? [])])],
     };
     const { resourceIndicators: hostIndicators, introspection: hostIntrospection = {}, revocation: hostRevocation = {} } = host.features ?? {};
@@ -230,13 +249,14 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
             throw new errors.InvalidTarget();
           },
         },
-        // RFC 7662 §4: an exchanged token is introspected only by the resource servers it is for.
+        // RFC 7662 §4: an exchanged token, and any token of an impersonation (a browser session's
+        // come from the authorization-code grant), is introspected only by the resource servers it is for.
         introspection: {
           ...hostIntrospection,
           enabled: true,
           async allowedPolicy(ctx, client, token) {
-            const facts = exchanged(token);
-            if (facts) return exchangedTokens.mayIntrospect(client.clientId, facts.audience);
+            const model = token as { gty?: unknown; extra?: unknown; aud?: unknown };
+            if (exchanged(model) || impersonating(model)) return exchangedTokens.mayIntrospect(client.clientId, audienceOf(model.aud));
             if (hostIntrospection.allowedPolicy) return hostIntrospection.allowedPolicy(ctx, client, token);
             return client.clientAuthMethod !== 'none' || token.clientId === client.clientId;
           },
@@ -334,6 +354,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         recorder,
         wasAudited: (ctx) => audited.has(ctx),
         requestFacts,
+        paths: captured.guardedPaths,
         unauthenticated: createLimiter(options.policy.unauthenticatedRateLimit, limiterStore, { failOpen: true }),
         perClient: createLimiter(options.policy.clientRateLimit, limiterStore, { failOpen: true }),
       }),

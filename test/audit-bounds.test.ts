@@ -75,7 +75,7 @@ describe('bounded fields (finding 1)', () => {
 });
 
 describe('unauthenticated refusals, per address (finding 1)', () => {
-  it('answers 429 with Retry-After once an address spends its budget, recording one summary per window', async () => {
+  it('answers 429 with Retry-After once an address spends its budget, recording one summary per window, and to every request from it until the window ends', async () => {
     const local = await startTestServer({ policy: { unauthenticatedRateLimit: { points: 2, durationSeconds: 60 } } });
     try {
       const token = (await local.signIn('support')).access_token;
@@ -105,14 +105,16 @@ describe('unauthenticated refusals, per address (finding 1)', () => {
       });
       expect(local.auditSince(mark)).toEqual([]);
 
-      // An authenticated client from the same address is answered and audited as ever.
-      await expectRefusal(local, () => local.exchange(impersonate(token, 'root')), {
-        status: 400,
-        error: 'invalid_request',
-        description: 'subject cannot be impersonated by this actor',
-        rule: 'subject_protected',
+      // The right secret from the same address waits too, so a guess over the budget learns nothing
+      // (another address is unaffected: test/endpoint-refusals.test.ts); nothing is issued or audited.
+      const issued = local.issuedCount();
+      const right = await local.exchange(impersonate(token, 'alice', { scope: 'openid' }));
+      expect({ status: right.status, body: right.body }).toEqual({
+        status: 429,
+        body: { error: 'invalid_request', error_description: 'too many unauthenticated requests from this address; retry later' },
       });
-      expect((await local.exchange(impersonate(token, 'alice', { scope: 'openid' }))).status).toBe(200);
+      expect(local.issuedCount()).toBe(issued);
+      expect(local.auditSince(mark)).toEqual([]);
     } finally {
       await local.close();
     }
@@ -145,8 +147,23 @@ describe('ids that look like credentials (finding 7)', () => {
     expect(logs.lines.slice(mark).join('\n')).not.toContain(idToken.split('.')[1]!);
   });
 
+  it('records and logs a token split by a dot, offered as a user-id subject, only as a digest', async () => {
+    const dotted = 'Xq7LmN2pR9sT4vW1yZ3a.bC5dE8fG0hJ6kM2nP4qR7st';
+    const mark = logs.lines.length;
+    const auditMark = server.auditMark();
+    const { record } = await expectRefusal(server, () => server.exchange(impersonate(actor, dotted)), {
+      status: 400,
+      error: 'invalid_request',
+      description: 'subject cannot be impersonated by this actor',
+      rule: 'subject_unknown',
+    });
+    expect(record.subject).toMatch(/^\[redacted sha256:[\w-]{16}\]$/);
+    expect(JSON.stringify(server.auditSince(auditMark))).not.toContain(dotted);
+    for (const part of dotted.split('.')) expect(logs.lines.slice(mark).join('\n')).not.toContain(part);
+  });
+
   it('records plausible account and client ids as they are', () => {
-    for (const id of ['alice', 'support-console', '8a3c2f1e-5b7d-4c9a-9e2f-1d3b5a7c9e0f', 'ann.lee@example.com', 'auth0|5f7c8ec7c33c6c004bbafe82', 'Kx9bQ2LmN4pR7sT1vW3yZ5aC']) {
+    for (const id of ['alice', 'support-console', '8a3c2f1e-5b7d-4c9a-9e2f-1d3b5a7c9e0f', 'ann.lee@example.com', 'auth0|5f7c8ec7c33c6c004bbafe82', 'Kx9bQ2LmN4pR7sT1vW3yZ5aC', 'user.name@example.com', 'first.last.2024', 'svc.orders-api.prod-eu-west-1']) {
       expect(boundIdentity(id)).toBe(id);
     }
     expect(boundFields({ reason: REASON, subject: 'alice' })).toEqual({ reason: REASON, subject: 'alice' });

@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { createStore, type Store } from '../src/store/index.js';
 import { connectRedis, type RedisBackend } from '../src/store/redis.js';
 import { captureLogs } from './helpers/logs.js';
 import { deleteKeysWithPrefix, sharedRedisUrl, startRedisServer } from './helpers/redis.js';
 import { expectRefusal } from './helpers/refusal.js';
-import { BILLING, ORDERS, ORDERS_API, SUPPORT_CONSOLE, TOKEN_EXCHANGE_GRANT, impersonate, startTestServer, type HttpResult, type TestServer } from './helpers/server.js';
+import { BILLING, ORDERS, ORDERS_API, REASON, SUPPORT_CONSOLE, TOKEN_EXCHANGE_GRANT, impersonate, startTestServer, type HttpResult, type TestServer } from './helpers/server.js';
 
 /*
  * Issue 8, findings 6 and 8: refusals that went unaudited or said the wrong thing, and the
@@ -63,6 +65,113 @@ describe('token-endpoint refusals oidc-provider makes before the grant (finding 
       { status: 400, error: 'invalid_request', description: 'only application/x-www-form-urlencoded content-type bodies are supported on POST /token', rule: 'request_malformed' },
     );
     expect(JSON.stringify(record)).not.toContain(actor);
+  });
+});
+
+describe('token-exchange bodies oidc-provider cannot read (RFC 6749 §3.2: a form, not encoded)', () => {
+  const form = () => new URLSearchParams({ grant_type: TOKEN_EXCHANGE_GRANT, ...(impersonate(actor, 'alice') as Record<string, string>) }).toString();
+  const ENCODED = 'request bodies with a Content-Encoding are not supported; send the form uncompressed';
+
+  const codings: [string, (body: string) => Buffer][] = [
+    ['gzip', (body) => gzipSync(body)],
+    ['deflate', (body) => deflateSync(body)],
+  ];
+  it.each(codings)('refuses and audits a token-exchange request whose body is %s-encoded', async (encoding, encode) => {
+    const { record } = await expectRefusal(
+      server,
+      () => raw(server, '/token', { method: 'POST', headers: { authorization: basic(SUPPORT_CONSOLE), 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': encoding }, body: encode(form()) }),
+      { status: 400, error: 'invalid_request', description: ENCODED, rule: 'request_malformed' },
+    );
+    expect(record).toMatchObject({ client_id: SUPPORT_CONSOLE.id, reason: REASON });
+    expect(JSON.stringify(record)).not.toContain(actor);
+  });
+
+  it('refuses a request whose body claims an encoding it does not have, even a readable form', async () => {
+    const { record } = await expectRefusal(
+      server,
+      () => raw(server, '/token', { method: 'POST', headers: { authorization: basic(SUPPORT_CONSOLE), 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'gzip' }, body: form() }),
+      { status: 400, error: 'invalid_request', description: ENCODED, rule: 'request_malformed' },
+    );
+    expect(record).toMatchObject({ client_id: SUPPORT_CONSOLE.id });
+  });
+
+  it('answers a corrupt or oversized content-coded body 400, never 500, and records nothing it cannot read', async () => {
+    const bomb = gzipSync(`grant_type=${encodeURIComponent(TOKEN_EXCHANGE_GRANT)}&reason=${'a'.repeat(10_000_000)}`);
+    for (const body of [Buffer.from('not gzip at all, \u0000\u00ff'), gzipSync(form()).subarray(0, 40), bomb]) {
+      const mark = server.auditMark();
+      const result = await raw(server, '/token', { method: 'POST', headers: { authorization: basic(SUPPORT_CONSOLE), 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'gzip' }, body });
+      expect({ status: result.status, body: result.body }).toEqual({ status: 400, body: { error: 'invalid_request', error_description: ENCODED } });
+      expect(server.auditSince(mark)).toEqual([]);
+    }
+  });
+
+  it('refuses and audits a token-exchange request sent as multipart/form-data', async () => {
+    const body = new FormData();
+    for (const [name, value] of new URLSearchParams(form())) body.append(name, value);
+    const { record } = await expectRefusal(
+      server,
+      () => raw(server, '/token', { method: 'POST', headers: { authorization: basic(SUPPORT_CONSOLE) }, body }),
+      { status: 400, error: 'invalid_request', description: 'only application/x-www-form-urlencoded content-type bodies are supported on POST /token', rule: 'request_malformed' },
+    );
+    expect(record).toMatchObject({ client_id: SUPPORT_CONSOLE.id, reason: REASON });
+    expect(JSON.stringify(record)).not.toContain(actor);
+  });
+});
+
+describe('wrong client authentication, per address, at every endpoint (docs/policy.md "Rate limits")', () => {
+  const UNAUTHENTICATED = { error: 'invalid_request', error_description: 'too many unauthenticated requests from this address; retry later' };
+  let local: TestServer;
+
+  beforeAll(async () => {
+    local = await startTestServer({ policy: { unauthenticatedRateLimit: { points: 3, durationSeconds: 60 } } });
+  });
+  afterAll(() => local.close());
+
+  /** A form POST from another loopback address than the tests' own (127.0.0.1): the limit is per address. */
+  function postFrom(localAddress: string, path: string, params: Record<string, string>, client: { id: string; secret: string }): Promise<HttpResult> {
+    const body = new URLSearchParams(params).toString();
+    return new Promise((resolve, reject) => {
+      const request = httpRequest(new URL(path, local.issuer), {
+        method: 'POST',
+        localAddress,
+        headers: { authorization: basic(client), 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) },
+      });
+      request.on('response', (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          const headers = new Headers();
+          for (const [name, value] of Object.entries(response.headers)) if (typeof value === 'string') headers.set(name, value);
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: response.statusCode!, headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} });
+        });
+      });
+      request.on('error', reject);
+      request.end(body);
+    });
+  }
+
+  it.each([
+    ['/token/introspection', { token: 'anything' }, '127.0.0.2'],
+    ['/token/revocation', { token: 'anything' }, '127.0.0.3'],
+    ['/token', { grant_type: 'client_credentials' }, '127.0.0.4'],
+  ])('refuses %s 429 with Retry-After once an address spent its budget of wrong client secrets, the right secret from it too; another client from that address and another address are unaffected', async (path, params, address) => {
+    const wrong = { id: SERVICE_X.id, secret: 'wrong' };
+    for (let i = 0; i < 3; i += 1) {
+      const refused = await postFrom(address, path, params, wrong);
+      expect({ status: refused.status, body: refused.body }).toEqual({ status: 401, body: { error: 'invalid_client', error_description: 'client authentication failed' } });
+    }
+    for (const client of [wrong, SERVICE_X]) {
+      const limited = await postFrom(address, path, params, client);
+      expect({ status: limited.status, body: limited.body }).toEqual({ status: 429, body: UNAUTHENTICATED });
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(limited.headers.get('www-authenticate')).toBeNull();
+      expect(limited.headers.get('cache-control')).toBe('no-store');
+    }
+    expect((await local.post(path, params, SERVICE_X)).status).toBe(200);
+    const neighbour = await postFrom(address, path, params, ORDERS_API);
+    expect(neighbour.status).not.toBe(429);
+    expect(neighbour.status).toBe((await local.post(path, params, ORDERS_API)).status);
   });
 });
 

@@ -89,14 +89,23 @@ export function boundString(value: string, max: number): string {
 }
 
 // Candidates: a JWS/JWE compact serialisation (base64url of a JSON header, always "eyJ…", and its
-// dot-separated parts), or any unbroken base64url run of 32 characters or more.
-const TOKEN_CANDIDATES = /eyJ[\w-]{8,}(?:\.[\w-]*){1,4}|[\w-]{32,}/g;
+// dot-separated parts), or a base64url run, whole or split by dots (a token cut in two to slip past
+// the run length), of 32 base64url characters or more.
+const TOKEN_CANDIDATES = /eyJ[\w-]{8,}(?:\.[\w-]*){1,4}|[\w-]+(?:\.[\w-]+)*/g;
+/** Base64url characters a candidate needs, dots not counted: oidc-provider's opaque tokens have 43. */
+const MIN_TOKEN_CHARS = 32;
 // Whatever its alphabet, an unbroken run this long is no account id.
 const LONG_RUN = /[\w+/=.-]{64,}/;
 
-/** A JWT, or random-looking base64url (upper case, lower case and digits mixed): oidc-provider's opaque tokens are 43 such characters. */
+/**
+ * A JWT, or random-looking base64url of at least {@link MIN_TOKEN_CHARS} characters once dots are
+ * dropped (upper case, lower case and digits mixed). Dotted ids (`user.name@example.com`,
+ * `first.last.2024`) stay short or unmixed.
+ */
 function isTokenShaped(run: string): boolean {
-  return (run.startsWith('eyJ') && run.includes('.')) || (/[A-Z]/.test(run) && /[a-z]/.test(run) && /[0-9]/.test(run));
+  if (run.startsWith('eyJ') && run.includes('.')) return true;
+  const chars = run.replaceAll('.', '');
+  return chars.length >= MIN_TOKEN_CHARS && /[A-Z]/.test(chars) && /[a-z]/.test(chars) && /[0-9]/.test(chars);
 }
 
 /** Whether a text holds something shaped like a token. Words, URLs, UUIDs and hex ids do not. */

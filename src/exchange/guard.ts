@@ -1,4 +1,5 @@
 import { parse as parseQuery } from 'node:querystring';
+import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { AuditRecorder, RequestFacts } from '../audit/recorder.js';
 import { TOKEN_EXCHANGE_GRANT } from '../constants.js';
@@ -56,9 +57,17 @@ function tooManyRequests(ctx: KoaContextWithOIDC, verdict: Extract<LimitVerdict,
   ctx.body = { error: 'invalid_request', error_description: description };
 }
 
-/** The request body as sent, when oidc-provider refused it unread (e.g. JSON): at most its own limit. */
-async function unreadBody(ctx: KoaContextWithOIDC): Promise<Record<string, unknown> | undefined> {
-  if (ctx.oidc.body !== undefined || ctx.method !== 'POST' || !ctx.req.readable) return undefined;
+/** RFC 9110 §8.4: oidc-provider reads a body as it comes, so a content-coded one is refused here. */
+const CONTENT_ENCODED = 'request bodies with a Content-Encoding are not supported; send the form uncompressed';
+
+/** The `Content-Encoding` a request declares, other than `identity` (RFC 9110 §8.4.1), lower-cased. */
+function contentEncoding(ctx: KoaContextWithOIDC): string | undefined {
+  const declared = ctx.get('content-encoding').trim().toLowerCase();
+  return declared === '' || declared === 'identity' ? undefined : declared;
+}
+
+/** The raw request body, at most oidc-provider's limit, or `undefined` beyond it or when unreadable. */
+async function rawBody(ctx: KoaContextWithOIDC): Promise<Buffer | undefined> {
   if ((ctx.request.length ?? 0) > BODY_LIMIT) return undefined;
   const chunks: Buffer[] = [];
   let size = 0;
@@ -69,11 +78,89 @@ async function unreadBody(ctx: KoaContextWithOIDC): Promise<Record<string, unkno
       if (size > BODY_LIMIT) return undefined;
       chunks.push(chunk as Buffer);
     }
-    const text = Buffer.concat(chunks).toString('utf8');
-    const parsed: unknown = ctx.is('json') ? JSON.parse(text) : parseQuery(text);
-    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
+  }
+  return Buffer.concat(chunks);
+}
+
+/** A content-coded body decoded, within oidc-provider's limit; `undefined` when it is not what it claims. */
+function decoded(encoding: string, raw: Buffer): Buffer | undefined {
+  const limit = { maxOutputLength: BODY_LIMIT };
+  const decoders: Record<string, ((buffer: Buffer) => Buffer)[]> = {
+    gzip: [(b) => gunzipSync(b, limit)],
+    'x-gzip': [(b) => gunzipSync(b, limit)],
+    deflate: [(b) => inflateSync(b, limit), (b) => inflateRawSync(b, limit)],
+    br: [(b) => brotliDecompressSync(b, limit)],
+  };
+  for (const decode of decoders[encoding] ?? []) {
+    try {
+      return decode(raw);
+    } catch {
+      // not this coding (or beyond the limit): try the next, else read it as sent
+    }
+  }
+  return undefined;
+}
+
+/** The fields of a `multipart/form-data` body (RFC 7578), text parts only. */
+function multipartFields(text: string, contentType: string): Record<string, string | string[]> | undefined {
+  const match = /;\s*boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
+  const boundary = match?.[1] ?? match?.[2];
+  if (!boundary) return undefined;
+  const fields: Record<string, string | string[]> = {};
+  for (const part of text.split(`--${boundary}`)) {
+    const split = part.indexOf('\r\n\r\n');
+    const name = split < 0 ? undefined : /\bname="([^"]*)"/i.exec(part.slice(0, split))?.[1];
+    if (name === undefined) continue;
+    const value = part.slice(split + 4).replace(/\r\n$/, '');
+    const earlier = fields[name];
+    fields[name] = earlier === undefined ? value : [earlier, value].flat();
+  }
+  return fields;
+}
+
+const unread = new WeakMap<object, Record<string, unknown> | undefined>();
+
+/**
+ * The request body as sent, when oidc-provider refused it unread (JSON, multipart) or before it
+ * reads it (a content-coded body, decoded): at most its own limit, read once per request.
+ */
+async function unreadBody(ctx: KoaContextWithOIDC): Promise<Record<string, unknown> | undefined> {
+  if (unread.has(ctx)) return unread.get(ctx);
+  let parsed: Record<string, unknown> | undefined;
+  const oidc = ctx.oidc as KoaContextWithOIDC['oidc'] | undefined;
+  if (oidc?.body === undefined && ctx.method === 'POST' && ctx.req.readable) {
+    const raw = await rawBody(ctx);
+    const encoding = contentEncoding(ctx);
+    const text = raw === undefined ? undefined : ((encoding ? decoded(encoding, raw) : undefined) ?? raw).toString('utf8');
+    try {
+      const value: unknown =
+        text === undefined ? undefined : ctx.is('json') ? JSON.parse(text) : ctx.is('multipart') ? multipartFields(text, ctx.get('content-type')) : parseQuery(text);
+      parsed = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+  }
+  unread.set(ctx, parsed);
+  return parsed;
+}
+
+/** What the request asked for: the parameters oidc-provider assembled, else the body as sent. */
+async function requestParams(ctx: KoaContextWithOIDC): Promise<Record<string, unknown>> {
+  const oidc = ctx.oidc as KoaContextWithOIDC['oidc'] | undefined;
+  return (oidc?.params as Record<string, unknown> | undefined) ?? (oidc?.body as Record<string, unknown> | undefined) ?? (await unreadBody(ctx)) ?? {};
+}
+
+/** The client id of an HTTP Basic `Authorization` header (RFC 6749 §2.3.1: form-encoded), unproven. */
+function basicClientId(ctx: KoaContextWithOIDC): string | undefined {
+  const [scheme, credentials] = ctx.get('authorization').split(' ');
+  if (scheme?.toLowerCase() !== 'basic' || !credentials) return undefined;
+  const id = Buffer.from(credentials, 'base64').toString('utf8').split(':')[0];
+  try {
+    return id ? decodeURIComponent(id.replaceAll('+', ' ')) : undefined;
+  } catch {
+    return id;
   }
 }
 
@@ -83,13 +170,18 @@ async function unreadBody(ctx: KoaContextWithOIDC): Promise<Record<string, unkno
  */
 async function asksForTokenExchange(ctx: KoaContextWithOIDC): Promise<boolean> {
   const given = (source: Record<string, unknown> | undefined) => [source?.grant_type].flat().includes(TOKEN_EXCHANGE_GRANT);
-  const params = ctx.oidc.params as Record<string, unknown> | undefined;
-  return given(params) || given(ctx.oidc.body as Record<string, unknown> | undefined) || given(await unreadBody(ctx));
+  const oidc = ctx.oidc as KoaContextWithOIDC['oidc'] | undefined;
+  return given(oidc?.params as Record<string, unknown> | undefined) || given(oidc?.body as Record<string, unknown> | undefined) || given(await unreadBody(ctx));
 }
 
 /** oidc-provider names the client before checking its credentials: any answer but invalid_client proves them. */
 function clientAuthenticated(ctx: KoaContextWithOIDC): boolean {
-  return ctx.oidc.client !== undefined && (ctx.body as ErrorBody | undefined)?.error !== 'invalid_client';
+  return ctx.oidc?.client !== undefined && (ctx.body as ErrorBody | undefined)?.error !== 'invalid_client';
+}
+
+/** A refusal for missing or wrong client authentication (RFC 6749 §5.2 `invalid_client`). */
+function clientAuthenticationFailed(ctx: KoaContextWithOIDC): boolean {
+  return (ctx.body as ErrorBody | undefined)?.error === 'invalid_client';
 }
 
 async function verdictOf(limiter: Limiter, key: string): Promise<LimitVerdict> {
@@ -100,14 +192,29 @@ async function verdictOf(limiter: Limiter, key: string): Promise<LimitVerdict> {
   }
 }
 
+const UNAUTHENTICATED = 'too many unauthenticated requests from this address; retry later';
+
+/** The endpoints the guard watches, as paths of the provider's own app (`routes` of its configuration). */
+export interface GuardedPaths {
+  readonly token: string;
+  readonly introspection: string;
+  readonly revocation: string;
+}
+
 /**
  * Koa middleware around the provider (installed with `provider.use`), for the token, introspection
  * and revocation endpoints:
+ * - every one of them: refusals for wrong or missing client authentication (`invalid_client`, at
+ *   any grant) are counted per IP address; over the budget they are answered 429 with
+ *   `Retry-After`, and until the window ends so is every request from that address for the client
+ *   its Basic header names (the whole address without one), before its credentials are checked —
+ *   so guessing a secret learns nothing more (docs/policy.md "Rate limits"); a body with a `Content-Encoding` is refused `invalid_request` (RFC 9110 §8.4), since
+ *   oidc-provider would read it as it comes;
  * - token exchange: answers a client lacking the grant with `unauthorized_client` and a request
  *   without client authentication with `invalid_client` (RFC 6749 §5.2), where oidc-provider says
  *   `invalid_request`; audits every refusal the grant handler never saw (repeated `grant_type`, a
- *   body that is not a form); and counts refusals without client authentication per IP address —
- *   over the budget they are answered 429 with `Retry-After`, and one record per window says so;
+ *   body that is not a form, a content-coded or multipart body); and counts every refusal without
+ *   client authentication against the address — one record per window says it went over;
  * - introspection and revocation: `invalid_client` without client authentication (RFC 6749 §5.2),
  *   and a budget per authenticated client and endpoint, answered 429 with `Retry-After` beyond it.
  */
@@ -115,20 +222,34 @@ export function createEndpointGuard(deps: {
   recorder: AuditRecorder;
   wasAudited: (ctx: KoaContextWithOIDC) => boolean;
   requestFacts: (ctx: KoaContextWithOIDC) => RequestFacts;
-  /** Token-exchange refusals without client authentication, per IP. */
+  paths: GuardedPaths;
+  /** Refusals without client authentication, per IP address. */
   unauthenticated: Limiter;
   /** Introspection and revocation requests, per client and endpoint. */
   perClient: Limiter;
 }) {
+  const routeOf = (ctx: KoaContextWithOIDC): keyof GuardedPaths | undefined =>
+    ctx.method !== 'POST' ? undefined : (Object.keys(deps.paths) as (keyof GuardedPaths)[]).find((route) => deps.paths[route] === ctx.path);
+  const addressKey = (ctx: KoaContextWithOIDC) => `ip ${ctx.ip}`;
+  /**
+   * What a guesser is shut out of: the client named in an HTTP Basic header from this address (so a
+   * neighbour behind the same address keeps its other clients), else the whole address — a body's
+   * `client_id` cannot be read before oidc-provider parses it.
+   */
+  const guessKey = (ctx: KoaContextWithOIDC) => {
+    const clientId = basicClientId(ctx);
+    return clientId === undefined ? addressKey(ctx) : `ip ${ctx.ip} client ${clientId}`;
+  };
+
   async function record(ctx: KoaContextWithOIDC, rule: RefusalRule): Promise<void> {
-    const params = (ctx.oidc.params ?? {}) as Record<string, string | undefined>;
+    const params = (await requestParams(ctx)) as Record<string, string | undefined>;
     try {
       await deps.recorder.record(
         'exchange.denied',
         {
           outcome: ctx.status >= 500 ? 'error' : 'denied',
           rule,
-          client_id: ctx.oidc.client?.clientId ?? (typeof params.client_id === 'string' ? params.client_id : undefined),
+          client_id: ctx.oidc?.client?.clientId ?? (typeof params.client_id === 'string' ? params.client_id : basicClientId(ctx)),
           reason: auditableReason(params),
         },
         deps.requestFacts(ctx),
@@ -138,14 +259,23 @@ export function createEndpointGuard(deps: {
     }
   }
 
-  async function guardTokenExchange(ctx: KoaContextWithOIDC): Promise<void> {
-    if (ctx.status < 400 || !(await asksForTokenExchange(ctx))) return;
-    rewrite(ctx);
-    if (deps.wasAudited(ctx)) return;
+  /**
+   * Counts a refusal without client authentication against the address (and a wrong secret against
+   * the client it named from there, see `guessKey`); over the budget, a 429.
+   */
+  async function countUnauthenticated(ctx: KoaContextWithOIDC): Promise<LimitVerdict> {
+    const verdict = await verdictOf(deps.unauthenticated, addressKey(ctx));
+    const guessed = guessKey(ctx);
+    if (clientAuthenticationFailed(ctx) && guessed !== addressKey(ctx)) await verdictOf(deps.unauthenticated, guessed);
+    if (!verdict.allowed) tooManyRequests(ctx, verdict, UNAUTHENTICATED);
+    return verdict;
+  }
+
+  /** A refused token-exchange request: audited, and counted against the address when no client was proven. */
+  async function refuseExchange(ctx: KoaContextWithOIDC): Promise<void> {
     if (!clientAuthenticated(ctx)) {
-      const verdict = await verdictOf(deps.unauthenticated, `ip ${ctx.ip}`);
+      const verdict = await countUnauthenticated(ctx);
       if (!verdict.allowed) {
-        tooManyRequests(ctx, verdict, 'too many unauthenticated requests from this address; retry later');
         if (verdict.firstRefused) await record(ctx, 'unauthenticated_rate_limited');
         return;
       }
@@ -153,18 +283,66 @@ export function createEndpointGuard(deps: {
     await record(ctx, ruleOf(ctx.body as ErrorBody, ctx.status));
   }
 
+  async function guardToken(ctx: KoaContextWithOIDC): Promise<void> {
+    if (ctx.status < 400) return;
+    if (await asksForTokenExchange(ctx)) {
+      rewrite(ctx);
+      if (!deps.wasAudited(ctx)) await refuseExchange(ctx);
+    } else if (clientAuthenticationFailed(ctx)) {
+      await countUnauthenticated(ctx);
+    }
+  }
+
   async function guardClientEndpoint(ctx: KoaContextWithOIDC, route: 'introspection' | 'revocation'): Promise<void> {
     if (ctx.status >= 400) rewrite(ctx);
+    if (clientAuthenticationFailed(ctx)) {
+      await countUnauthenticated(ctx);
+      return;
+    }
     if (!clientAuthenticated(ctx) || ctx.status >= 500) return;
     const verdict = await verdictOf(deps.perClient, `${route} ${ctx.oidc.client!.clientId}`);
     if (!verdict.allowed) tooManyRequests(ctx, verdict, `too many ${route} requests by this client; retry later`);
   }
 
+  /** RFC 9110 §8.4: a content-coded body, refused before oidc-provider reads it as if it were plain. */
+  async function refuseContentEncoded(ctx: KoaContextWithOIDC, route: keyof GuardedPaths): Promise<void> {
+    const asked = route === 'token' && (await asksForTokenExchange(ctx));
+    ctx.status = 400;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { error: 'invalid_request', error_description: CONTENT_ENCODED };
+    if (asked) await refuseExchange(ctx);
+  }
+
+  /**
+   * Whether wrong secrets from this address spent the budget for the client it names (or, without
+   * a Basic header, for the whole address): then its requests are refused before their credentials
+   * are checked, so a right secret answers like a wrong one until the window ends.
+   */
+  async function addressBlocked(ctx: KoaContextWithOIDC): Promise<boolean> {
+    let retryAfter: number | undefined;
+    try {
+      retryAfter = await deps.unauthenticated.spent(guessKey(ctx));
+    } catch {
+      return false; // the limiter's store failed: the request is answered as ever
+    }
+    if (retryAfter === undefined) return false;
+    tooManyRequests(ctx, { allowed: false, retryAfter, firstRefused: false }, UNAUTHENTICATED);
+    return true;
+  }
+
   return async function endpointGuard(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
+    const guarded = routeOf(ctx);
+    if (guarded) {
+      if (await addressBlocked(ctx)) return;
+      if (contentEncoding(ctx)) {
+        await refuseContentEncoded(ctx, guarded);
+        return;
+      }
+    }
     await next();
     if (!('oidc' in ctx) || !ctx.oidc) return;
     const route = ctx.oidc.route;
-    if (route === 'token') await guardTokenExchange(ctx);
+    if (route === 'token') await guardToken(ctx);
     else if (route === 'introspection' || route === 'revocation') await guardClientEndpoint(ctx, route);
   };
 }

@@ -22,9 +22,11 @@ export type LimitVerdict =
 /** Counts requests per key within a fixed window (rate-limiter-flexible). */
 export interface Limiter {
   consume(key: string): Promise<LimitVerdict>;
+  /** Whether the key's budget for this window is already spent, without counting: the seconds until it resets. */
+  spent(key: string): Promise<number | undefined>;
 }
 
-const UNLIMITED: Limiter = { consume: async () => ({ allowed: true }) };
+const UNLIMITED: Limiter = { consume: async () => ({ allowed: true }), spent: async () => undefined };
 
 /**
  * A fixed-window limiter of `limit.points` per `limit.durationSeconds` per key. Keys carry a Redis
@@ -54,6 +56,11 @@ export function createLimiter(limit: RateLimit | false, store: LimiterStore, opt
           firstRefused: rejection.consumedPoints === limit.points + 1,
         };
       }
+    },
+    async spent(key) {
+      const current = await limiter.get(`{${key}}`);
+      if (!current || current.consumedPoints <= limit.points) return undefined;
+      return Math.max(1, Math.ceil(current.msBeforeNext / 1000));
     },
   };
 }
