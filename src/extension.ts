@@ -411,7 +411,6 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         lifecycle: life,
         approvals: approvals!,
         accounts: options.accounts,
-        auditLog,
         store,
         requestFacts: (ctx) => requestFacts(ctx as KoaContextWithOIDC),
       }) as unknown as Middleware;
