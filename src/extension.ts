@@ -142,6 +142,13 @@ function exchanged(token: { gty?: unknown; clientId?: unknown; aud?: unknown; ac
 export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
   const options = resolveOptions(input);
   const store = options.store ?? createMemoryStore();
+  // Rate-limit counters: in Redis (shared by every instance) on a Redis store, else in this process.
+  const limiterStore = { redisClient: store.backend.redisClient, keyPrefix: `${store.keys.prefix}ratelimit` };
+  /** docs/policy.md "Rate limits": refused admin API requests, per caller and per address. */
+  const adminRefusals = {
+    byCaller: createLimiter(options.policy.rateLimit, limiterStore, { failOpen: true }),
+    byAddress: createLimiter(options.policy.unauthenticatedRateLimit, limiterStore, { failOpen: true }),
+  };
   const resourceServers = new ResourceServerRegistry(options.resourceServers);
   const logger = boundedLogger(options.logger ?? silentLogger);
   const auditLog = options.audit ? undefined : (options.auditLog ?? new MemoryAuditLog());
@@ -270,7 +277,6 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
     const life = new ImpersonationLifecycle(store, provider, options.accounts, options.policy, recorder, captured.sharedAdapter);
     lifecycle = life;
     const keys = createIssuerKeys(provider.issuer, captured.jwks, options.trustedIssuers);
-    const limiterStore = { redisClient: store.backend.redisClient, keyPrefix: `${store.keys.prefix}ratelimit` };
     const rules = createImpersonationRules({
       options,
       rateLimiter: createActorRateLimiter(options.policy, limiterStore),
@@ -433,7 +439,18 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       }) as unknown as Middleware;
     },
     adminApi(adminOptions) {
-      return createAdminApi({ provider: providerRef!, lifecycle: registered(), auditLog, tickets: tickets!, approvals: approvals!, requestFacts, logger, ...adminOptions });
+      return createAdminApi({
+        provider: providerRef!,
+        lifecycle: registered(),
+        auditLog,
+        tickets: tickets!,
+        approvals: approvals!,
+        requestFacts,
+        logger,
+        recorder,
+        refusals: adminRefusals,
+        ...adminOptions,
+      });
     },
     auditLog,
     metrics,

@@ -69,6 +69,9 @@ describe("the subject's history cannot be pushed out", () => {
     expect(records.filter((r) => r.rule === 'reason_invalid')).toHaveLength(LIMIT);
     expect(records.filter((r) => r.rule === 'admin_refusals_rate_limited')).toEqual([expect.objectContaining({ event: 'ticket.minted', outcome: 'denied', actor: 'admin', subject: 'alice' })]);
     expect(records).toHaveLength(LIMIT + 1);
+    // Spent on refusals: the agent's other admin API requests wait for the window too.
+    const settings = await fetch(`${server.issuer}/admin/api/settings`, { headers: { authorization: `Bearer ${agent}` } });
+    expect(settings.status).toBe(429);
 
     const { page } = await pageOf('alice');
     expect(page.html).not.toContain('Nobody has acted as you');
@@ -113,5 +116,20 @@ describe("the subject's history cannot be pushed out", () => {
     const response = await browser.request(`${server.issuer}/account/impersonations?before=nonsense`);
     expect(response.status).toBe(400);
     expect(await response.text()).toContain('That page of your history does not exist.');
+  });
+});
+
+describe('refusals at the admin API are rate-limited', () => {
+  it('answers 429 with Retry-After to an address past its budget of refusals without a valid token; a valid caller there is not affected', async () => {
+    const settings = (token: string) => fetch(`${server.issuer}/admin/api/settings`, { headers: { authorization: `Bearer ${token}` } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 61; i += 1) statuses.push((await settings('not-a-token')).status);
+    expect(statuses.slice(0, 60).every((s) => s === 401)).toBe(true);
+    const limited = await settings('not-a-token');
+    expect({ status: limited.status, body: await limited.json() }).toEqual({ status: 429, body: { error: 'invalid_request', error_description: 'too many refused requests by this caller; retry later' } });
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(limited.headers.get('www-authenticate')).toBeNull();
+    const another = (await server.signIn('support', SUPPORT_CONSOLE, undefined, 'openid impersonation:admin')).access_token;
+    expect((await settings(another)).status).toBe(200);
   });
 });

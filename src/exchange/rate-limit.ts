@@ -22,9 +22,11 @@ export type LimitVerdict =
 /** Counts requests per key within a fixed window (rate-limiter-flexible). */
 export interface Limiter {
   consume(key: string): Promise<LimitVerdict>;
+  /** Whether the key's budget for this window is spent already, counting nothing (`firstRefused` is false). */
+  peek(key: string): Promise<LimitVerdict>;
 }
 
-const UNLIMITED: Limiter = { consume: async () => ({ allowed: true }) };
+const UNLIMITED: Limiter = { consume: async () => ({ allowed: true }), peek: async () => ({ allowed: true }) };
 
 /**
  * A fixed-window limiter of `limit.points` per `limit.durationSeconds` per key. Keys carry a Redis
@@ -54,6 +56,11 @@ export function createLimiter(limit: RateLimit | false, store: LimiterStore, opt
           firstRefused: rejection.consumedPoints === limit.points + 1,
         };
       }
+    },
+    async peek(key) {
+      const state = await limiter.get(`{${key}}`);
+      if (!state || state.consumedPoints < limit.points || state.msBeforeNext <= 0) return { allowed: true };
+      return { allowed: false, retryAfter: Math.max(1, Math.ceil(state.msBeforeNext / 1000)), firstRefused: false };
     },
   };
 }
