@@ -79,13 +79,14 @@ export interface TokenExchange {
   /**
    * Koa middleware serving the subject's page (SPEC §4.5) at `<basePath>/impersonations` (default
    * `/account`), signing its user in as the given first-party confidential client (register it with
-   * the redirect URI `<issuer><basePath>/callback`).
+   * the redirect URI `<issuer><basePath>/callback`). No ticket is minted or redeemed for that client.
    */
   accountPage(options: AccountPageOptions): Middleware;
   /**
    * Koa middleware serving the support console (SPEC §6) under `basePath` (default `/admin`),
    * signing agents in as the given first-party confidential client (redirect URI
-   * `<issuer><basePath>/callback`, allowed the `impersonation:admin` scope).
+   * `<issuer><basePath>/callback`, allowed the `impersonation:admin` scope). No ticket is minted or
+   * redeemed for that client.
    */
   adminConsole(options: AdminConsoleOptions): Middleware;
   /** Koa middleware serving the JSON admin API under `basePath` (default `/admin/api`). */
@@ -144,6 +145,8 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
   const store = options.store ?? createMemoryStore();
   // Rate-limit counters: in Redis (shared by every instance) on a Redis store, else in this process.
   const limiterStore = { redisClient: store.backend.redisClient, keyPrefix: `${store.keys.prefix}ratelimit` };
+  /** The clients of the provider's own pages: never opened by a ticket (docs/browser-impersonation.md). */
+  const firstPartyClients = new Set(options.tickets.firstPartyClients);
   /** docs/policy.md "Rate limits": refused admin API requests, per caller and per address. */
   const adminRefusals = {
     byCaller: createLimiter(options.policy.rateLimit, limiterStore, { failOpen: true }),
@@ -348,6 +351,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       allowedScopes: createAllowedScopes(options, resourceServers, captured.scopes),
       authorizationEndpoint: `${provider.issuer.replace(/\/$/, '')}${captured.authorizationPath}`,
       notifier,
+      isFirstParty: (clientId) => firstPartyClients.has(clientId),
       approvals: {
         isRevoked: async (id) => (await store.approvals.get(id))?.status === 'revoked',
         confirmStarted: approvalService.confirmStarted,
@@ -410,6 +414,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
     actorChanged: (actorId) => registered().actorChanged(actorId, requestFacts(undefined)),
     accountPage(pageOptions) {
       const life = registered();
+      firstPartyClients.add(pageOptions.clientId);
       approvalLinkRoute = `${providerRef!.issuer.replace(/\/$/, '')}${pageOptions.basePath ?? '/account'}/approvals/respond`;
       return createAccountPage({
         issuer: providerRef!.issuer,
@@ -423,6 +428,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
     },
     adminConsole(consoleOptions) {
       const life = registered();
+      firstPartyClients.add(consoleOptions.clientId);
       return createAdminConsole({
         provider: providerRef!,
         options: consoleOptions,
