@@ -165,6 +165,11 @@ const ticketSchema = z
       .min(10)
       .max(TICKET_MAX_LIFETIME_SECONDS, `must be at most ${TICKET_MAX_LIFETIME_SECONDS} seconds (the hard maximum of a ticket)`)
       .default(120),
+    /**
+     * Clients of the provider's own pages, beyond those of `accountPage()` and `adminConsole()` on
+     * this instance: no ticket is minted or redeemed for them (docs/browser-impersonation.md).
+     */
+    firstPartyClients: z.array(z.string().min(1)).default([]),
   })
   .strict();
 
@@ -245,7 +250,7 @@ export interface TokenExchangeOptions {
   /** Where impersonations, JWT records and the switch live (default: process memory). */
   store?: Store;
   policy?: PolicyInput;
-  /** Browser-impersonation tickets (SPEC §4.1): `{ lifetimeSeconds }`, default 120, at most 600. */
+  /** Browser-impersonation tickets (SPEC §4.1): `{ lifetimeSeconds, firstPartyClients }`; lifetime default 120, at most 600. */
   tickets?: z.input<typeof ticketSchema>;
   /** Subject-approved access (`policy.requireSubjectApproval`): `{ requestLifetimeSeconds, defaultDurationSeconds }`. */
   approvals?: z.input<typeof approvalsSchema>;

@@ -74,6 +74,9 @@ export type RefusalRule =
   | 'ticket_expired'
   | 'ticket_used'
   | 'ticket_other_client'
+  | 'ticket_client_first_party'
+  // the admin API
+  | 'admin_refusals_rate_limited'
   // subject-approved access and read-only impersonation
   | 'approval_required'
   | 'approval_unknown'

@@ -80,13 +80,14 @@ export interface TokenExchange {
   /**
    * Koa middleware serving the subject's page (SPEC §4.5) at `<basePath>/impersonations` (default
    * `/account`), signing its user in as the given first-party confidential client (register it with
-   * the redirect URI `<issuer><basePath>/callback`).
+   * the redirect URI `<issuer><basePath>/callback`). No ticket is minted or redeemed for that client.
    */
   accountPage(options: AccountPageOptions): Middleware;
   /**
    * Koa middleware serving the support console (SPEC §6) under `basePath` (default `/admin`),
    * signing agents in as the given first-party confidential client (redirect URI
-   * `<issuer><basePath>/callback`, allowed the `impersonation:admin` scope).
+   * `<issuer><basePath>/callback`, allowed the `impersonation:admin` scope). No ticket is minted or
+   * redeemed for that client.
    */
   adminConsole(options: AdminConsoleOptions): Middleware;
   /** Koa middleware serving the JSON admin API under `basePath` (default `/admin/api`). */
@@ -149,6 +150,15 @@ function impersonating(token: { extra?: unknown }): boolean {
 export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
   const options = resolveOptions(input);
   const store = options.store ?? createMemoryStore();
+  // Rate-limit counters: in Redis (shared by every instance) on a Redis store, else in this process.
+  const limiterStore = { redisClient: store.backend.redisClient, keyPrefix: `${store.keys.prefix}ratelimit` };
+  /** The clients of the provider's own pages: never opened by a ticket (docs/browser-impersonation.md). */
+  const firstPartyClients = new Set(options.tickets.firstPartyClients);
+  /** docs/policy.md "Rate limits": refused admin API requests, per caller and per address. */
+  const adminRefusals = {
+    byCaller: createLimiter(options.policy.rateLimit, limiterStore, { failOpen: true }),
+    byAddress: createLimiter(options.policy.unauthenticatedRateLimit, limiterStore, { failOpen: true }),
+  };
   const resourceServers = new ResourceServerRegistry(options.resourceServers);
   const logger = boundedLogger(options.logger ?? silentLogger);
   const auditLog = options.audit ? undefined : (options.auditLog ?? new MemoryAuditLog());
@@ -297,7 +307,6 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
     const life = new ImpersonationLifecycle(store, provider, options.accounts, options.policy, recorder, captured.sharedAdapter);
     lifecycle = life;
     const keys = createIssuerKeys(provider.issuer, captured.jwks, options.trustedIssuers);
-    const limiterStore = { redisClient: store.backend.redisClient, keyPrefix: `${store.keys.prefix}ratelimit` };
     const rules = createImpersonationRules({
       options,
       rateLimiter: createActorRateLimiter(options.policy, limiterStore),
@@ -371,6 +380,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       allowedScopes: createAllowedScopes(options, resourceServers, captured.scopes),
       authorizationEndpoint: `${provider.issuer.replace(/\/$/, '')}${captured.authorizationPath}`,
       notifier,
+      isFirstParty: (clientId) => firstPartyClients.has(clientId),
       approvals: {
         isRevoked: async (id) => (await store.approvals.get(id))?.status === 'revoked',
         confirmStarted: approvalService.confirmStarted,
@@ -434,6 +444,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
     actorChanged: (actorId) => registered().actorChanged(actorId, requestFacts(undefined)),
     accountPage(pageOptions) {
       const life = registered();
+      firstPartyClients.add(pageOptions.clientId);
       approvalLinkRoute = `${providerRef!.issuer.replace(/\/$/, '')}${pageOptions.basePath ?? '/account'}/approvals/respond`;
       return createAccountPage({
         issuer: providerRef!.issuer,
@@ -441,13 +452,13 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         lifecycle: life,
         approvals: approvals!,
         accounts: options.accounts,
-        auditLog,
         store,
         requestFacts: (ctx) => requestFacts(ctx as KoaContextWithOIDC),
       }) as unknown as Middleware;
     },
     adminConsole(consoleOptions) {
       const life = registered();
+      firstPartyClients.add(consoleOptions.clientId);
       return createAdminConsole({
         provider: providerRef!,
         options: consoleOptions,
@@ -464,7 +475,19 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       }) as unknown as Middleware;
     },
     adminApi(adminOptions) {
-      return createAdminApi({ provider: providerRef!, lifecycle: registered(), auditLog, tickets: tickets!, approvals: approvals!, requestFacts, logger, auth: adminAuthenticator(), ...adminOptions });
+      return createAdminApi({
+        provider: providerRef!,
+        lifecycle: registered(),
+        auditLog,
+        tickets: tickets!,
+        approvals: approvals!,
+        requestFacts,
+        logger,
+        recorder,
+        refusals: adminRefusals,
+        auth: adminAuthenticator(),
+        ...adminOptions,
+      });
     },
     auditLog,
     metrics,

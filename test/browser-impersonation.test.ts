@@ -129,6 +129,29 @@ describe('tickets (SPEC §4.1)', () => {
     expect(Object.fromEntries(url.searchParams)).toEqual({ client_id: OFFLINE_RP.id, response_type: 'code', scope: 'openid', redirect_uri: OFFLINE_RP.redirectUri, login_hint: minted.body.ticket });
   });
 
+  it.each([['account'], [SUPPORT_CONSOLE.id]])("refuses to mint a ticket for a first-party client of the provider's own pages (%s), minting nothing", async (clientId) => {
+    const mark = server.auditMark();
+    const minted = await mint({ subject: 'alice', client_id: clientId, reason: REASON });
+    expect({ status: minted.status, body: minted.body }).toEqual({
+      status: 400,
+      body: { error: 'invalid_request', error_description: "tickets cannot open the provider's own pages (the subject's page, the support console)" },
+    });
+    expect(server.auditSince(mark)).toEqual([expect.objectContaining({ event: 'ticket.minted', outcome: 'denied', rule: 'ticket_client_first_party', subject: 'alice', client_id: clientId })]);
+  });
+
+  it('refuses to redeem a ticket for a first-party client, should one exist', async () => {
+    const { createHash, randomBytes, randomUUID } = await import('node:crypto');
+    const ticket = `imptkt_${randomBytes(32).toString('base64url')}`;
+    const now = Math.floor(Date.now() / 1000);
+    const record = { impersonationId: randomUUID(), actor: 'support', subject: 'alice', clientId: 'account', reason: REASON, sources: [], mintedAt: now, expiresAt: now + 120 };
+    await server.reference.exchange.store.tickets.put(createHash('sha256').update(ticket).digest('base64url'), record, now);
+    const mark = server.auditMark();
+    const { callback } = await authorize(new HttpBrowser(), { ticket, rp: { id: 'account', secret: 'account-secret', redirectUri: `${server.issuer}/account/callback` } });
+    expect(callback.searchParams.get('error')).toBe('access_denied');
+    expect(server.auditSince(mark)).toEqual([expect.objectContaining({ event: 'ticket.redeemed', outcome: 'denied', rule: 'ticket_client_first_party', subject: 'alice', client_id: 'account' })]);
+    expect(await server.reference.exchange.list({ subject: 'alice' })).toEqual([]);
+  });
+
   it('refuses a target_link_uri on another origin than the client', async () => {
     const mark = server.auditMark();
     const minted = await mint({ subject: 'alice', client_id: DEMO_APP.id, reason: REASON, target_link_uri: 'https://evil.example/' });

@@ -125,6 +125,36 @@ describe.each(backendsUnderTest())('store contract on %s', (_name, open) => {
     expect((await store.backend.members(a)).sort()).toEqual(['new', 'old']);
   });
 
+  it('reads a timeline newest first within a range, by member among the same millisecond, a page at a time', async () => {
+    const key = store.keys.setting(`timeline-${randomUUID()}`);
+    await store.backend.commit([
+      { op: 'addToTimeline', key, member: 'a', at: 1_000, ttlSeconds: 60 },
+      { op: 'addToTimeline', key, member: 'c', at: 3_000, ttlSeconds: 60 },
+    ]);
+    await store.backend.addToTimeline(key, 'b', 2_000, 60);
+    await store.backend.addToTimeline(key, 'b2', 2_000, 60);
+    const all = { since: 0, until: Number.MAX_SAFE_INTEGER, skip: 0, limit: 10 };
+    expect(await store.backend.timeline(key, all)).toEqual([
+      { member: 'c', at: 3_000 },
+      { member: 'b2', at: 2_000 },
+      { member: 'b', at: 2_000 },
+      { member: 'a', at: 1_000 },
+    ]);
+    expect((await store.backend.timeline(key, { ...all, until: 2_000, skip: 1, limit: 2 })).map((e) => e.member)).toEqual(['b', 'a']);
+    expect((await store.backend.timeline(key, { ...all, since: 2_000 })).map((e) => e.member)).toEqual(['c', 'b2', 'b']);
+    expect(await store.backend.timeline(store.keys.setting(`timeline-${randomUUID()}`), all)).toEqual([]);
+  });
+
+  it('drops timeline members older than their TTL before the newest, and lets the timeline expire', async () => {
+    const key = store.keys.setting(`timeline-${randomUUID()}`);
+    const now = Date.now();
+    await store.backend.addToTimeline(key, 'old', now - 5_000, 1);
+    await store.backend.addToTimeline(key, 'new', now, 1);
+    expect((await store.backend.timeline(key, { since: 0, until: now, skip: 0, limit: 10 })).map((e) => e.member)).toEqual(['new']);
+    await sleep(1100);
+    expect(await store.backend.timeline(key, { since: 0, until: now, skip: 0, limit: 10 })).toEqual([]);
+  });
+
   it('indexes impersonations by actor, subject and source grant, and revokes them with their tokens', async () => {
     const imps = store.impersonations;
     const base = { actors: ['support'], clientId: 'support-console', startedAt: 1, expiresAt: 2, tokenId: 't', impersonationId: 'i', sources: [] };

@@ -1,13 +1,11 @@
 import type { Context, Next } from 'koa';
 import type { AccountDirectory } from '../accounts.js';
 import { ApprovalAnswerError, type ApprovalService, type ApprovalView } from '../approvals/service.js';
-import type { AuditLog } from '../audit/log.js';
-import { queryAudit } from '../audit/query.js';
 import type { RequestFacts } from '../audit/recorder.js';
 import { IMPERSONATION_AMR } from '../constants.js';
 import type { ImpersonationLifecycle } from '../lifecycle/service.js';
 import { approvalMessage, startedMessage, utc } from '../notify/notice.js';
-import type { ImpersonationRecord, Store } from '../store/index.js';
+import { HISTORY_RETENTION_SECONDS, type HistoryCursor, type ImpersonationRecord, type Store } from '../store/index.js';
 import { STYLESHEET } from '../web/assets.js';
 import { readForm } from '../web/forms.js';
 import { html, layout, type Html } from '../web/html.js';
@@ -45,7 +43,8 @@ interface Row {
 }
 
 const SESSION_SECONDS = 30 * 60;
-const HISTORY = 200;
+/** Impersonations per page of the subject's history. */
+const PAGE = 20;
 
 /** How an ended impersonation ended, in words (the `rule` of its `token.revoked` record). */
 const ENDINGS: Record<string, string> = {
@@ -94,7 +93,6 @@ export function createAccountPage(deps: {
   readonly lifecycle: ImpersonationLifecycle;
   readonly approvals: ApprovalService;
   readonly accounts: AccountDirectory;
-  readonly auditLog: AuditLog | undefined;
   readonly store: Store;
   readonly requestFacts: (ctx: Context) => RequestFacts;
 }) {
@@ -109,34 +107,29 @@ export function createAccountPage(deps: {
     { name: 'account.signin', path: base },
   );
 
-  async function rowsFor(subject: string): Promise<Row[]> {
-    const live = await deps.lifecycle.list({ subject });
-    const liveByToken = new Map(live.map((r) => [r.tokenId, r]));
-    const rows: Row[] = [];
-    const seen = new Set<string>();
-    if (deps.auditLog) {
-      const { records } = await queryAudit(deps.auditLog, { subject }, { limit: HISTORY });
-      const endings = new Map(records.filter((r) => r.event === 'token.revoked' && r.token_id).map((r) => [r.token_id!, { at: r.time, rule: r.rule ?? '' }]));
-      for (const r of records) {
-        const started = (r.event === 'exchange.granted' && r.actor !== undefined) || r.event === 'ticket.redeemed';
-        if (!started || r.outcome !== 'granted' || !r.token_id || seen.has(r.token_id)) continue;
-        seen.add(r.token_id);
-        const startedAt = Math.floor(Date.parse(r.time) / 1000);
-        rows.push({
-          actor: r.actor ?? 'unknown',
-          actorName: undefined,
-          mode: r.mode === 'read' ? 'read' : 'full',
-          clientId: r.client_id ?? '',
-          reason: r.reason,
-          startedAt,
-          endsAt: r.expires_at ? Math.floor(Date.parse(r.expires_at) / 1000) : startedAt,
-          live: liveByToken.get(r.token_id),
-          ended: endings.get(r.token_id),
-        });
-      }
-    }
-    for (const record of live) {
-      if (seen.has(record.tokenId)) continue;
+  /**
+   * One page of the subject's history (the store's per-subject index, docs/browser-impersonation.md
+   * "The subject's page"): whoever else sends requests, the subject's own impersonations stay listed.
+   * When the whole history fits on one page, it also lists any live impersonation the index does not
+   * hold (one started before the index existed, at most an hour earlier).
+   */
+  async function rowsFor(subject: string, before: HistoryCursor | undefined): Promise<{ rows: Row[]; next: HistoryCursor | undefined }> {
+    const [live, history] = await Promise.all([deps.lifecycle.list({ subject }), deps.store.impersonations.history(subject, { before, limit: PAGE })]);
+    const liveByGrant = new Map(live.map((r) => [r.grantId, r]));
+    const rows: Row[] = history.entries.map((entry) => ({
+      actor: entry.actor,
+      actorName: undefined,
+      mode: entry.mode === 'read' ? 'read' : 'full',
+      clientId: entry.clientId,
+      reason: entry.reason,
+      startedAt: entry.startedAt,
+      endsAt: entry.expiresAt,
+      live: liveByGrant.get(entry.grantId),
+      ended: entry.ended ? { at: iso(entry.ended.at), rule: entry.ended.rule } : undefined,
+    }));
+    const seen = new Set(history.entries.map((e) => e.grantId));
+    for (const record of before || history.next ? [] : live) {
+      if (seen.has(record.grantId) || record.actors.length !== 1) continue;
       rows.push({
         actor: record.actors.at(-1)!,
         actorName: undefined,
@@ -150,7 +143,15 @@ export function createAccountPage(deps: {
       });
     }
     const names = await namesOf(rows.map((r) => r.actor));
-    return rows.map((r) => ({ ...r, actorName: names.get(r.actor) })).sort((a, b) => b.startedAt - a.startedAt);
+    return { rows: rows.map((r) => ({ ...r, actorName: names.get(r.actor) })).sort((a, b) => b.startedAt - a.startedAt), next: history.next };
+  }
+
+  /** The `before` cursor of an older page (`<epoch ms>.<skip>`), `undefined` for the newest, `false` when malformed. */
+  function cursorOf(ctx: Context): HistoryCursor | undefined | false {
+    const given = ctx.query.before;
+    if (given === undefined) return undefined;
+    const match = typeof given === 'string' ? /^(\d{1,16})\.(\d{1,6})$/.exec(given) : null;
+    return match ? { at: Number(match[1]), skip: Number(match[2]) } : false;
   }
 
   /** Display names from the account directory (`name`), read live, for the notices. */
@@ -236,7 +237,21 @@ ${history}</section>`;
     )}</ul></section>`;
   }
 
-  function render(session: AccountSession, rows: Row[], approvals: readonly ApprovalView[], names: Map<string, string | undefined>, notice?: Notice): string {
+  function pager(before: HistoryCursor | undefined, next: HistoryCursor | undefined): Html {
+    if (!before && !next) return html``;
+    return html`<nav class="row" aria-label="History pages">${before ? html`<a class="button secondary" href="${base}/impersonations">Newest</a>` : ''}${
+      next ? html`<a class="button secondary" href="${base}/impersonations?before=${`${next.at}.${next.skip}`}">Older</a>` : ''
+    }</nav>`;
+  }
+
+  function render(
+    session: AccountSession,
+    page: { rows: Row[]; before: HistoryCursor | undefined; next: HistoryCursor | undefined },
+    approvals: readonly ApprovalView[],
+    names: Map<string, string | undefined>,
+    notice?: Notice,
+  ): string {
+    const { rows } = page;
     const table = rows.length
       ? html`<div class="table-wrap"><table>
 <caption class="visually-hidden">Impersonations of your account</caption>
@@ -255,7 +270,9 @@ ${history}</section>`;
               : ''
           }</td></tr>`,
         )}</tbody></table></div>`
-      : html`<div class="card empty">Nobody has acted as you. If support ever does, it will be listed here — who, why and for how long.</div>`;
+      : page.before
+        ? html`<div class="card empty">Nothing older is listed.</div>`
+        : html`<div class="card empty">Nobody has acted as you. If support ever does, it will be listed here — who, why and for how long.</div>`;
     return layout({
       title: 'Impersonations of your account',
       product,
@@ -265,9 +282,11 @@ ${history}</section>`;
 <p class="lead">When a support agent needs to see exactly what you see, they can sign in as you for at most an hour, and must say why. Every time it happened is listed here. You can end a live one at once, and answer when support asks for access.</p>
 ${notice ? html`<div class="alert ${notice.kind}" role="${notice.kind === 'error' ? 'alert' : 'status'}">${notice.text}</div>` : ''}
 ${approvalsSection(session, approvals, names)}
-${noticesSection(rows)}
+${page.before ? '' : noticesSection(rows)}
 <h2>Every impersonation</h2>
-${table}`,
+<p class="meta">Listed for ${HISTORY_RETENTION_SECONDS / 86_400} days after they started, newest first.</p>
+${table}
+${pager(page.before, page.next)}`,
     });
   }
 
@@ -276,9 +295,15 @@ ${table}`,
     if (!session) return signIn.start(ctx, `${base}/impersonations`);
     pageHeaders(ctx);
     ctx.type = 'html';
-    const [rows, approvals] = await Promise.all([rowsFor(session.data.sub), deps.approvals.list({ subject: session.data.sub })]);
+    const cursor = ctx.method === 'GET' ? cursorOf(ctx) : undefined;
+    if (cursor === false) {
+      ctx.status = 400;
+      notice = { kind: 'error', text: 'That page of your history does not exist.' };
+    }
+    const before = cursor || undefined;
+    const [{ rows, next }, approvals] = await Promise.all([rowsFor(session.data.sub, before), deps.approvals.list({ subject: session.data.sub })]);
     const names = await namesOf(approvals.map((a) => a.actor));
-    ctx.body = render(session.data, rows, approvals, names, notice);
+    ctx.body = render(session.data, { rows, before, next }, approvals, names, notice);
   }
 
   async function callback(ctx: Context): Promise<void> {

@@ -5,9 +5,10 @@ import type { ApprovalService } from '../approvals/service.js';
 import { AUDIT_EVENT_NAMES } from '../audit/events.js';
 import { InvalidCursorError, type AuditLog } from '../audit/log.js';
 import { queryAudit } from '../audit/query.js';
-import type { RequestFacts } from '../audit/recorder.js';
+import type { AuditRecorder, RequestFacts } from '../audit/recorder.js';
 import type { TicketService } from '../browser/tickets.js';
 import { ExchangeRefusal } from '../errors.js';
+import type { Limiter, LimitVerdict } from '../exchange/rate-limit.js';
 import type { ImpersonationLifecycle } from '../lifecycle/service.js';
 import type { Logger } from '../observability/logger.js';
 import type { ImpersonationFilter } from '../store/index.js';
@@ -69,6 +70,33 @@ const approvalQuery = z.union([z.object({ subject: z.string().min(1).max(256) })
 
 type Next = () => Promise<unknown>;
 
+/** Refused requests at the admin API, counted per caller (docs/policy.md, "Rate limits"). */
+export interface AdminRefusalLimits {
+  /** Per authenticated caller's account (`policy.rateLimit`). */
+  readonly byCaller: Limiter;
+  /** Per IP address, for requests refused before a caller is known (`policy.unauthenticatedRateLimit`). */
+  readonly byAddress: Limiter;
+}
+
+const RATE_LIMITED = 'too many refused requests by this caller; retry later';
+const ALLOWED: LimitVerdict = { allowed: true };
+
+/** A limiter's verdict, or "allowed" when its store fails (the answer being given stands). */
+async function verdictOf(count: () => Promise<LimitVerdict>): Promise<LimitVerdict> {
+  try {
+    return await count();
+  } catch {
+    return ALLOWED;
+  }
+}
+
+/** Who a request's refusals count against: the caller once authenticated, else the address. */
+interface RefusalState {
+  caller: string | undefined;
+  /** This request was answered 429 by the refusal limit (it was counted there). */
+  limited: boolean;
+}
+
 /** An extension refusal as the admin API answers it (its status, OAuth error and fixed description). */
 function refusalOf(ctx: KoaContextWithOIDC, err: unknown): unknown {
   if (!(err instanceof ExchangeRefusal) || err.status >= 500) return err;
@@ -115,12 +143,68 @@ export function createAdminApi(deps: {
   approvals: ApprovalService;
   requestFacts: (ctx: KoaContextWithOIDC) => RequestFacts;
   logger: Logger;
+  recorder: AuditRecorder;
+  refusals: AdminRefusalLimits;
   basePath?: string;
   /** The authorization path shared with the support console; by default one of its own. */
   auth?: AdminAuthenticator;
 }) {
   const base = deps.basePath ?? '/admin/api';
   const auth = deps.auth ?? createAdminAuthenticator(deps.provider, deps.lifecycle);
+  const states = new WeakMap<object, RefusalState>();
+  const stateOf = (ctx: KoaContextWithOIDC): RefusalState => {
+    let state = states.get(ctx);
+    if (!state) states.set(ctx, (state = { caller: undefined, limited: false }));
+    return state;
+  };
+
+  /** Answers 429 with `Retry-After` (RFC 6585 §4, RFC 9110 §10.2.3) in the API's error shape. */
+  function tooMany(ctx: KoaContextWithOIDC, retryAfter: number): AdminError {
+    stateOf(ctx).limited = true;
+    ctx.set('Retry-After', String(retryAfter));
+    return new AdminError(429, 'invalid_request', RATE_LIMITED);
+  }
+
+  /** The one record that says a window's further refusals go unrecorded: audited where the refusals are, else logged. */
+  async function summarise(ctx: KoaContextWithOIDC, who: { actor?: string; ip?: string }, audited?: { event: 'ticket.minted' | 'approval.requested'; subject: string; clientId?: string }): Promise<void> {
+    const facts = deps.requestFacts(ctx);
+    if (audited) {
+      await deps.recorder
+        .record(audited.event, { outcome: 'denied', rule: 'admin_refusals_rate_limited', actor: who.actor, subject: audited.subject, client_id: audited.clientId }, facts)
+        .catch(() => undefined);
+      return;
+    }
+    deps.logger.warn({ event: 'admin.refusals_rate_limited', actor: who.actor, ip: who.ip, path: ctx.path, request_id: facts.requestId }, 'admin API refusals rate-limited');
+  }
+
+  /**
+   * docs/policy.md "Rate limits": once a caller's refused requests spent the window's budget, its
+   * requests are answered 429 before anything is done or audited; the first of them writes one
+   * record (rule `admin_refusals_rate_limited`).
+   */
+  async function holdBack(ctx: KoaContextWithOIDC, caller: string, audited?: { event: 'ticket.minted' | 'approval.requested'; subject: string; clientId?: string }): Promise<void> {
+    const key = `admin-refused account ${caller}`;
+    const spent = await verdictOf(() => deps.refusals.byCaller.peek(key));
+    if (spent.allowed) return;
+    const counted = await verdictOf(() => deps.refusals.byCaller.consume(key));
+    if (!counted.allowed && counted.firstRefused) await summarise(ctx, { actor: caller }, audited);
+    throw tooMany(ctx, counted.allowed ? spent.retryAfter : counted.retryAfter);
+  }
+
+  /** Counts a refusal against its caller; one refused before a caller is known, over its address's budget, becomes a 429. */
+  async function countRefusal(ctx: KoaContextWithOIDC, err: AdminError): Promise<AdminError> {
+    const state = stateOf(ctx);
+    if (err.status < 400 || err.status >= 500 || state.limited) return err;
+    if (state.caller !== undefined) {
+      await verdictOf(() => deps.refusals.byCaller.consume(`admin-refused account ${state.caller}`));
+      return err;
+    }
+    const verdict = await verdictOf(() => deps.refusals.byAddress.consume(`admin-refused ip ${ctx.ip}`));
+    if (verdict.allowed) return err;
+    if (verdict.firstRefused) await summarise(ctx, { ip: ctx.ip });
+    for (const name of ['WWW-Authenticate', 'Retry-After']) ctx.remove(name);
+    return tooMany(ctx, verdict.retryAfter);
+  }
 
   /**
    * RFC 6750 §3, RFC 9449 §7: answers who calls, or throws invalid_token / invalid_dpop_proof /
@@ -128,7 +212,9 @@ export function createAdminApi(deps: {
    * minting rules, which audit a refusal (SPEC §4.1).
    */
   async function authenticate(ctx: KoaContextWithOIDC, eligibility = true): Promise<AdminCaller> {
-    return auth.authenticateRequest({ method: ctx.method, url: ctx.href, authorization: ctx.get('authorization'), dpop: ctx.get('dpop') || undefined }, eligibility);
+    const caller = await auth.authenticateRequest({ method: ctx.method, url: ctx.href, authorization: ctx.get('authorization'), dpop: ctx.get('dpop') || undefined }, eligibility);
+    stateOf(ctx).caller = caller.accountId;
+    return caller;
   }
 
   /** RFC 6750 §3 and RFC 9449 §7.1: the challenge of a 401 or 403, in the scheme at issue. */
@@ -143,6 +229,7 @@ export function createAdminApi(deps: {
   async function mintTicket(ctx: KoaContextWithOIDC): Promise<void> {
     const caller = await authenticate(ctx, false);
     const body = parse(ticketBody, await readJson(ctx), 'give { "subject", "client_id", "reason" }');
+    await holdBack(ctx, caller.accountId, { event: 'ticket.minted', subject: body.subject, clientId: body.client_id });
     const authTime = await auth.authTimeOf(caller);
     try {
       ctx.body = await deps.tickets.mint(
@@ -171,6 +258,7 @@ export function createAdminApi(deps: {
   async function requestApproval(ctx: KoaContextWithOIDC): Promise<void> {
     const caller = await authenticate(ctx, false);
     const body = parse(approvalBody, await readJson(ctx), 'give { "subject", "reason", "scope"?, "duration_seconds"?, "mode"? }');
+    await holdBack(ctx, caller.accountId, { event: 'approval.requested', subject: body.subject });
     const authTime = await auth.authTimeOf(caller);
     try {
       ctx.body = await deps.approvals.request(
@@ -194,6 +282,7 @@ export function createAdminApi(deps: {
     if (path === '/tickets' && ctx.method === 'POST') return mintTicket(ctx);
     if (path === '/approvals' && ctx.method === 'POST') return requestApproval(ctx);
     const admin = (await authenticate(ctx)).accountId;
+    await holdBack(ctx, admin);
     const by = { actor: admin, request: deps.requestFacts(ctx) };
     if (path === '/impersonations' && ctx.method === 'GET') {
       const { actor, subject } = parse(impersonationQuery, ctx.query, 'impersonations query');
@@ -245,7 +334,7 @@ export function createAdminApi(deps: {
     try {
       await route(ctx, ctx.path.slice(base.length));
     } catch (thrown) {
-      const err = thrown instanceof AdminError ? thrown : new AdminError(500, 'server_error', 'oops! something went wrong');
+      const err = thrown instanceof AdminError ? await countRefusal(ctx, thrown) : new AdminError(500, 'server_error', 'oops! something went wrong');
       if (!(thrown instanceof AdminError)) {
         const { name, message } = thrown instanceof Error ? thrown : new Error(String(thrown));
         deps.logger.error({ err: { name, message }, path: ctx.path, request_id: deps.requestFacts(ctx).requestId }, 'admin API failed');

@@ -67,6 +67,8 @@ interface Dependencies {
   /** The provider's authorization endpoint, for clients without an initiate-login URI. */
   readonly authorizationEndpoint: string;
   readonly notifier: SubjectNotifier;
+  /** Whether a client is one of the provider's own pages (the subject's page, the support console): never opened by a ticket. */
+  readonly isFirstParty: (clientId: string) => boolean;
   /** Reads an approval's state at redemption, and ends an impersonation whose approval was revoked while it started. */
   readonly approvals: {
     isRevoked(approvalId: string): Promise<boolean>;
@@ -96,7 +98,7 @@ export function isTicket(value: unknown): value is string {
   return typeof value === 'string' && value.startsWith(TICKET_PREFIX) && /^[\w-]{40,100}$/.test(value.slice(TICKET_PREFIX.length));
 }
 
-function ticketDenied(rule: 'ticket_unknown' | 'ticket_expired' | 'ticket_used' | 'ticket_other_client', detail?: string): ExchangeRefusal {
+function ticketDenied(rule: 'ticket_unknown' | 'ticket_expired' | 'ticket_used' | 'ticket_other_client' | 'ticket_client_first_party', detail?: string): ExchangeRefusal {
   return new ExchangeRefusal(rule, 'access_denied', 'the impersonation ticket is invalid, expired or already used', { detail });
 }
 
@@ -109,6 +111,11 @@ export function createTicketService(deps: Dependencies) {
   const { options, provider, recorder } = deps;
 
   async function clientFor(clientId: string): Promise<Client> {
+    // An impersonated session of the subject's own page could end or hide the impersonation; one of
+    // the console could administer impersonation as the subject (docs/browser-impersonation.md).
+    if (deps.isFirstParty(clientId)) {
+      throw invalidRequest('ticket_client_first_party', "tickets cannot open the provider's own pages (the subject's page, the support console)", clientId);
+    }
     const client = await provider.Client.find(clientId);
     if (!client) throw invalidRequest('ticket_client_unknown', 'unknown client_id', clientId);
     if (!client.responseTypeAllowed('code') || !client.redirectUris?.length) {
@@ -272,6 +279,7 @@ export function createTicketService(deps: Dependencies) {
       if (redemption.outcome === 'expired') throw ticketDenied('ticket_expired', `expired ${now - redemption.record.expiresAt}s ago`);
       if (redemption.outcome === 'other_client') throw ticketDenied('ticket_other_client', `minted for ${redemption.record.clientId}`);
       const { record } = redemption;
+      if (deps.isFirstParty(record.clientId)) throw ticketDenied('ticket_client_first_party', `${record.clientId} is a first-party client`);
       const actor = await assertStillAllowed(record);
       const lifetime = Math.min(options.policy.maxLifetimeSeconds, (record.notAfter ?? Infinity) - now);
       if (lifetime < 1) throw invalidRequest('approval_expired', "this approval's window has ended", record.approvalId);

@@ -24,9 +24,11 @@ export interface Limiter {
   consume(key: string): Promise<LimitVerdict>;
   /** Whether the key's budget for this window is already spent, without counting: the seconds until it resets. */
   spent(key: string): Promise<number | undefined>;
+  /** Whether the key's budget for this window is spent already, counting nothing (`firstRefused` is false). */
+  peek(key: string): Promise<LimitVerdict>;
 }
 
-const UNLIMITED: Limiter = { consume: async () => ({ allowed: true }), spent: async () => undefined };
+const UNLIMITED: Limiter = { consume: async () => ({ allowed: true }), spent: async () => undefined, peek: async () => ({ allowed: true }) };
 
 /**
  * A fixed-window limiter of `limit.points` per `limit.durationSeconds` per key. Keys carry a Redis
@@ -61,6 +63,11 @@ export function createLimiter(limit: RateLimit | false, store: LimiterStore, opt
       const current = await limiter.get(`{${key}}`);
       if (!current || current.consumedPoints <= limit.points) return undefined;
       return Math.max(1, Math.ceil(current.msBeforeNext / 1000));
+    },
+    async peek(key) {
+      const state = await limiter.get(`{${key}}`);
+      if (!state || state.consumedPoints < limit.points || state.msBeforeNext <= 0) return { allowed: true };
+      return { allowed: false, retryAfter: Math.max(1, Math.ceil(state.msBeforeNext / 1000)), firstRefused: false };
     },
   };
 }

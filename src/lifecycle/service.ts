@@ -210,7 +210,12 @@ export class ImpersonationLifecycle {
       for (let i = 0; i < fresh.length; i += BATCH) {
         const batch = fresh.slice(i, i + BATCH);
         // Independent deletions, together; should one fail, a token whose record is gone no longer stands.
-        await Promise.all([this.deleteGrants(batch.map((r) => r.grantId)), this.store.impersonations.forget(batch), this.endSessions(batch)]);
+        await Promise.all([
+          this.deleteGrants(batch.map((r) => r.grantId)),
+          this.store.impersonations.forget(batch),
+          this.endSessions(batch),
+          this.store.impersonations.noteEnded(batch, cause, Math.floor(Date.now() / 1000)),
+        ]);
         await Promise.all(
           batch.map((r) =>
             this.recorder.record(

@@ -14,6 +14,21 @@ export interface LinkedValues {
   readonly linked: boolean[];
 }
 
+/** A member of a timeline and the epoch millisecond it was added at. */
+export interface TimelineEntry {
+  readonly member: string;
+  readonly at: number;
+}
+
+/** Which part of a timeline {@link Backend.timeline} reads: `since <= at <= until`, newest first. */
+export interface TimelineRange {
+  readonly since: number;
+  readonly until: number;
+  /** Entries of the range to pass over first (a page's cursor among entries added in the same millisecond). */
+  readonly skip: number;
+  readonly limit: number;
+}
+
 /** The ids a value's link field names (none when the value is missing, not JSON, or holds no array of strings). */
 export function linkIds(value: string | undefined, field: string): string[] {
   if (value === undefined) return [];
@@ -36,7 +51,10 @@ export function linkIds(value: string | undefined, field: string): string[] {
  *   it answers `false` for a missing or expired entity and never creates one;
  * - `addToSet` keeps the set alive at least as long as the longest-lived member added;
  * - `commit` leaves the same state as the writes applied one by one, in order;
- * - `readLinked` answers what `get`, `getMany` and one existence check per linked key would.
+ * - `readLinked` answers what `get`, `getMany` and one existence check per linked key would;
+ * - `timeline` answers a timeline's members newest first (same millisecond: by member, descending,
+ *   bytewise), never one older than `ttlSeconds` before the newest `at` written with it, and the
+ *   timeline lives at least `ttlSeconds` after its last write.
  */
 export interface Backend {
   /** Stores a JSON entity, replacing any previous value and its consumed mark. */
@@ -65,6 +83,13 @@ export interface Backend {
   /** `addToSet` for several sets; one round trip where the backend can (not across Cluster slots). */
   addToSets(entries: ReadonlyArray<{ key: string; member: string; ttlSeconds: number | undefined }>): Promise<void>;
   members(key: string): Promise<string[]>;
+  /**
+   * Adds a member to a time-ordered index at `at` (epoch ms); members added more than `ttlSeconds`
+   * before `at` are dropped, and the index's TTL is extended to at least `ttlSeconds`.
+   */
+  addToTimeline(key: string, member: string, at: number, ttlSeconds: number): Promise<void>;
+  /** A page of a timeline: members within the range, newest first. */
+  timeline(key: string, range: TimelineRange): Promise<TimelineEntry[]>;
   removeFromSet(key: string, members: readonly string[]): Promise<void>;
   /**
    * Applies a batch of writes in order: in one script on standalone Redis (all or nothing), one

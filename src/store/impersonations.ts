@@ -38,6 +38,35 @@ export interface ImpersonationRecord {
   readonly approvalId?: string | undefined;
 }
 
+/**
+ * One impersonation started of a subject, as the subject's history keeps it (docs/browser-impersonation.md,
+ * "The subject's page"): who, through which client, why, when and until when.
+ */
+export interface HistoryEntry {
+  readonly grantId: string;
+  readonly actor: string;
+  readonly clientId: string;
+  readonly reason?: string | undefined;
+  readonly startedAt: number;
+  readonly expiresAt: number;
+  readonly mode?: 'read' | undefined;
+  readonly kind?: 'browser' | undefined;
+  /** How and when it ended, when it was ended before its expiry (the `rule` of its `token.revoked` record). */
+  readonly ended?: { readonly at: number; readonly rule: string } | undefined;
+}
+
+/** Where a page of the history starts: below this epoch millisecond, passing over `skip` entries added at it. */
+export interface HistoryCursor {
+  readonly at: number;
+  readonly skip: number;
+}
+
+/**
+ * How long the subject's history keeps an impersonation: 90 days after it started. A documented
+ * bound (docs/browser-impersonation.md), not a setting: the audit log keeps everything.
+ */
+export const HISTORY_RETENTION_SECONDS = 90 * 24 * 3600;
+
 /** Which live impersonations an operation applies to. */
 export type ImpersonationFilter = { actor: string } | { subject: string } | { sourceGrantId: string } | { all: true };
 
@@ -110,14 +139,62 @@ export class ImpersonationStore {
     return this.keys.allImpersonations();
   }
 
-  /** Records a live impersonation for `ttlSeconds` (its token's lifetime). */
+  /**
+   * Records a live impersonation for `ttlSeconds` (its token's lifetime). One that starts (a single
+   * actor: an exchange by a person, a ticket redeemed) also enters the subject's history, in the same
+   * commit; one passed on (a chained exchange) is part of the impersonation it came from.
+   */
   async add(record: ImpersonationRecord, ttlSeconds: number): Promise<void> {
+    const started: HistoryEntry = {
+      grantId: record.grantId,
+      actor: record.actors[0]!,
+      clientId: record.clientId,
+      reason: record.reason,
+      startedAt: record.startedAt,
+      expiresAt: record.expiresAt,
+      ...(record.mode ? { mode: record.mode } : {}),
+      ...(record.kind ? { kind: record.kind } : {}),
+    };
     // The indexes first, then the record they point to (one script on standalone Redis).
     await this.backend.commit([
       ...this.#indexes(record).map((key) => ({ op: 'addToSet' as const, key, member: record.grantId, ttlSeconds })),
       ...record.sources.map((source) => ({ op: 'addToSet' as const, key: this.keys.sourceGrants(), member: source, ttlSeconds })),
+      ...(record.actors.length === 1
+        ? [{ op: 'addToTimeline' as const, key: this.keys.impersonationHistory(record.subject), member: JSON.stringify(started), at: Date.now(), ttlSeconds: HISTORY_RETENTION_SECONDS }]
+        : []),
       { op: 'set', key: this.keys.impersonation(record.grantId), value: JSON.stringify(record), ttlSeconds },
     ]);
+  }
+
+  /** Notes in the subject's history how and when these impersonations ended. */
+  async noteEnded(records: readonly ImpersonationRecord[], rule: string, at: number): Promise<void> {
+    const started = records.filter((r) => r.actors.length === 1);
+    if (!started.length) return;
+    await this.backend.commit(
+      started.map((r) => ({ op: 'set' as const, key: this.keys.impersonationEnding(r.grantId), value: JSON.stringify({ at, rule }), ttlSeconds: HISTORY_RETENTION_SECONDS })),
+    );
+  }
+
+  /**
+   * A page of the impersonations started of a subject within {@link HISTORY_RETENTION_SECONDS},
+   * newest first, each with how it ended; `next` is the cursor of the older page, if any.
+   */
+  async history(subject: string, page: { before?: HistoryCursor | undefined; limit: number }): Promise<{ entries: HistoryEntry[]; next: HistoryCursor | undefined }> {
+    const read = await this.backend.timeline(this.keys.impersonationHistory(subject), {
+      since: Date.now() - HISTORY_RETENTION_SECONDS * 1000,
+      until: page.before?.at ?? Number.MAX_SAFE_INTEGER,
+      skip: page.before?.skip ?? 0,
+      limit: page.limit + 1,
+    });
+    const shown = read.slice(0, page.limit);
+    const entries = shown.map((e) => JSON.parse(e.member) as HistoryEntry);
+    const endings = await this.backend.getMany(entries.map((e) => this.keys.impersonationEnding(e.grantId)));
+    const last = shown.at(-1);
+    const next =
+      read.length > page.limit && last
+        ? { at: last.at, skip: shown.filter((e) => e.at === last.at).length + (page.before?.at === last.at ? page.before.skip : 0) }
+        : undefined;
+    return { entries: entries.map((e, i) => (endings[i] ? { ...e, ended: JSON.parse(endings[i]) as HistoryEntry['ended'] } : e)), next };
   }
 
   /** Notes the provider session a browser impersonation lives in, so that ending it ends the session. */

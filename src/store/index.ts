@@ -44,8 +44,9 @@ export function createMemoryStore(prefix?: string): Store {
   return createStore(new MemoryBackend(), prefix);
 }
 
-export type { Backend, LinkedRead, LinkedValues } from './backend.js';
-export type { ImpersonationFilter, ImpersonationRecord, Standing, SwitchState } from './impersonations.js';
+export type { Backend, LinkedRead, LinkedValues, TimelineEntry, TimelineRange } from './backend.js';
+export type { HistoryCursor, HistoryEntry, ImpersonationFilter, ImpersonationRecord, Standing, SwitchState } from './impersonations.js';
+export { HISTORY_RETENTION_SECONDS } from './impersonations.js';
 export type { StoreAdapter } from './adapter.js';
 export type { Redemption, TicketRecord } from './tickets.js';
 export type { ApprovalRecord, ApprovalStatus } from './approvals.js';

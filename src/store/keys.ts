@@ -10,6 +10,8 @@
  *   <p>{imp:<grantId>}           impersonation record (JSON), lives as long as its token
  *   <p>{imp-actor:<actor>}       set of impersonation grant ids of an actor
  *   <p>{imp-subject:<subject>}   set of impersonation grant ids of a subject
+ *   <p>{imp-history:<subject>}   timeline of the impersonations started of a subject (the subject's page), 90 days
+ *   <p>{imp-ended:<grantId>}     how and when a started impersonation ended (JSON), 90 days
  *   <p>{imp-source:<grantId>}    set of impersonation grant ids produced from an actor's grant
  *   <p>{imp-all}                 set of every live impersonation grant id
  *   <p>{imp-sources}             set of grant ids that some live impersonation derives from
@@ -57,6 +59,14 @@ export class KeyLayout {
 
   impersonationsOfSubject(subject: string): string {
     return `${this.prefix}{imp-subject:${subject}}`;
+  }
+
+  impersonationHistory(subject: string): string {
+    return `${this.prefix}{imp-history:${subject}}`;
+  }
+
+  impersonationEnding(grantId: string): string {
+    return `${this.prefix}{imp-ended:${grantId}}`;
   }
 
   impersonationsFromGrant(actorGrantId: string): string {

@@ -1,8 +1,11 @@
-import { linkIds, type Backend, type LinkedRead, type LinkedValues } from './backend.js';
+import { linkIds, type Backend, type LinkedRead, type LinkedValues, type TimelineEntry, type TimelineRange } from './backend.js';
 import type { StoreWrite } from './write-batch.js';
 
+/** A timeline: each member and the epoch millisecond it was added at. */
+class Timeline extends Map<string, number> {}
+
 interface Entry {
-  value: string | Set<string> | { json: string; consumed: number | undefined };
+  value: string | Set<string> | Timeline | { json: string; consumed: number | undefined };
   expiresAt: number | undefined;
 }
 
@@ -43,12 +46,12 @@ export class MemoryBackend implements Backend {
 
   async getEntity(key: string) {
     const value = this.#live(key)?.value;
-    return value && typeof value === 'object' && !(value instanceof Set) ? { ...value } : undefined;
+    return value && typeof value === 'object' && !(value instanceof Set) && !(value instanceof Timeline) ? { ...value } : undefined;
   }
 
   async consumeEntity(key: string, at: number): Promise<boolean> {
     const value = this.#live(key)?.value;
-    if (!value || typeof value !== 'object' || value instanceof Set || value.consumed !== undefined) return false;
+    if (!value || typeof value !== 'object' || value instanceof Set || value instanceof Timeline || value.consumed !== undefined) return false;
     value.consumed = at;
     return true;
   }
@@ -72,6 +75,7 @@ export class MemoryBackend implements Backend {
     for (const write of writes) {
       if (write.op === 'putEntity') await this.putEntity(write.key, write.json, write.ttlSeconds);
       else if (write.op === 'set') await this.set(write.key, write.value, write.ttlSeconds);
+      else if (write.op === 'addToTimeline') await this.addToTimeline(write.key, write.member, write.at, write.ttlSeconds);
       else await this.addToSet(write.key, write.member, write.ttlSeconds);
     }
   }
@@ -109,6 +113,25 @@ export class MemoryBackend implements Backend {
   async members(key: string): Promise<string[]> {
     const value = this.#live(key)?.value;
     return value instanceof Set ? [...value] : [];
+  }
+
+  async addToTimeline(key: string, member: string, at: number, ttlSeconds: number): Promise<void> {
+    const entry = this.#live(key);
+    const wanted = expiry(ttlSeconds)!;
+    const timeline = entry?.value instanceof Timeline ? entry.value : new Timeline();
+    timeline.set(member, at);
+    for (const [old, when] of timeline) if (when < at - ttlSeconds * 1000) timeline.delete(old);
+    this.#data.set(key, { value: timeline, expiresAt: entry?.value instanceof Timeline && entry.expiresAt !== undefined ? Math.max(entry.expiresAt, wanted) : wanted });
+  }
+
+  async timeline(key: string, range: TimelineRange): Promise<TimelineEntry[]> {
+    const value = this.#live(key)?.value;
+    if (!(value instanceof Timeline)) return [];
+    return [...value]
+      .filter(([, at]) => at >= range.since && at <= range.until)
+      .sort(([a, atA], [b, atB]) => atB - atA || Buffer.compare(Buffer.from(b), Buffer.from(a)))
+      .slice(range.skip, range.skip + range.limit)
+      .map(([member, at]) => ({ member, at }));
   }
 
   async removeFromSet(key: string, members: readonly string[]): Promise<void> {

@@ -1,6 +1,6 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { AuditLog } from '../audit/log.js';
-import { linkIds, type Backend, type LinkedRead, type LinkedValues } from './backend.js';
+import { linkIds, type Backend, type LinkedRead, type LinkedValues, type TimelineEntry, type TimelineRange } from './backend.js';
 import { RedisAuditLog } from './redis-audit.js';
 import { APPLY_WRITES_LUA, encodeWrites, ttlMs } from './redis-writes.js';
 import type { StoreWrite } from './write-batch.js';
@@ -191,6 +191,17 @@ export class RedisBackend implements Backend {
 
   async members(key: string): Promise<string[]> {
     return this.#client.smembers(key);
+  }
+
+  async addToTimeline(key: string, member: string, at: number, ttlSeconds: number): Promise<void> {
+    await this.#write({ op: 'addToTimeline', key, member, at, ttlSeconds });
+  }
+
+  async timeline(key: string, range: TimelineRange): Promise<TimelineEntry[]> {
+    const flat = await this.#client.zrevrangebyscore(key, range.until, range.since, 'WITHSCORES', 'LIMIT', range.skip, range.limit);
+    const entries: TimelineEntry[] = [];
+    for (let i = 0; i < flat.length; i += 2) entries.push({ member: flat[i]!, at: Number(flat[i + 1]) });
+    return entries;
   }
 
   async removeFromSet(key: string, members: readonly string[]): Promise<void> {

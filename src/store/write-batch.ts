@@ -5,7 +5,8 @@ import type { Backend } from './backend.js';
 export type StoreWrite =
   | { readonly op: 'putEntity'; readonly key: string; readonly json: string; readonly ttlSeconds: number | undefined }
   | { readonly op: 'set'; readonly key: string; readonly value: string; readonly ttlSeconds: number | undefined }
-  | { readonly op: 'addToSet'; readonly key: string; readonly member: string; readonly ttlSeconds: number | undefined };
+  | { readonly op: 'addToSet'; readonly key: string; readonly member: string; readonly ttlSeconds: number | undefined }
+  | { readonly op: 'addToTimeline'; readonly key: string; readonly member: string; readonly at: number; readonly ttlSeconds: number };
 
 const scope = new AsyncLocalStorage<WriteBatch>();
 
@@ -114,6 +115,9 @@ export function batching(backend: Backend): Backend {
     addToSet: async (key, member, ttlSeconds) => {
       if (!collect({ op: 'addToSet', key, member, ttlSeconds })) await backend.addToSet(key, member, ttlSeconds);
     },
+    addToTimeline: async (key, member, at, ttlSeconds) => {
+      if (!collect({ op: 'addToTimeline', key, member, at, ttlSeconds })) await backend.addToTimeline(key, member, at, ttlSeconds);
+    },
     addToSets: async (entries) => {
       const batch = currentBatch(backend);
       if (batch) batch.add(...entries.map((e) => ({ op: 'addToSet' as const, key: e.key, member: e.member, ttlSeconds: e.ttlSeconds })));
@@ -127,6 +131,7 @@ export function batching(backend: Backend): Backend {
     setIfAbsent: (key, value) => backend.setIfAbsent(key, value),
     delete: (keys) => backend.delete(keys),
     members: (key) => backend.members(key),
+    timeline: (key, range) => backend.timeline(key, range),
     removeFromSet: (key, members) => backend.removeFromSet(key, members),
     commit: async (writes) => {
       const batch = currentBatch(backend);

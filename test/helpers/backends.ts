@@ -18,6 +18,8 @@ function withClose(backend: Backend, close: () => Promise<void>): Backend {
     addToSet: (key, member, ttl) => backend.addToSet(key, member, ttl),
     addToSets: (entries) => backend.addToSets(entries),
     members: (key) => backend.members(key),
+    addToTimeline: (key, member, at, ttl) => backend.addToTimeline(key, member, at, ttl),
+    timeline: (key, range) => backend.timeline(key, range),
     removeFromSet: (key, members) => backend.removeFromSet(key, members),
     commit: (writes) => backend.commit(writes),
     ping: () => backend.ping(),
@@ -41,7 +43,7 @@ function cleaningUp(backend: Backend): Backend {
     for (const { key } of writes) written.add(key);
     return wrapped.commit(writes);
   };
-  return { ...wrapped, putEntity: note(wrapped.putEntity), set: note(wrapped.set), setIfAbsent: note(wrapped.setIfAbsent), addToSet: note(wrapped.addToSet), addToSets, commit };
+  return { ...wrapped, putEntity: note(wrapped.putEntity), set: note(wrapped.set), setIfAbsent: note(wrapped.setIfAbsent), addToSet: note(wrapped.addToSet), addToTimeline: note(wrapped.addToTimeline), addToSets, commit };
 }
 
 async function openCluster(): Promise<Backend> {
