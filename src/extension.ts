@@ -423,6 +423,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         auditLog,
         store,
         requestFacts: (ctx) => requestFacts(ctx as KoaContextWithOIDC),
+        clientName: async (id) => (await providerRef!.Client.find(id))?.clientName as string | undefined,
       }) as unknown as Middleware;
     },
     adminConsole(consoleOptions) {

@@ -76,7 +76,7 @@ exchange.register(provider);
 // checks the password and grants the (first-party) client what it asked for.
 provider.use(async (ctx: KoaContextWithOIDC, next: () => Promise<unknown>) => {
   const match = /^\/interaction\/([\w-]+)(\/login)?$/.exec(ctx.path);
-  if (!match) return next();
+  if (!match) return void (await next());
   const details = await provider.interactionDetails(ctx.req, ctx.res);
   if (ctx.method === 'GET' && !match[2]) {
     ctx.type = 'html';
@@ -86,7 +86,7 @@ provider.use(async (ctx: KoaContextWithOIDC, next: () => Promise<unknown>) => {
       <button>Sign in</button></form>`;
     return;
   }
-  if (ctx.method !== 'POST' || !match[2]) return next();
+  if (ctx.method !== 'POST' || !match[2]) return void (await next());
   let body = '';
   for await (const chunk of ctx.req) body += String(chunk);
   const form = new URLSearchParams(body);

@@ -6,7 +6,7 @@ import { queryAudit } from '../audit/query.js';
 import type { RequestFacts } from '../audit/recorder.js';
 import { IMPERSONATION_AMR } from '../constants.js';
 import type { ImpersonationLifecycle } from '../lifecycle/service.js';
-import { approvalMessage, startedMessage, utc } from '../notify/notice.js';
+import { approvalMessage, utc } from '../notify/notice.js';
 import type { ImpersonationRecord, Store } from '../store/index.js';
 import { STYLESHEET } from '../web/assets.js';
 import { readForm } from '../web/forms.js';
@@ -33,7 +33,13 @@ interface AccountSession {
 
 /** One impersonation of the subject, as the page lists it. */
 interface Row {
+  /** The person behind it: the actor, or for a chain the person who started it (RFC 8693 §4.1). */
   readonly actor: string;
+  /** For a chain: the service that acts for that person now. */
+  readonly via?: string | undefined;
+  /** A browser session (a ticket redeemed) or a token issued to an app. */
+  readonly kind?: 'browser' | 'api';
+  readonly appName?: string | undefined;
   readonly actorName: string | undefined;
   readonly mode: 'read' | 'full';
   readonly clientId: string;
@@ -97,6 +103,8 @@ export function createAccountPage(deps: {
   readonly auditLog: AuditLog | undefined;
   readonly store: Store;
   readonly requestFacts: (ctx: Context) => RequestFacts;
+  /** A client's display name (`client_name`), or undefined to show its id. */
+  readonly clientName?: (clientId: string) => Promise<string | undefined>;
 }) {
   const base = deps.options.basePath ?? '/account';
   const product = deps.options.product ?? 'Your account';
@@ -124,6 +132,7 @@ export function createAccountPage(deps: {
         const startedAt = Math.floor(Date.parse(r.time) / 1000);
         rows.push({
           actor: r.actor ?? 'unknown',
+          kind: r.event === 'ticket.redeemed' ? 'browser' : 'api',
           actorName: undefined,
           mode: r.mode === 'read' ? 'read' : 'full',
           clientId: r.client_id ?? '',
@@ -139,6 +148,7 @@ export function createAccountPage(deps: {
       if (seen.has(record.tokenId)) continue;
       rows.push({
         actor: record.actors.at(-1)!,
+        kind: record.kind === 'browser' ? 'browser' : 'api',
         actorName: undefined,
         mode: record.mode ?? 'full',
         clientId: record.clientId,
@@ -149,8 +159,57 @@ export function createAccountPage(deps: {
         ended: undefined,
       });
     }
-    const names = await namesOf(rows.map((r) => r.actor));
-    return rows.map((r) => ({ ...r, actorName: names.get(r.actor) })).sort((a, b) => b.startedAt - a.startedAt);
+    const people = await peopleOf(rows.sort((a, b) => a.startedAt - b.startedAt));
+    const names = await namesOf(people.map((r) => r.actor));
+    const apps = await appNamesOf(people.map((r) => r.clientId));
+    return people.map((r) => ({ ...r, actorName: names.get(r.actor), appName: apps.get(r.clientId) })).sort((a, b) => b.startedAt - a.startedAt);
+  }
+
+  /**
+   * Keeps the person in every chain: a service that passed a token on (RFC 8693 §4.1) is shown as
+   * acting for the person who started the impersonation — from the live record's chain, or else the
+   * earlier impersonation of the same reason that a person started (rows oldest first).
+   */
+  async function peopleOf(rows: readonly Row[]): Promise<Row[]> {
+    const isPerson = new Map<string, boolean>();
+    for (const id of new Set(rows.map((r) => r.actor))) isPerson.set(id, (await deps.accounts.findAccount(id).catch(() => undefined)) !== undefined);
+    const out: Row[] = [];
+    for (const row of rows) {
+      const chain = row.live?.actors ?? [];
+      const human = row.live?.actorAccount ?? (chain.length > 1 ? chain.at(-1) : undefined);
+      if (human !== undefined && human !== row.actor) out.push({ ...row, actor: human, via: row.actor });
+      else if (chain.length > 1) out.push({ ...row, via: chain[0] });
+      else if (isPerson.get(row.actor) === false) {
+        const origin = out.findLast((r) => r.via === undefined && r.reason === row.reason && isPerson.get(r.actor) !== false);
+        out.push(origin ? { ...row, actor: origin.actor, via: row.actor } : row);
+      } else out.push(row);
+    }
+    return out;
+  }
+
+  /** Apps by their display names (`client_name`), read from the provider. */
+  async function appNamesOf(ids: readonly string[]): Promise<Map<string, string | undefined>> {
+    const unique = [...new Set(ids)];
+    const found = await Promise.all(unique.map((id) => deps.clientName?.(id).catch(() => undefined)));
+    return new Map(unique.map((id, i) => [id, found[i]]));
+  }
+
+  /** What happened, in plain words: who (and through which service), did what, where, until when, why. */
+  function sentence(row: Row, live: boolean): string {
+    const person = row.actorName && row.actorName !== row.actor ? `${row.actorName} (${row.actor})` : row.actor;
+    const app = row.appName ?? row.clientId;
+    const read = row.mode === 'read';
+    const until = `until ${utc(iso(row.live?.expiresAt ?? row.endsAt))}`;
+    const why = row.reason === undefined ? '' : `, because: ${row.reason}`;
+    if (row.via !== undefined) {
+      const service = row.via === row.clientId ? app : row.via;
+      return `${service} ${live ? 'is acting' : 'acted'} as you${read ? ' (read-only)' : ''} for ${person}, passing on the access they opened, ${until}${why}.`;
+    }
+    const what =
+      row.kind === 'browser'
+        ? `${live ? 'is' : 'was'} signed in to ${app} as you${read ? ' (read-only)' : ''}`
+        : `${live ? 'is using' : 'used'} ${app} to ${read ? 'view your account (read-only)' : 'act as you'}`;
+    return `${person} ${what}, ${until}${why}.`;
   }
 
   /** Display names from the account directory (`name`), read live, for the notices. */
@@ -220,19 +279,10 @@ ${history}</section>`;
 
   /** What support did, as the subject was told (the notice of each started impersonation). */
   function noticesSection(rows: readonly Row[]): Html {
-    const recent = rows.slice(0, 10);
-    if (!recent.length) return html``;
-    return html`<section aria-labelledby="notices-heading"><h2 id="notices-heading">Messages</h2><ul class="plain notices">${recent.map(
-      (row) =>
-        html`<li>${startedMessage({
-          actor: row.actor,
-          actor_name: row.actorName,
-          reason: row.reason,
-          client_id: row.clientId,
-          started_at: iso(row.startedAt),
-          until: iso(row.live?.expiresAt ?? row.endsAt),
-          mode: row.mode,
-        })}</li>`,
+    const live = rows.filter((row) => row.live).slice(0, 10);
+    if (!live.length) return html``;
+    return html`<section aria-labelledby="notices-heading"><h2 id="notices-heading">Happening now</h2><ul class="plain notices">${live.map(
+      (row) => html`<li>${sentence(row, true)}</li>`,
     )}</ul></section>`;
   }
 
@@ -240,11 +290,11 @@ ${history}</section>`;
     const table = rows.length
       ? html`<div class="table-wrap"><table>
 <caption class="visually-hidden">Impersonations of your account</caption>
-<thead><tr><th scope="col">Who</th><th scope="col">App</th><th scope="col">Why</th><th scope="col">Started</th><th scope="col">Ends</th><th scope="col">Status</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>
+<thead><tr><th scope="col">Who</th><th scope="col">Where</th><th scope="col">Why</th><th scope="col">Started</th><th scope="col">Ends</th><th scope="col">Status</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>
 <tbody>${rows.map(
           (row) => html`<tr>
-<td><strong>${row.actor}</strong></td>
-<td>${row.clientId}</td>
+<td title="${sentence(row, Boolean(row.live))}"><strong>${row.actorName ?? row.actor}</strong>${row.actorName && row.actorName !== row.actor ? html` <span class="meta">(${row.actor})</span>` : ''}${row.via ? html`<br><span class="meta">through ${row.via === row.clientId ? (row.appName ?? row.via) : row.via}</span>` : ''}</td>
+<td>${row.appName ?? row.clientId}${row.kind === 'browser' ? html`<br><span class="meta">signed in as you</span>` : html`<br><span class="meta">a token for an app</span>`}</td>
 <td>${row.reason ?? html`<span class="meta">(no reason recorded)</span>`}</td>
 <td>${when(iso(row.startedAt))}</td>
 <td>${when(iso(row.live?.expiresAt ?? row.endsAt))}</td>
