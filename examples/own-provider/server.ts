@@ -101,4 +101,4 @@ provider.use(async (ctx: KoaContextWithOIDC, next: () => Promise<unknown>) => {
   await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: login }, consent: { grantId: await grant.save() } }, { mergeWithLastSubmission: false });
 });
 
-export const server = createServer(provider.callback()).listen(port, () => console.log(`issuer ${issuer} listening`));
+export const server = createServer(provider.callback()).listen(port, () => process.stdout.write(`issuer ${issuer} listening\n`));
