@@ -3,7 +3,7 @@
 // configuration, drives it with autocannon from this process for a bounded time per scenario, and
 // reads the server's CPU time and peak RSS from /proc. Prints a table with ratios to the baseline
 // measured in the same run, checks the targets, and writes bench-results.json.
-// Env: BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 8), REDIS_URL (default local 6379).
+// Env: BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 8), REDIS_URL (default redis://127.0.0.1:6379/9).
 import autocannon from 'autocannon';
 import { spawn, execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -14,7 +14,7 @@ import { BILLING, CONSOLE_AUTH, FORM, ORDERS, basic, deleteKeys, impersonationBo
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/9';
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 function freePort() {

@@ -454,6 +454,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         accounts: options.accounts,
         store,
         requestFacts: (ctx) => requestFacts(ctx as KoaContextWithOIDC),
+        clientName: async (id) => (await providerRef!.Client.find(id))?.clientName as string | undefined,
       }) as unknown as Middleware;
     },
     adminConsole(consoleOptions) {

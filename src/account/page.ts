@@ -4,7 +4,7 @@ import { ApprovalAnswerError, type ApprovalService, type ApprovalView } from '..
 import type { RequestFacts } from '../audit/recorder.js';
 import { IMPERSONATION_AMR } from '../constants.js';
 import type { ImpersonationLifecycle } from '../lifecycle/service.js';
-import { approvalMessage, startedMessage, utc } from '../notify/notice.js';
+import { approvalMessage, utc } from '../notify/notice.js';
 import { HISTORY_RETENTION_SECONDS, type HistoryCursor, type ImpersonationRecord, type Store } from '../store/index.js';
 import { STYLESHEET } from '../web/assets.js';
 import { readForm } from '../web/forms.js';
@@ -31,7 +31,13 @@ interface AccountSession {
 
 /** One impersonation of the subject, as the page lists it. */
 interface Row {
+  /** The person behind it: the actor, or for a chain the person who started it (RFC 8693 §4.1). */
   readonly actor: string;
+  /** For a chain: the service that acts for that person now. */
+  readonly via?: string | undefined;
+  /** A browser session (a ticket redeemed) or a token issued to an app. */
+  readonly kind?: 'browser' | 'api';
+  readonly appName?: string | undefined;
   readonly actorName: string | undefined;
   readonly mode: 'read' | 'full';
   readonly clientId: string;
@@ -95,6 +101,8 @@ export function createAccountPage(deps: {
   readonly accounts: AccountDirectory;
   readonly store: Store;
   readonly requestFacts: (ctx: Context) => RequestFacts;
+  /** A client's display name (`client_name`), or undefined to show its id. */
+  readonly clientName?: (clientId: string) => Promise<string | undefined>;
 }) {
   const base = deps.options.basePath ?? '/account';
   const product = deps.options.product ?? 'Your account';
@@ -113,11 +121,12 @@ export function createAccountPage(deps: {
    * When the whole history fits on one page, it also lists any live impersonation the index does not
    * hold (one started before the index existed, at most an hour earlier).
    */
-  async function rowsFor(subject: string, before: HistoryCursor | undefined): Promise<{ rows: Row[]; next: HistoryCursor | undefined }> {
+  async function rowsFor(subject: string, before: HistoryCursor | undefined): Promise<{ rows: Row[]; now: Row[]; next: HistoryCursor | undefined }> {
     const [live, history] = await Promise.all([deps.lifecycle.list({ subject }), deps.store.impersonations.history(subject, { before, limit: PAGE })]);
     const liveByGrant = new Map(live.map((r) => [r.grantId, r]));
     const rows: Row[] = history.entries.map((entry) => ({
       actor: entry.actor,
+      kind: entry.kind === 'browser' ? 'browser' : 'api',
       actorName: undefined,
       mode: entry.mode === 'read' ? 'read' : 'full',
       clientId: entry.clientId,
@@ -132,6 +141,7 @@ export function createAccountPage(deps: {
       if (seen.has(record.grantId) || record.actors.length !== 1) continue;
       rows.push({
         actor: record.actors.at(-1)!,
+        kind: record.kind === 'browser' ? 'browser' : 'api',
         actorName: undefined,
         mode: record.mode ?? 'full',
         clientId: record.clientId,
@@ -142,8 +152,38 @@ export function createAccountPage(deps: {
         ended: undefined,
       });
     }
-    const names = await namesOf(rows.map((r) => r.actor));
-    return { rows: rows.map((r) => ({ ...r, actorName: names.get(r.actor) })).sort((a, b) => b.startedAt - a.startedAt), next: history.next };
+    // What is happening now: every live impersonation of the subject, chains passed on by a
+    // service included (they add no history entry: they continue the impersonation they came from).
+    const now: Row[] = live.map((record) => ({
+      actor: record.actors.at(-1)!,
+      kind: record.kind === 'browser' ? 'browser' : 'api',
+      actorName: undefined,
+      mode: record.mode ?? 'full',
+      clientId: record.clientId,
+      reason: record.reason,
+      startedAt: record.startedAt,
+      endsAt: record.expiresAt,
+      live: record,
+      ended: undefined,
+    }));
+    // Newest first as the index orders them (its times are finer than a record's seconds); a chain
+    // passed on by a service comes right before the impersonation it came from.
+    const position = new Map(history.entries.map((entry, i) => [entry.grantId, i]));
+    const rank = (record: ImpersonationRecord): number => {
+      const own = position.get(record.grantId);
+      if (own !== undefined) return own;
+      const origin = record.sources.map((id) => position.get(id)).find((i) => i !== undefined);
+      return origin === undefined ? -1 : origin - 0.5;
+    };
+    const current = (await named(now)).sort((a, b) => rank(a.live!) - rank(b.live!));
+    return { rows: await named(rows), now: current, next: history.next };
+  }
+
+  /** Rows with the person behind each chain, and people and apps by their names, newest first. */
+  async function named(rows: Row[]): Promise<Row[]> {
+    const people = await peopleOf(rows.sort((a, b) => a.startedAt - b.startedAt));
+    const [names, apps] = await Promise.all([namesOf(people.map((r) => r.actor)), appNamesOf(people.map((r) => r.clientId))]);
+    return people.map((r) => ({ ...r, actorName: names.get(r.actor), appName: apps.get(r.clientId) })).sort((a, b) => b.startedAt - a.startedAt);
   }
 
   /** The `before` cursor of an older page (`<epoch ms>.<skip>`), `undefined` for the newest, `false` when malformed. */
@@ -152,6 +192,53 @@ export function createAccountPage(deps: {
     if (given === undefined) return undefined;
     const match = typeof given === 'string' ? /^(\d{1,16})\.(\d{1,6})$/.exec(given) : null;
     return match ? { at: Number(match[1]), skip: Number(match[2]) } : false;
+  }
+
+  /**
+   * Keeps the person in every chain: a service that passed a token on (RFC 8693 §4.1) is shown as
+   * acting for the person who started the impersonation — from the live record's chain, or else the
+   * earlier impersonation of the same reason that a person started (rows oldest first).
+   */
+  async function peopleOf(rows: readonly Row[]): Promise<Row[]> {
+    const isPerson = new Map<string, boolean>();
+    for (const id of new Set(rows.map((r) => r.actor))) isPerson.set(id, (await deps.accounts.findAccount(id).catch(() => undefined)) !== undefined);
+    const out: Row[] = [];
+    for (const row of rows) {
+      const chain = row.live?.actors ?? [];
+      const human = row.live?.actorAccount ?? (chain.length > 1 ? chain.at(-1) : undefined);
+      if (human !== undefined && human !== row.actor) out.push({ ...row, actor: human, via: row.actor });
+      else if (chain.length > 1) out.push({ ...row, via: chain[0] });
+      else if (isPerson.get(row.actor) === false) {
+        const origin = out.findLast((r) => r.via === undefined && r.reason === row.reason && isPerson.get(r.actor) !== false);
+        out.push(origin ? { ...row, actor: origin.actor, via: row.actor } : row);
+      } else out.push(row);
+    }
+    return out;
+  }
+
+  /** Apps by their display names (`client_name`), read from the provider. */
+  async function appNamesOf(ids: readonly string[]): Promise<Map<string, string | undefined>> {
+    const unique = [...new Set(ids)];
+    const found = await Promise.all(unique.map((id) => deps.clientName?.(id).catch(() => undefined)));
+    return new Map(unique.map((id, i) => [id, found[i]]));
+  }
+
+  /** What happened, in plain words: who (and through which service), did what, where, until when, why. */
+  function sentence(row: Row, live: boolean): string {
+    const person = row.actorName && row.actorName !== row.actor ? `${row.actorName} (${row.actor})` : row.actor;
+    const app = row.appName ?? row.clientId;
+    const read = row.mode === 'read';
+    const until = `until ${utc(iso(row.live?.expiresAt ?? row.endsAt))}`;
+    const why = row.reason === undefined ? '' : `, because: ${row.reason}`;
+    if (row.via !== undefined) {
+      const service = row.via === row.clientId ? app : row.via;
+      return `${service} ${live ? 'is acting' : 'acted'} as you${read ? ' (read-only)' : ''} for ${person}, passing on the access they opened, ${until}${why}.`;
+    }
+    const what =
+      row.kind === 'browser'
+        ? `${live ? 'is' : 'was'} signed in to ${app} as you${read ? ' (read-only)' : ''}`
+        : `${live ? 'is using' : 'used'} ${app} to ${read ? 'view your account (read-only)' : 'act as you'}`;
+    return `${person} ${what}, ${until}${why}.`;
   }
 
   /** Display names from the account directory (`name`), read live, for the notices. */
@@ -221,19 +308,10 @@ ${history}</section>`;
 
   /** What support did, as the subject was told (the notice of each started impersonation). */
   function noticesSection(rows: readonly Row[]): Html {
-    const recent = rows.slice(0, 10);
-    if (!recent.length) return html``;
-    return html`<section aria-labelledby="notices-heading"><h2 id="notices-heading">Messages</h2><ul class="plain notices">${recent.map(
-      (row) =>
-        html`<li>${startedMessage({
-          actor: row.actor,
-          actor_name: row.actorName,
-          reason: row.reason,
-          client_id: row.clientId,
-          started_at: iso(row.startedAt),
-          until: iso(row.live?.expiresAt ?? row.endsAt),
-          mode: row.mode,
-        })}</li>`,
+    const live = rows.filter((row) => row.live).slice(0, 10);
+    if (!live.length) return html``;
+    return html`<section aria-labelledby="notices-heading"><h2 id="notices-heading">Happening now</h2><ul class="plain notices">${live.map(
+      (row) => html`<li>${sentence(row, true)}</li>`,
     )}</ul></section>`;
   }
 
@@ -246,7 +324,7 @@ ${history}</section>`;
 
   function render(
     session: AccountSession,
-    page: { rows: Row[]; before: HistoryCursor | undefined; next: HistoryCursor | undefined },
+    page: { rows: Row[]; now: Row[]; before: HistoryCursor | undefined; next: HistoryCursor | undefined },
     approvals: readonly ApprovalView[],
     names: Map<string, string | undefined>,
     notice?: Notice,
@@ -255,11 +333,11 @@ ${history}</section>`;
     const table = rows.length
       ? html`<div class="table-wrap"><table>
 <caption class="visually-hidden">Impersonations of your account</caption>
-<thead><tr><th scope="col">Who</th><th scope="col">App</th><th scope="col">Why</th><th scope="col">Started</th><th scope="col">Ends</th><th scope="col">Status</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>
+<thead><tr><th scope="col">Who</th><th scope="col">Where</th><th scope="col">Why</th><th scope="col">Started</th><th scope="col">Ends</th><th scope="col">Status</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>
 <tbody>${rows.map(
           (row) => html`<tr>
-<td><strong>${row.actor}</strong></td>
-<td>${row.clientId}</td>
+<td title="${sentence(row, Boolean(row.live))}"><strong>${row.actorName ?? row.actor}</strong>${row.actorName && row.actorName !== row.actor ? html` <span class="meta">(${row.actor})</span>` : ''}${row.via ? html`<br><span class="meta">through ${row.via === row.clientId ? (row.appName ?? row.via) : row.via}</span>` : ''}</td>
+<td>${row.appName ?? row.clientId}${row.kind === 'browser' ? html`<br><span class="meta">signed in as you</span>` : html`<br><span class="meta">a token for an app</span>`}</td>
 <td>${row.reason ?? html`<span class="meta">(no reason recorded)</span>`}</td>
 <td>${when(iso(row.startedAt))}</td>
 <td>${when(iso(row.live?.expiresAt ?? row.endsAt))}</td>
@@ -282,7 +360,7 @@ ${history}</section>`;
 <p class="lead">When a support agent needs to see exactly what you see, they can sign in as you for at most an hour, and must say why. Every time it happened is listed here. You can end a live one at once, and answer when support asks for access.</p>
 ${notice ? html`<div class="alert ${notice.kind}" role="${notice.kind === 'error' ? 'alert' : 'status'}">${notice.text}</div>` : ''}
 ${approvalsSection(session, approvals, names)}
-${page.before ? '' : noticesSection(rows)}
+${page.before ? '' : noticesSection(page.now)}
 <h2>Every impersonation</h2>
 <p class="meta">Listed for ${HISTORY_RETENTION_SECONDS / 86_400} days after they started, newest first.</p>
 ${table}
@@ -301,9 +379,9 @@ ${pager(page.before, page.next)}`,
       notice = { kind: 'error', text: 'That page of your history does not exist.' };
     }
     const before = cursor || undefined;
-    const [{ rows, next }, approvals] = await Promise.all([rowsFor(session.data.sub, before), deps.approvals.list({ subject: session.data.sub })]);
+    const [{ rows, now, next }, approvals] = await Promise.all([rowsFor(session.data.sub, before), deps.approvals.list({ subject: session.data.sub })]);
     const names = await namesOf(approvals.map((a) => a.actor));
-    ctx.body = render(session.data, { rows, before, next }, approvals, names, notice);
+    ctx.body = render(session.data, { rows, now, before, next }, approvals, names, notice);
   }
 
   async function callback(ctx: Context): Promise<void> {

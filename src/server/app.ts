@@ -10,6 +10,7 @@ import type { Store } from '../store/index.js';
 import { FixtureAccounts } from './accounts.js';
 import type { Fixtures } from './fixtures.js';
 import { interactionRoutes } from './interactions.js';
+import { favicon } from '../web/favicon.js';
 import { createReferenceProvider, type ReferenceProvider } from './provider.js';
 
 export interface ReferenceServerOptions {
@@ -75,6 +76,7 @@ export async function createReferenceServer(options: ReferenceServerOptions): Pr
     refusalDebugLog(reference.provider, options.logger);
   }
   reference.provider.use(metricsRoute(reference.exchange.metrics.registry));
+  reference.provider.use(favicon);
   reference.provider.use(interactionRoutes(reference.provider, accounts));
   reference.provider.use(reference.exchange.adminApi());
   const accountClient = fixtures.clients.find((c) => c.client_id === 'account');

@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 
-  const { jwks, cookieKeys } = await sharedSecrets(store);
+  const { jwks, cookieKeys } = await sharedSecrets(store, issuer);
   const logger = pino({ level: logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
   reference = await createReferenceServer({ issuer, fixtures, store, jwks, cookieKeys, logger, ...(auditLog ? { auditLog } : {}) });
   servers.push(await reference.listen(port, host));

@@ -24,11 +24,11 @@ ${body}
 </body></html>`;
 }
 
-export function loginPage(action: string, clientId: string, error?: string): string {
+export function loginPage(action: string, appName: string, error?: string): string {
   return page(
     'Sign in',
     `<h1>Sign in</h1>
-<p>to continue to <strong>${escapeHtml(clientId)}</strong></p>
+<p>to continue to <strong>${escapeHtml(appName)}</strong></p>
 ${error ? `<p class="alert error" role="alert">${escapeHtml(error)}</p>` : ''}
 <form method="post" action="${escapeHtml(action)}" autocomplete="off">
 <label for="login">Login</label><input id="login" name="login" type="text" autocomplete="username" required autofocus>
@@ -38,11 +38,11 @@ ${error ? `<p class="alert error" role="alert">${escapeHtml(error)}</p>` : ''}
   );
 }
 
-export function consentPage(action: string, clientId: string, scopes: readonly string[]): string {
+export function consentPage(action: string, appName: string, scopes: readonly string[]): string {
   return page(
     'Allow access',
     `<h1>Allow access</h1>
-<p><strong>${escapeHtml(clientId)}</strong> asks for: ${scopes.map((s) => `<code>${escapeHtml(s)}</code>`).join(', ') || 'nothing more'}</p>
+<p><strong>${escapeHtml(appName)}</strong> asks for: ${scopes.map((s) => `<code>${escapeHtml(s)}</code>`).join(', ') || 'nothing more'}</p>
 <form method="post" action="${escapeHtml(action)}"><button type="submit" class="button">Allow</button></form>`,
   );
 }
