@@ -128,4 +128,22 @@ describe("the provider's pages refuse framing and inline code (docs/security.md)
     expect(csp.get('script-src')).toContain(`'sha256-${createHash('sha256').update(script).digest('base64')}'`);
     expect(csp.get('form-action')).toEqual(["'self'", DEMO_ORIGIN]);
   });
+
+  it("lets oidc-provider's auto-submitting logout, posted when another account signs in, run its one script and end at the client", async () => {
+    const browser = new HttpBrowser();
+    await browser.navigate(authorizationUrl(), { until: (url) => url.origin === DEMO_ORIGIN, login: { login: 'alice', password: PASSWORD }, consent: true });
+    const stop = await browser.navigate(authorizationUrl({ prompt: 'login' }), { until: () => false });
+    const action = /<form method="post" action="([^"]+)"/.exec(stop.html)![1]!;
+    const signedIn = await browser.request(new URL(action, server.issuer), { form: { login: 'bob', password: PASSWORD } });
+    const resume = await browser.request(new URL(signedIn.headers.get('location')!, server.issuer));
+    expect(resume.status).toBe(200);
+    const html = await resume.text();
+    expect(html).toContain('<title>Submitting Callback</title>');
+    expect(html).toContain('name="logout" value="yes"');
+    const script = /<script>([\s\S]*?)<\/script>/.exec(html)![1]!;
+    const csp = expectStrictPage(resume);
+    expect(csp.get('script-src')).toContain(`'sha256-${createHash('sha256').update(script).digest('base64')}'`);
+    // It posts here, and the sign-in it resumes ends at the client: form-action governs that redirect.
+    expect(csp.get('form-action')).toEqual(["'self'", DEMO_ORIGIN]);
+  });
 });

@@ -43,15 +43,20 @@ function targetsOf(client: Client | undefined, ownOrigin: string): string[] {
 }
 
 /**
- * The client a page works for: on oidc-provider's routes the one it resolved (a client that is not
- * registered, or a redirect URI it did not register, adds nothing); on the host's interaction pages
- * the client of the interaction the browser's cookie names.
+ * The client a page works for: on oidc-provider's routes the one it resolved, or else the client of
+ * the interaction it loaded (resuming a sign-in that replaces another account's session, it posts a
+ * logout before it knows the client); on the host's interaction pages the client of the interaction
+ * the browser's cookie names. A client that is not registered adds nothing.
  */
 async function clientOf(provider: Provider, ctx: Context): Promise<Client | undefined> {
   // `ctx.oidc` is defined on oidc-provider's own routes only.
-  const oidc = (ctx as { oidc?: { client?: Client } }).oidc;
-  if (oidc) return oidc.client;
+  const oidc = (ctx as { oidc?: { client?: Client; entities?: { Interaction?: { params?: { client_id?: unknown } } } } }).oidc;
   try {
+    if (oidc) {
+      if (oidc.client) return oidc.client;
+      const clientId = oidc.entities?.Interaction?.params?.client_id;
+      return typeof clientId === 'string' ? await provider.Client.find(clientId) : undefined;
+    }
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     return await provider.Client.find(String(details.params.client_id));
   } catch {
