@@ -34,6 +34,7 @@ import { audienceOf, ResourceServerRegistry } from './exchange/targets.js';
 import { createLifecycleEndpoints, REVOCATION_NOT_ALLOWED, type ExchangedTokenPolicy } from './lifecycle/endpoints.js';
 import { ImpersonationLifecycle } from './lifecycle/service.js';
 import { createMemoryStore, type ImpersonationFilter, type ImpersonationRecord, type Store } from './store/index.js';
+import { createPageSecurity } from './web/provider-pages.js';
 
 type Middleware = (ctx: KoaContextWithOIDC, next: () => Promise<unknown>) => Promise<void>;
 
@@ -304,6 +305,8 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
     }
     if (lifecycle) throw new ConfigurationError('token exchange is already registered');
     providerRef = provider;
+    // Outermost of the extension's middleware: the provider's pages refuse framing (docs/security.md).
+    provider.use(createPageSecurity(provider));
     const life = new ImpersonationLifecycle(store, provider, options.accounts, options.policy, recorder, captured.sharedAdapter);
     lifecycle = life;
     const keys = createIssuerKeys(provider.issuer, captured.jwks, options.trustedIssuers);
