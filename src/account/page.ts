@@ -115,6 +115,22 @@ export function createAccountPage(deps: {
     { name: 'account.signin', path: base },
   );
 
+  /** A live impersonation as a row of the page. */
+  function liveRow(record: ImpersonationRecord): Row {
+    return {
+      actor: record.actors.at(-1)!,
+      kind: record.kind === 'browser' ? 'browser' : 'api',
+      actorName: undefined,
+      mode: record.mode ?? 'full',
+      clientId: record.clientId,
+      reason: record.reason,
+      startedAt: record.startedAt,
+      endsAt: record.expiresAt,
+      live: record,
+      ended: undefined,
+    };
+  }
+
   /**
    * One page of the subject's history (the store's per-subject index, docs/browser-impersonation.md
    * "The subject's page"): whoever else sends requests, the subject's own impersonations stay listed.
@@ -138,34 +154,11 @@ export function createAccountPage(deps: {
     }));
     const seen = new Set(history.entries.map((e) => e.grantId));
     for (const record of before || history.next ? [] : live) {
-      if (seen.has(record.grantId) || record.actors.length !== 1) continue;
-      rows.push({
-        actor: record.actors.at(-1)!,
-        kind: record.kind === 'browser' ? 'browser' : 'api',
-        actorName: undefined,
-        mode: record.mode ?? 'full',
-        clientId: record.clientId,
-        reason: record.reason,
-        startedAt: record.startedAt,
-        endsAt: record.expiresAt,
-        live: record,
-        ended: undefined,
-      });
+      if (!seen.has(record.grantId) && record.actors.length === 1) rows.push(liveRow(record));
     }
     // What is happening now: every live impersonation of the subject, chains passed on by a
     // service included (they add no history entry: they continue the impersonation they came from).
-    const now: Row[] = live.map((record) => ({
-      actor: record.actors.at(-1)!,
-      kind: record.kind === 'browser' ? 'browser' : 'api',
-      actorName: undefined,
-      mode: record.mode ?? 'full',
-      clientId: record.clientId,
-      reason: record.reason,
-      startedAt: record.startedAt,
-      endsAt: record.expiresAt,
-      live: record,
-      ended: undefined,
-    }));
+    const now = live.map(liveRow);
     // Newest first as the index orders them (its times are finer than a record's seconds); a chain
     // passed on by a service comes right before the impersonation it came from.
     const position = new Map(history.entries.map((entry, i) => [entry.grantId, i]));

@@ -1,3 +1,5 @@
+import type { ProofFailureCode } from '../dpop/proof.js';
+
 /**
  * Stable machine-readable codes: the one check that refused a request. Logged (with a private
  * detail) and set on {@link AccessDenied}; the client sees only the RFC 6750 error and a fixed text.
@@ -26,13 +28,7 @@ export type DenialCode =
   | 'token_not_bound'
   | 'dpop_required'
   | 'dpop_key_mismatch'
-  | 'dpop_proof_missing'
-  | 'dpop_proof_multiple'
-  | 'dpop_proof_invalid'
-  | 'dpop_proof_method'
-  | 'dpop_proof_url'
-  | 'dpop_proof_iat'
-  | 'dpop_proof_ath'
+  | ProofFailureCode
   | 'dpop_proof_replayed'
   // guards (RFC 6750 §3.1 insufficient_scope)
   | 'scope_missing'
