@@ -360,6 +360,18 @@ const resourceServerToolkitSchema = z
       })
       .strict()
       .prefault({}),
+    revocationFeed: z
+      .object({
+        endpoint: z.url().optional(),
+        clientId: z.string().min(1).optional(),
+        clientSecret: z.string().min(1).optional(),
+        pollIntervalMs: z.number().int().min(100).max(10_000, 'must be at most 10000 ms').default(1000),
+        maxStalenessSeconds: z.number().int().min(1).max(300, 'must be at most 300 seconds').default(5),
+        whenStale: z.enum(['refuse', 'introspect']).default('refuse'),
+        timeoutMs: z.number().int().min(1).max(60_000).default(5000),
+      })
+      .strict()
+      .optional(),
     realm: z.string().regex(/^[\x20\x21\x23-\x5B\x5D-\x7E]*$/, 'must be printable ASCII without quotes or backslashes').optional(),
     publicOrigin: z.url().optional(),
     logger: objectWith<Logger>('info', 'must be a logger with info, warn and error (pino)').optional(),
@@ -369,6 +381,18 @@ const resourceServerToolkitSchema = z
   .superRefine((v, ctx) => {
     if ((v.mode === 'auto' || v.mode === 'introspect') && !v.introspection) {
       ctx.addIssue({ code: 'custom', path: ['introspection'], message: `mode '${v.mode}' needs introspection client credentials` });
+    }
+    const feed = v.revocationFeed;
+    if (feed) {
+      if (v.mode === 'introspect') ctx.addIssue({ code: 'custom', path: ['revocationFeed'], message: "serves JWTs verified locally: mode 'introspect' introspects every token" });
+      if ((feed.clientId === undefined) !== (feed.clientSecret === undefined)) {
+        ctx.addIssue({ code: 'custom', path: ['revocationFeed'], message: 'give both clientId and clientSecret, or neither (then the introspection credentials are used)' });
+      } else if (feed.clientId === undefined && !v.introspection) {
+        ctx.addIssue({ code: 'custom', path: ['revocationFeed', 'clientId'], message: "needs the resource server's client credentials (here or in introspection)" });
+      }
+      if (feed.whenStale === 'introspect' && !v.introspection) {
+        ctx.addIssue({ code: 'custom', path: ['revocationFeed', 'whenStale'], message: "'introspect' needs introspection client credentials" });
+      }
     }
   });
 

@@ -21,6 +21,7 @@ export type DenialCode =
   | 'token_claims'
   | 'token_opaque'
   | 'token_inactive'
+  | 'token_revoked'
   // sender constraint (RFC 9449 §7)
   | 'token_bound_presented_as_bearer'
   | 'token_not_bound'
@@ -39,7 +40,8 @@ export type DenialCode =
   | 'impersonated'
   | 'read_only'
   // the authorization server could not answer
-  | 'issuer_unavailable';
+  | 'issuer_unavailable'
+  | 'revocations_unavailable';
 
 /** RFC 6750 §3.1 error codes, RFC 9449 §7.1 `invalid_dpop_proof`, and 503 when the issuer is unreachable. */
 export type ResourceErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof' | 'temporarily_unavailable';
@@ -75,6 +77,7 @@ const REFUSALS: Record<DenialCode, Refusal> = {
   token_claims: INVALID_TOKEN,
   token_opaque: INVALID_TOKEN,
   token_inactive: INVALID_TOKEN,
+  token_revoked: INVALID_TOKEN,
   token_bound_presented_as_bearer: { status: 401, error: 'invalid_token', description: 'this access token is DPoP-bound: present it with the DPoP scheme and a proof' },
   token_not_bound: { status: 401, error: 'invalid_token', description: 'this access token is not DPoP-bound: present it with the Bearer scheme' },
   dpop_required: { status: 401, error: 'invalid_token', description: 'this API accepts only DPoP-bound access tokens' },
@@ -91,6 +94,7 @@ const REFUSALS: Record<DenialCode, Refusal> = {
   impersonated: { status: 403, error: 'insufficient_scope', description: 'this action is not allowed while someone else acts for the user' },
   read_only: { status: 403, error: 'insufficient_scope', description: 'a read-only impersonation cannot change anything' },
   issuer_unavailable: { status: 503, error: 'temporarily_unavailable', description: 'the authorization server could not be reached; retry later' },
+  revocations_unavailable: { status: 503, error: 'temporarily_unavailable', description: 'the authorization server could not be reached; retry later' },
 };
 
 /** What a challenge needs to know about the resource server (RFC 6750 §3, RFC 9449 §7.1). */

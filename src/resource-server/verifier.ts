@@ -7,6 +7,7 @@ import { MemoryReplayCache, rememberProof, verifyProof, type VerifiedProof } fro
 import { AccessDenied, type ChallengeSettings, type DenialCode, type Scheme } from './errors.js';
 import { IntrospectionClient, IntrospectionUnavailable } from './introspection.js';
 import { looksLikeJwt, verifyAccessTokenJwt } from './jwt.js';
+import { RevocationFeedClient, type RevocationFeedHealth } from './revocation-feed.js';
 
 /** The parts of an HTTP request the verification reads: nothing else (never the body). */
 export interface RequestParts {
@@ -15,6 +16,11 @@ export interface RequestParts {
   readonly url: string;
   readonly authorization: string | null;
   readonly dpop: string | null;
+  /**
+   * DPoP proofs already accepted for this very request by another middleware of the app (a route
+   * verifying again under its own settings): not a replay. Absent for `verifyRequest`.
+   */
+  readonly acceptedProofs?: Set<string>;
 }
 
 /** The verification core every entry point (fetch `Request`, Koa, Express) goes through. */
@@ -23,6 +29,12 @@ export interface Verifier {
   verify(parts: RequestParts, guards: readonly Guard[]): Promise<VerifiedAccess>;
   /** Runs guards on a request verified before (a route guard after an app-wide middleware). */
   guard(access: VerifiedAccess, guards: readonly Guard[], parts: RequestParts): VerifiedAccess;
+  /** The revocation feed's state, when one is configured. */
+  feedHealth(): RevocationFeedHealth | undefined;
+  /** Polls the revocation feed now (resolves once it answered; rejects if it failed). */
+  syncRevocations(): Promise<void>;
+  /** Stops the revocation feed's polling. */
+  close(): void;
 }
 
 /** The key set or the introspection endpoint could not be reached: a 503, not the token's fault. */
@@ -66,6 +78,27 @@ export function createVerifier(input: ResourceServerOptions): Verifier {
       )
     : undefined;
 
+  // The revocation feed (docs/resource-server.md, "The revocation feed"): local JWT verification
+  // learns of revocations within seconds instead of at `exp`.
+  const feedOptions = options.revocationFeed;
+  const feed =
+    feedOptions && options.mode !== 'introspect'
+      ? new RevocationFeedClient({
+          endpoint: feedOptions.endpoint ?? `${options.issuer.replace(/\/$/, '')}/revocations`,
+          clientId: feedOptions.clientId ?? options.introspection!.clientId,
+          clientSecret: feedOptions.clientSecret ?? options.introspection!.clientSecret,
+          issuer: options.issuer,
+          algorithms: options.algorithms,
+          keys,
+          pollIntervalMs: feedOptions.pollIntervalMs,
+          maxStalenessSeconds: feedOptions.maxStalenessSeconds,
+          timeoutMs: feedOptions.timeoutMs,
+          now,
+          logger: options.logger,
+        })
+      : undefined;
+  feed?.start();
+
   const deny = (code: DenialCode, scheme: Scheme | undefined, detail?: string, scope?: string) => new AccessDenied(code, { settings, scheme, detail, scope });
 
   /** RFC 9068 locally, or RFC 7662 when the mode says so (opaque tokens, or every token). */
@@ -92,7 +125,20 @@ export function createVerifier(input: ResourceServerOptions): Verifier {
     }).catch((err: unknown) => {
       throw new IssuerUnavailable(err);
     });
-    return verified.ok ? accessFromClaims(verified.claims, { ...base, verifiedBy: 'jwt' }) : verified;
+    if (!verified.ok) return verified;
+    if (feed) {
+      if (!feed.isFresh()) {
+        await feed.firstPoll();
+        if (!feed.isFresh()) {
+          // Stale past the bound: introspect instead, or refuse (the default: fail closed).
+          if (feedOptions!.whenStale === 'refuse') return { ok: false, code: 'revocations_unavailable', detail: 'revocation feed stale' };
+          const answer = await introspection!.introspect(token);
+          return answer.ok ? accessFromClaims(answer.claims, { ...base, verifiedBy: 'introspection' }) : answer;
+        }
+      }
+      if (feed.isRevoked(verified.claims.jti!)) return { ok: false, code: 'token_revoked', detail: 'jti in the revocation feed' };
+    }
+    return accessFromClaims(verified.claims, { ...base, verifiedBy: 'jwt' });
   }
 
   /** RFC 9449 §4.3: the URI the client addressed; behind a proxy, `publicOrigin` stands for ours. */
@@ -152,7 +198,9 @@ export function createVerifier(input: ResourceServerOptions): Verifier {
     if (proof) {
       if (bound === undefined) throw deny('token_not_bound', scheme, 'no cnf.jkt');
       if (bound !== proof.thumbprint) throw deny('dpop_key_mismatch', scheme, 'proof key is not the bound key');
-      if (!(await rememberProof(replayCache, proof))) throw deny('dpop_proof_replayed', scheme, 'jti seen before (or the replay cache is full)');
+      const sameRequest = parts.acceptedProofs?.has(credentials.proof!) === true;
+      if (!sameRequest && !(await rememberProof(replayCache, proof))) throw deny('dpop_proof_replayed', scheme, 'jti seen before (or the replay cache is full)');
+      parts.acceptedProofs?.add(credentials.proof!);
     }
     return access;
   }
@@ -190,5 +238,8 @@ export function createVerifier(input: ResourceServerOptions): Verifier {
       }
     },
     guard: (access, guards, parts) => logged(parts, () => runGuards(access, guards, parts)),
+    feedHealth: () => feed?.health(),
+    syncRevocations: () => feed?.sync() ?? Promise.resolve(),
+    close: () => feed?.stop(),
   };
 }
