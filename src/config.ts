@@ -382,6 +382,9 @@ const resourceServerToolkitSchema = z
     if ((v.mode === 'auto' || v.mode === 'introspect') && !v.introspection) {
       ctx.addIssue({ code: 'custom', path: ['introspection'], message: `mode '${v.mode}' needs introspection client credentials` });
     }
+    if (v.dpop.required && !v.publicOrigin) {
+      ctx.addIssue({ code: 'custom', path: ['publicOrigin'], message: 'dpop.required needs publicOrigin: DPoP proofs (RFC 9449 §4.3 htu) are checked against it, never against the Host header' });
+    }
     const feed = v.revocationFeed;
     if (feed) {
       if (v.mode === 'introspect') ctx.addIssue({ code: 'custom', path: ['revocationFeed'], message: "serves JWTs verified locally: mode 'introspect' introspects every token" });

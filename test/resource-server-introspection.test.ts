@@ -156,7 +156,7 @@ describe('opaque tokens through RFC 7662 introspection (SPEC §7)', () => {
     it('is accepted with a proof of its key', async () => {
       clock = Date.now();
       const dpop = await proof(key, 'GET', 'https://billing.example.test/invoices', { ath: ath(token) });
-      expect(await present(api(), token, { authorization: `DPoP ${token}`, dpop })).toMatchObject({ subject: 'alice', token: { scheme: 'DPoP', keyThumbprint: key.thumbprint } });
+      expect(await present(api({ publicOrigin: 'https://billing.example.test' }), token, { authorization: `DPoP ${token}`, dpop })).toMatchObject({ subject: 'alice', token: { scheme: 'DPoP', keyThumbprint: key.thumbprint } });
     });
 
     it('is refused as a bearer token', async () => {

@@ -22,11 +22,13 @@ export type DenialCode =
   | 'token_opaque'
   | 'token_inactive'
   | 'token_revoked'
+  | 'token_act'
   // sender constraint (RFC 9449 §7)
   | 'token_bound_presented_as_bearer'
   | 'token_not_bound'
   | 'dpop_required'
   | 'dpop_key_mismatch'
+  | 'dpop_unavailable'
   | 'dpop_proof_missing'
   | 'dpop_proof_multiple'
   | 'dpop_proof_invalid'
@@ -78,10 +80,12 @@ const REFUSALS: Record<DenialCode, Refusal> = {
   token_opaque: INVALID_TOKEN,
   token_inactive: INVALID_TOKEN,
   token_revoked: INVALID_TOKEN,
+  token_act: { status: 401, error: 'invalid_token', description: 'the access token names who acts (act) in a form that cannot be read whole, or names too many actors' },
   token_bound_presented_as_bearer: { status: 401, error: 'invalid_token', description: 'this access token is DPoP-bound: present it with the DPoP scheme and a proof' },
   token_not_bound: { status: 401, error: 'invalid_token', description: 'this access token is not DPoP-bound: present it with the Bearer scheme' },
   dpop_required: { status: 401, error: 'invalid_token', description: 'this API accepts only DPoP-bound access tokens' },
   dpop_key_mismatch: { status: 401, error: 'invalid_token', description: 'invalid DPoP key binding' },
+  dpop_unavailable: { status: 401, error: 'invalid_token', description: 'this API cannot check DPoP proofs: its public origin is not configured' },
   dpop_proof_missing: { status: 401, error: 'invalid_dpop_proof', description: 'a DPoP proof is required' },
   dpop_proof_multiple: INVALID_PROOF,
   dpop_proof_invalid: INVALID_PROOF,

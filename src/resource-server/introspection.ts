@@ -105,6 +105,7 @@ export class IntrospectionClient {
     if (typeof claims.exp !== 'number') return { ok: false, code: 'token_claims', detail: 'exp missing' };
     if (claims.exp <= epoch - clockToleranceSeconds) return { ok: false, code: 'token_expired', detail: 'exp' };
     if (typeof claims.nbf === 'number' && claims.nbf > epoch + clockToleranceSeconds) return { ok: false, code: 'token_not_yet_valid', detail: 'nbf' };
+    if (typeof claims.iat === 'number' && claims.iat > epoch + clockToleranceSeconds) return { ok: false, code: 'token_not_yet_valid', detail: 'iat in the future' };
     return { ok: true, claims };
   }
 

@@ -141,9 +141,12 @@ export function createVerifier(input: ResourceServerOptions): Verifier {
     return accessFromClaims(verified.claims, { ...base, verifiedBy: 'jwt' });
   }
 
-  /** RFC 9449 §4.3: the URI the client addressed; behind a proxy, `publicOrigin` stands for ours. */
-  function addressed(url: URL): string {
-    return options.publicOrigin ? new URL(`${url.pathname}${url.search}`, options.publicOrigin).href : url.href;
+  /**
+   * RFC 9449 §4.3: the URI the client addressed, on the configured `publicOrigin` — never on an
+   * origin built from the request's `Host` header, which the client chooses.
+   */
+  function addressed(url: URL, publicOrigin: string): string {
+    return new URL(`${url.pathname}${url.search}`, publicOrigin).href;
   }
 
   /** The built-in read-only rule first, then the call's guards in order; the first refusal wins. */
@@ -170,7 +173,9 @@ export function createVerifier(input: ResourceServerOptions): Verifier {
 
     let proof: VerifiedProof | undefined;
     if (scheme === 'DPoP') {
-      const checked = await verifyProof(credentials.proof, { method: parts.method, url: addressed(url) }, token, {
+      // Without the origin clients address, `htu` could only be compared with the Host header.
+      if (!options.publicOrigin) throw deny('dpop_unavailable', scheme, 'publicOrigin is not configured');
+      const checked = await verifyProof(credentials.proof, { method: parts.method, url: addressed(url, options.publicOrigin) }, token, {
         algorithms: options.dpop.algorithms,
         iatWindowSeconds: options.dpop.iatWindowSeconds,
         clockToleranceSeconds: options.clockToleranceSeconds,
