@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import express from 'express';
 import type { JWK } from 'jose';
 import Koa from 'koa';
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, request, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AccessDenied, ConfigurationError, createResourceServer, requireScopes, type ResourceServer, type ResourceServerOptions, type VerifiedAccess } from '../src/resource-server/index.js';
 import { testKeys } from './helpers/keys.js';
@@ -33,10 +33,18 @@ async function listen(handler: RequestListener): Promise<{ server: Server; base:
   };
 }
 
-async function get(base: string, path: string, headers: Record<string, string>) {
-  const response = await fetch(`${base}${path}`, { headers });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : null };
+/** A GET through node:http, which sends the headers as given (fetch would set its own `Host`). */
+function get(base: string, path: string, headers: Record<string, string>): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${base}${path}`, { headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : null }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 const api = (options: Partial<ResourceServerOptions> = {}) => createResourceServer({ issuer: server.issuer, audience: ORDERS, ...options });
