@@ -5,7 +5,10 @@ import Koa from 'koa';
 import { createServer, request, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AccessDenied, ConfigurationError, createResourceServer, requireScopes, type ResourceServer, type ResourceServerOptions, type VerifiedAccess } from '../src/resource-server/index.js';
+import { randomUUID } from 'node:crypto';
+import { connectRedis } from '../src/store/redis.js';
 import { testKeys } from './helpers/keys.js';
+import { sharedRedisUrl } from './helpers/redis.js';
 import { ath, forge, proof, realTokens, type RealTokens } from './helpers/resource-tokens.js';
 import { BILLING, ORDERS, ORDERS_API, impersonate, startTestServer, type TestServer } from './helpers/server.js';
 
@@ -221,5 +224,26 @@ describe('DPoP htu is checked against the configured origin, never the Host head
     expect(() => api({ dpop: { required: true } })).toThrow(
       'invalid resource server options: publicOrigin: dpop.required needs publicOrigin: DPoP proofs (RFC 9449 §4.3 htu) are checked against it, never against the Host header',
     );
+  });
+});
+
+describe('a DPoP replay cache shared on Redis', () => {
+  it('refuses at a second API instance a proof the first one accepted', async () => {
+    const backend = await connectRedis(await sharedRedisUrl());
+    const prefix = `dpop-test:${randomUUID()}:`;
+    try {
+      const origin = 'https://api.example.test';
+      const instances = [0, 1].map(() => api({ publicOrigin: origin, dpop: { replayCache: backend.replayCache(prefix) } }));
+      const dpop = await proof(tokens.dpopKey, 'GET', `${origin}/orders`, { ath: ath(tokens.bound) });
+      const send = (instance: ResourceServer) =>
+        instance.verifyRequest(new Request(`${origin}/orders`, { headers: { authorization: `DPoP ${tokens.bound}`, dpop } })).then(
+          (access) => access.subject,
+          (err: AccessDenied) => ({ status: err.status, code: err.code, body: err.body() }),
+        );
+      expect(await send(instances[0]!)).toBe('alice');
+      expect(await send(instances[1]!)).toEqual({ status: 401, code: 'dpop_proof_replayed', body: { error: 'invalid_dpop_proof', error_description: 'invalid DPoP proof' } });
+    } finally {
+      await backend.close();
+    }
   });
 });

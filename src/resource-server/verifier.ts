@@ -204,7 +204,16 @@ export function createVerifier(input: ResourceServerOptions): Verifier {
       if (bound === undefined) throw deny('token_not_bound', scheme, 'no cnf.jkt');
       if (bound !== proof.thumbprint) throw deny('dpop_key_mismatch', scheme, 'proof key is not the bound key');
       const sameRequest = parts.acceptedProofs?.has(credentials.proof!) === true;
-      if (!sameRequest && !(await rememberProof(replayCache, proof))) throw deny('dpop_proof_replayed', scheme, 'jti seen before (or the replay cache is full)');
+      let fresh = sameRequest;
+      if (!sameRequest) {
+        try {
+          fresh = await rememberProof(replayCache, proof);
+        } catch (err) {
+          // A shared cache that cannot answer: refuse (503), never take the proof for a fresh one.
+          throw deny('replay_cache_unavailable', scheme, `replay cache: ${err instanceof Error ? err.name : 'failed'}`);
+        }
+      }
+      if (!fresh) throw deny('dpop_proof_replayed', scheme, 'jti seen before (or the replay cache is full)');
       parts.acceptedProofs?.add(credentials.proof!);
     }
     return access;

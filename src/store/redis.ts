@@ -1,6 +1,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { AuditLog } from '../audit/log.js';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import type { ReplayCache } from '../config.js';
 import { linkIds, type Backend, type LinkedRead, type LinkedValues, type LogRead } from './backend.js';
 import { APPEND_LOG_LUA, READ_LOG_LUA, logKeys } from './redis-log.js';
 import { RedisAuditLog } from './redis-audit.js';
@@ -94,6 +95,22 @@ export class RedisBackend implements Backend {
   /** The ioredis client, for libraries that take one (the shared per-actor rate limit). */
   get redisClient(): Redis | Cluster {
     return this.#client;
+  }
+
+  /**
+   * A DPoP replay cache (RFC 9449 §11.1) on this connection, for the resource-server toolkit's
+   * `dpop.replayCache`: every instance of an API sharing it refuses a proof any of them saw. Each
+   * key (digested) is `SET NX` with the proof's expiry, under `prefix`. Fails closed: a Redis error
+   * rejects, which the toolkit answers 503 — never taking the proof for a fresh one.
+   */
+  replayCache(prefix = 'dpop:'): ReplayCache {
+    return {
+      remember: async (key, expiresAt) => {
+        const ttl = Math.max(1, Math.ceil(expiresAt - Date.now()));
+        const digest = createHash('sha256').update(key).digest('base64url');
+        return (await this.#client.set(`${prefix}{proof:${digest}}`, '1', 'PX', ttl, 'NX')) === 'OK';
+      },
+    };
   }
 
   /** The durable audit log (a Redis Stream) on this connection, its keys under `prefix`. */
