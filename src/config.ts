@@ -347,6 +347,22 @@ const resourceServerToolkitSchema = z
         maxStalenessSeconds: z.number().int().min(0).max(3600, 'must be at most 3600 seconds').default(30),
         cacheMaxEntries: z.number().int().min(0).default(10_000),
         timeoutMs: z.number().int().min(1).max(60_000).default(5000),
+        /** How long an inactive answer is reused (the same garbage token costs one call per this). */
+        negativeCacheSeconds: z.number().int().min(0).max(60, 'must be at most 60 seconds').default(10),
+        /**
+         * Introspections of tokens never seen active: per second and burst, overall and per client
+         * address. Tokens seen active before are refreshed outside it, so a flood of made-up tokens
+         * cannot starve the real ones (keep instances × perSecond under the provider's clientRateLimit).
+         */
+        budget: z
+          .object({
+            perSecond: z.number().min(0.1).default(20),
+            burst: z.number().int().min(1).default(40),
+            perAddressPerSecond: z.number().min(0.1).default(2),
+            perAddressBurst: z.number().int().min(1).default(10),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .optional(),

@@ -44,7 +44,8 @@ export type DenialCode =
   // the authorization server could not answer
   | 'issuer_unavailable'
   | 'revocations_unavailable'
-  | 'replay_cache_unavailable';
+  | 'replay_cache_unavailable'
+  | 'introspection_budget';
 
 /** RFC 6750 §3.1 error codes, RFC 9449 §7.1 `invalid_dpop_proof`, and 503 when the issuer is unreachable. */
 export type ResourceErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof' | 'temporarily_unavailable';
@@ -99,6 +100,7 @@ const REFUSALS: Record<DenialCode, Refusal> = {
   impersonated: { status: 403, error: 'insufficient_scope', description: 'this action is not allowed while someone else acts for the user' },
   read_only: { status: 403, error: 'insufficient_scope', description: 'a read-only impersonation cannot change anything' },
   issuer_unavailable: { status: 503, error: 'temporarily_unavailable', description: 'the authorization server could not be reached; retry later' },
+  introspection_budget: { status: 503, error: 'temporarily_unavailable', description: 'too many unknown access tokens to check at the moment; retry later' },
   replay_cache_unavailable: { status: 503, error: 'temporarily_unavailable', description: 'the service is temporarily unavailable; retry later' },
   revocations_unavailable: { status: 503, error: 'temporarily_unavailable', description: 'the authorization server could not be reached; retry later' },
 };

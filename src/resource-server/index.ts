@@ -27,6 +27,8 @@ export interface KoaLikeContext {
   readonly method: string;
   /** The full request URL (`ctx.href`). */
   readonly href: string;
+  /** The client's address (honours `app.proxy`): its share of the introspection budget. */
+  readonly ip?: string;
   get(field: string): string;
   state: Record<string, unknown>;
   status: number;
@@ -39,6 +41,8 @@ export interface ExpressLikeRequest {
   readonly method: string;
   readonly protocol: string;
   readonly originalUrl: string;
+  /** The client's address (honours `trust proxy`): its share of the introspection budget. */
+  readonly ip?: string | undefined;
   get(name: string): string | undefined;
 }
 
@@ -145,7 +149,7 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
 
     koa(...guards) {
       return async function resourceServerKoa(ctx, next) {
-        const parts: RequestParts = { method: ctx.method, url: ctx.href, authorization: ctx.get('authorization') || null, dpop: ctx.get('dpop') || null };
+        const parts: RequestParts = { method: ctx.method, url: ctx.href, authorization: ctx.get('authorization') || null, dpop: ctx.get('dpop') || null, address: ctx.ip };
         try {
           ctx.state.access = await settle(parts, ctx.state, guards);
         } catch (err) {
@@ -163,7 +167,13 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
     express(...guards) {
       return async function resourceServerExpress(req, res, next) {
         const host = req.get('host') ?? '';
-        const parts: RequestParts = { method: req.method, url: `${req.protocol}://${host}${req.originalUrl}`, authorization: req.get('authorization') ?? null, dpop: req.get('dpop') ?? null };
+        const parts: RequestParts = {
+          method: req.method,
+          url: `${req.protocol}://${host}${req.originalUrl}`,
+          authorization: req.get('authorization') ?? null,
+          dpop: req.get('dpop') ?? null,
+          address: req.ip,
+        };
         let access: VerifiedAccess;
         try {
           access = await settle(parts, res.locals, guards);

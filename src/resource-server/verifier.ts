@@ -5,7 +5,7 @@ import { readCredentials } from './credentials.js';
 import { DiscoveryFailed, discovery } from './discovery.js';
 import { MemoryReplayCache, rememberProof, verifyProof, type VerifiedProof } from './dpop.js';
 import { AccessDenied, type ChallengeSettings, type DenialCode, type Scheme } from './errors.js';
-import { IntrospectionClient, IntrospectionUnavailable } from './introspection.js';
+import { IntrospectionBudgetExceeded, IntrospectionClient, IntrospectionUnavailable } from './introspection.js';
 import { looksLikeJwt, verifyAccessTokenJwt } from './jwt.js';
 import { RevocationFeedClient, type RevocationFeedHealth } from './revocation-feed.js';
 
@@ -21,6 +21,8 @@ export interface RequestParts {
    * verifying again under its own settings): not a replay. Absent for `verifyRequest`.
    */
   readonly acceptedProofs?: Set<string>;
+  /** The caller's address, when the framework knows it (Koa `ctx.ip`, Express `req.ip`): its share of the introspection budget. */
+  readonly address?: string | undefined;
 }
 
 /** The verification core every entry point (fetch `Request`, Koa, Express) goes through. */
@@ -102,11 +104,11 @@ export function createVerifier(input: ResourceServerOptions): Verifier {
   const deny = (code: DenialCode, scheme: Scheme | undefined, detail?: string, scope?: string) => new AccessDenied(code, { settings, scheme, detail, scope });
 
   /** RFC 9068 locally, or RFC 7662 when the mode says so (opaque tokens, or every token). */
-  async function verifyToken(token: string, scheme: Scheme): Promise<ClaimsResult> {
+  async function verifyToken(token: string, scheme: Scheme, address: string | undefined): Promise<ClaimsResult> {
     const jwt = looksLikeJwt(token);
     const base = { format: jwt ? ('jwt' as const) : ('opaque' as const), scheme, issuer: options.issuer };
     if (options.mode === 'introspect' || (!jwt && options.mode === 'auto')) {
-      const answer = await introspection!.introspect(token);
+      const answer = await introspection!.introspect(token, address);
       return answer.ok ? accessFromClaims(answer.claims, { ...base, verifiedBy: 'introspection' }) : answer;
     }
     if (!jwt) return { ok: false, code: 'token_opaque', detail: 'opaque token and no introspection' };
@@ -132,7 +134,7 @@ export function createVerifier(input: ResourceServerOptions): Verifier {
         if (!feed.isFresh()) {
           // Stale past the bound: introspect instead, or refuse (the default: fail closed).
           if (feedOptions!.whenStale === 'refuse') return { ok: false, code: 'revocations_unavailable', detail: 'revocation feed stale' };
-          const answer = await introspection!.introspect(token);
+          const answer = await introspection!.introspect(token, address);
           return answer.ok ? accessFromClaims(answer.claims, { ...base, verifiedBy: 'introspection' }) : answer;
         }
       }
@@ -187,8 +189,9 @@ export function createVerifier(input: ResourceServerOptions): Verifier {
 
     let result: ClaimsResult;
     try {
-      result = await verifyToken(token, scheme);
+      result = await verifyToken(token, scheme, parts.address);
     } catch (err) {
+      if (err instanceof IntrospectionBudgetExceeded) throw deny('introspection_budget', scheme, err.message);
       if (err instanceof IssuerUnavailable || err instanceof DiscoveryFailed || err instanceof IntrospectionUnavailable || err instanceof joseErrors.JWKSTimeout) {
         throw deny('issuer_unavailable', scheme, `${err.name}${err.cause instanceof Error ? `: ${err.cause.name}` : ''}`);
       }
