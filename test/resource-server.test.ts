@@ -294,7 +294,10 @@ const CASES: Case[] = [
   {
     name: 'refuses a JWT whose act claim it cannot read, rather than take it for one without an actor',
     call: async () => ({ method: 'GET', path: '/orders', headers: bearer(await forged({ act: { client: 'support' } })) }),
-    expected: () => invalidToken('token_claims'),
+    expected: () => {
+      const text = 'the access token names who acts (act) in a form that cannot be read whole, or names too many actors';
+      return refused(401, 'invalid_token', text, `Bearer error="invalid_token", error_description="${text}"`, 'token_act');
+    },
   },
   { name: 'refuses an opaque token when it verifies JWTs only', call: async () => ({ method: 'GET', path: '/orders', headers: bearer(tokens.opaque) }), expected: () => invalidToken('token_opaque') },
 
