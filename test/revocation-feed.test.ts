@@ -121,6 +121,15 @@ describe('the revocation feed across provider and API instances', () => {
     expect(revokedRefusal(await present(onA, token))).toEqual(REFUSED_REVOKED);
   });
 
+  it("refuses a user's own JWT from the authorization code flow once it is revoked", async () => {
+    const api = attachedTo(b.base);
+    const own = (await a.signIn('alice', SUPPORT_CONSOLE, undefined, 'openid orders:read', ORDERS)).access_token;
+    expect(await present(api, own)).toMatchObject({ subject: 'alice', actor: undefined, token: { verifiedBy: 'jwt' } });
+    expect((await a.post('/token/revocation', { token: own })).status).toBe(200);
+    await api.syncRevocations();
+    expect(revokedRefusal(await present(api, own))).toEqual(REFUSED_REVOKED);
+  });
+
   it('lets a resource server that starts later learn every live revocation', async () => {
     const token = await orderToken();
     expect((await a.post('/token/revocation', { token })).status).toBe(200);
@@ -146,6 +155,18 @@ describe('the revocation feed across provider and API instances', () => {
     expect((payload.revoked as unknown[]).length).toBeGreaterThan(0);
     const next = await fetch(`${b.base}/revocations?after=${String(payload.cursor)}`, { headers: { authorization: basic(ORDERS_API.id, ORDERS_API.secret) } });
     expect(decodeJwt(await next.text())).toMatchObject({ reset: false, revoked: [] });
+  });
+
+  it('lists only revocations of tokens for the audiences the resource server serves', async () => {
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    await a.reference.exchange.store.revocations.publish([
+      { jti: 'tx.elsewhere', exp, audience: ['https://elsewhere.example/api'] },
+      { jti: 'tx.for-orders', exp, audience: [ORDERS] },
+    ]);
+    const response = await fetch(`${b.base}/revocations`, { headers: { authorization: basic(ORDERS_API.id, ORDERS_API.secret) } });
+    const jtis = (decodeJwt(await response.text()).revoked as Array<{ jti: string }>).map((r) => r.jti);
+    expect(jtis).toContain('tx.for-orders');
+    expect(jtis).not.toContain('tx.elsewhere');
   });
 
   it('refuses the feed to a caller without client authentication (401 invalid_client)', async () => {
