@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { decodeJwt, decodeProtectedHeader, importJWK, SignJWT } from 'jose';
 import { AccessDenied, createResourceServer, type ResourceServer, type ResourceServerOptions, type VerifiedAccess } from '../src/resource-server/index.js';
 import { createReferenceServer, type ReferenceServer } from '../src/server/app.js';
 import { loadFixtures } from '../src/server/fixtures.js';
@@ -25,6 +25,11 @@ let a: TestServer;
 let b: { reference: ReferenceServer; http: Server; base: string };
 let support: string;
 const apis: ResourceServer[] = [];
+
+function closeNow(server: Server): void {
+  server.closeAllConnections();
+  server.close();
+}
 
 function basic(id: string, secret: string): string {
   return `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
@@ -225,6 +230,26 @@ describe('a stale revocation feed', () => {
     expect(denied).toBeInstanceOf(AccessDenied);
     expect((denied as AccessDenied).code).toBe('token_inactive');
     expect(api.health()).toMatchObject({ status: 'degraded', revocationFeed: { state: 'stale', whenStale: 'introspect' } });
+  });
+
+  it('takes no answer that the provider did not sign: the feed stays stale and JWTs are refused', async () => {
+    const { privateJwk } = await testKeys('not-the-provider', 'RS256');
+    const forged = await new SignJWT({ cursor: 'x.1', reset: true, more: false, revoked: [] })
+      .setProtectedHeader({ alg: 'RS256', typ: 'revocations+jwt', kid: 'feed-key' })
+      .setIssuer(a.issuer)
+      .setAudience(ORDERS_API.id)
+      .setIssuedAt()
+      .setExpirationTime('1m')
+      .sign(await importJWK(privateJwk, 'RS256'));
+    const impostor = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/jwt' }).end(forged));
+    await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', resolve));
+    try {
+      const api = attachedTo(b.base, { revocationFeed: { endpoint: `http://127.0.0.1:${(impostor.address() as AddressInfo).port}/revocations`, ...CREDENTIALS } });
+      expect(await present(api, await orderToken())).toMatchObject({ status: 503, code: 'revocations_unavailable' });
+      expect(api.health()).toMatchObject({ status: 'degraded', revocationFeed: { state: 'stale', lastError: 'Error: answer not verified: ERR_JWS_SIGNATURE_VERIFICATION_FAILED' } });
+    } finally {
+      closeNow(impostor);
+    }
   });
 
   it('turns stale once its last answer is older than maxStalenessSeconds, and fresh again when the feed answers', async () => {
