@@ -3,7 +3,7 @@
 // B, revocations made at instance A. Prints one JSON line:
 // - revocation → refusal latency (p50/p99 ms over SAMPLES revocations, each at a random moment of
 //   the poll cycle; from sending the revocation until the resource server first refuses the token);
-// - local JWT verification µs per request with the feed off and on (median of interleaved rounds);
+// - local JWT verification, CPU µs per request with the feed off and on (median of 20 interleaved rounds);
 // - feed requests per second the resource server made.
 // Usage: node bench/revocation-feed.mjs [samples]   Env: REDIS_URL (default local 6379).
 /* global Request */
@@ -94,17 +94,22 @@ const feedPerSecond = feedRequests / ((performance.now() - started) / 1000);
 // Local verification µs, feed off and on, interleaved rounds of the same valid token.
 const valid = request(await token());
 for (const api of [feedOff, feedOn]) for (let i = 0; i < 500; i += 1) await api.verifyRequest(valid);
-const ROUNDS = 10;
-const PER_ROUND = 2000;
+// Rounds alternate which goes first, so drift on a shared machine falls on both alike.
+const ROUNDS = 20;
+const PER_ROUND = 1000;
 const perRound = { off: [], on: [] };
 for (let round = 0; round < ROUNDS; round += 1) {
-  for (const [name, api] of [
+  const order = [
     ['off', feedOff],
     ['on', feedOn],
-  ]) {
-    const t0 = performance.now();
+  ];
+  if (round % 2 === 1) order.reverse();
+  for (const [name, api] of order) {
+    // CPU time of this process (user + system), steadier than wall time while others share the cores.
+    const cpu0 = process.cpuUsage();
     for (let i = 0; i < PER_ROUND; i += 1) await api.verifyRequest(valid);
-    perRound[name].push(((performance.now() - t0) * 1000) / PER_ROUND);
+    const cpu = process.cpuUsage(cpu0);
+    perRound[name].push((cpu.user + cpu.system) / PER_ROUND);
   }
 }
 const median = (values) => quantile(values, 0.5);

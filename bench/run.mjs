@@ -221,7 +221,7 @@ console.log('\n| browser impersonation (mint ticket, third-party login, redeem, 
 for (const j of journeys) console.log(`| ${j.store} | ${j.perSecond} | ${j.p50Ms} | ${j.p99Ms} |`);
 console.log('\n| revocation feed (2 provider instances on Redis, API attached to the other one) | value |\n| --- | ---: |');
 console.log(`| revocation → refusal p50 / p99 / max (ms, ${feed.samples} revocations) | ${feed.revocationToRefusal.p50Ms} / ${feed.revocationToRefusal.p99Ms} / ${feed.revocationToRefusal.maxMs} |`);
-console.log(`| local JWT verification µs/request, feed off / on | ${feed.verificationUs.feedOff} / ${feed.verificationUs.feedOn} (×${feed.verificationUs.ratio}) |`);
+console.log(`| local JWT verification, CPU µs/request, feed off / on | ${feed.verificationUs.feedOff} / ${feed.verificationUs.feedOn} (×${feed.verificationUs.ratio}) |`);
 console.log(`| feed requests per second per API instance | ${feed.feedRequestsPerSecond} |`);
 console.log('\n| target | value | holds |\n| --- | ---: | --- |');
 for (const t of targets) console.log(`| ${t.what} | ${fmt(t.value)} | ${t.holds ? 'yes' : 'NO'} |`);
