@@ -31,6 +31,7 @@ import { createImpersonationRules } from './exchange/impersonation-rules.js';
 import { providerTokenLookup } from './exchange/provider-lookup.js';
 import { createActorRateLimiter, createLimiter } from './exchange/rate-limit.js';
 import { audienceOf, ResourceServerRegistry } from './exchange/targets.js';
+import { createRevocationFeed } from './lifecycle/revocation-feed.js';
 import { createLifecycleEndpoints, REVOCATION_NOT_ALLOWED, type ExchangedTokenPolicy } from './lifecycle/endpoints.js';
 import { ImpersonationLifecycle } from './lifecycle/service.js';
 import { createMemoryStore, type ImpersonationFilter, type ImpersonationRecord, type Store } from './store/index.js';
@@ -93,6 +94,12 @@ export interface TokenExchange {
   adminConsole(options: AdminConsoleOptions): Middleware;
   /** Koa middleware serving the JSON admin API under `basePath` (default `/admin/api`). */
   adminApi(options?: { basePath?: string }): Middleware;
+  /**
+   * Koa middleware for `provider.use`: the revocation feed, `GET /revocations?after=<cursor>`
+   * (docs/resource-server.md, "The revocation feed"), which resource servers verifying JWTs locally
+   * poll to refuse revoked tokens within seconds.
+   */
+  revocationFeed(options?: { path?: string }): Middleware;
   /** The chained audit log (absent when a plain `audit` sink was given). */
   readonly auditLog: AuditLog | undefined;
   /** Prometheus instruments; serve `metrics.registry.metrics()`. */
@@ -240,7 +247,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       maxLifetimeSeconds: options.policy.maxLifetimeSeconds,
       interactionPath: INTERACTION_PATH,
       exchangeClaims: (token) => tokenClaims.get(token),
-      recordJwt: (jti, grantId, ttl) => store.impersonations.addJwt(jti, grantId, ttl),
+      recordJwt: (jti, grantId, ttl, audience) => store.impersonations.addJwt(jti, grantId, ttl, audience),
     });
     return {
       ...browser,
@@ -336,7 +343,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       registry: {
         isEnabled: () => life.isEnabled(),
         add: (record, ttl) => store.impersonations.add(record, ttl),
-        addJwt: (jti, grantId, ttl) => store.impersonations.addJwt(jti, grantId, ttl),
+        addJwt: (jti, grantId, ttl, audience) => store.impersonations.addJwt(jti, grantId, ttl, audience),
         get: (grantId) => store.impersonations.get(grantId),
       },
       verify: {
@@ -476,7 +483,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         rules: rulesRef!,
         policy: options.policy,
         requestFacts: (ctx) => requestFacts(ctx as KoaContextWithOIDC),
-      }) as unknown as Middleware;
+      });
     },
     adminApi(adminOptions) {
       return createAdminApi({
@@ -491,6 +498,17 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         refusals: adminRefusals,
         auth: adminAuthenticator(),
         ...adminOptions,
+      });
+    },
+    revocationFeed(feedOptions) {
+      registered();
+      return createRevocationFeed({
+        provider: providerRef!,
+        log: store.revocations,
+        jwks: captured!.jwks,
+        servedBy: (clientId) => resourceServers.servedBy(clientId),
+        logger,
+        ...(feedOptions?.path ? { path: feedOptions.path } : {}),
       });
     },
     auditLog,

@@ -443,7 +443,7 @@ describe("the subject's page (SPEC §4.5)", () => {
     const mark = server.auditMark();
     const response = await browser.request(`${server.issuer}/account/impersonations/end`, { form: { csrf: form[1]!, impersonation: form[2]! } });
     expect(response.status).toBe(200);
-    expect(await response.text()).toContain('can no longer act as you');
+    expect(await response.text()).toContain('Ended: the access support had to your account in demo-app is revoked.');
     expect((await userinfo(tokens.access_token)).status).toBe(401);
     expect(server.auditSince(mark)).toEqual([expect.objectContaining({ event: 'token.revoked', rule: 'ended_by_subject', actor: 'alice', subject: 'alice' })]);
   });

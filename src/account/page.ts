@@ -350,7 +350,7 @@ ${history}</section>`;
       assetsPath,
       user: { name: session.name, signOutAction: `${base}/logout`, csrf: session.csrf },
       body: html`<h1>Who has acted as you</h1>
-<p class="lead">When a support agent needs to see exactly what you see, they can sign in as you for at most an hour, and must say why. Every time it happened is listed here. You can end a live one at once, and answer when support asks for access.</p>
+<p class="lead">When a support agent needs to see exactly what you see, they can sign in as you for at most an hour, and must say why. Every time it happened is listed here. You can end a live one here, and answer when support asks for access.</p>
 ${notice ? html`<div class="alert ${notice.kind}" role="${notice.kind === 'error' ? 'alert' : 'status'}">${notice.text}</div>` : ''}
 ${approvalsSection(session, approvals, names)}
 ${page.before ? '' : noticesSection(page.now)}
@@ -415,7 +415,9 @@ ${pager(page.before, page.next)}`,
       return show(ctx, { kind: 'error', text: 'That impersonation is no longer live.' });
     }
     await deps.lifecycle.revokeGrant(record.grantId, 'ended_by_subject', { actor: session.data.sub, request: deps.requestFacts(ctx) });
-    return show(ctx, { kind: 'ok', text: `Ended: ${record.actors.at(-1)} can no longer act as you in ${record.clientId}.` });
+    // Worded for what every service honours: the access is revoked here at once; how soon each API
+    // refuses it depends on how it checks tokens (docs/resource-server.md, "What a revocation reaches").
+    return show(ctx, { kind: 'ok', text: `Ended: the access ${record.actors.at(-1)} had to your account in ${record.clientId} is revoked.` });
   }
 
   /** The signed-in subject approves, declines or revokes one of their own requests. */
@@ -480,7 +482,7 @@ ${pager(page.before, page.next)}`,
       ctx,
       200,
       html`<h1>Support asks for access to your account</h1><div class="card stack"><p><strong>${sentence}</strong></p>${view.scope ? html`<p class="meta">Access asked for: <span class="mono">${view.scope}</span></p>` : ''}
-<p class="meta">Approving lets them start once, within ${Math.round(view.duration_seconds / 60)} minutes. You can revoke it at any time on your account page, which ends it at once.</p>
+<p class="meta">Approving lets them start once, within ${Math.round(view.duration_seconds / 60)} minutes. You can revoke it at any time on your account page, which also revokes any access it opened.</p>
 <div class="row">${form('approve', 'Approve', '')}${form('decline', 'Decline', 'secondary')}</div></div>`,
     );
   }

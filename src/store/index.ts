@@ -6,6 +6,7 @@ import { ImpersonationStore } from './impersonations.js';
 import { KeyLayout } from './keys.js';
 import { MemoryBackend } from './memory.js';
 import { TicketStore } from './tickets.js';
+import { RevocationLog } from './revocations.js';
 import { batching, WriteBatch } from './write-batch.js';
 
 /** One storage backend, seen as oidc-provider's adapter and as the impersonation store. */
@@ -19,6 +20,8 @@ export interface Store {
   readonly tickets: TicketStore;
   /** Requests for the subject's approval (`policy.requireSubjectApproval`). */
   readonly approvals: ApprovalStore;
+  /** Revoked JWT access tokens, in order, until their `exp`: what the revocation feed serves. */
+  readonly revocations: RevocationLog;
   /** A batch collecting this store's writes, to commit them together (see {@link WriteBatch}). */
   batch(): WriteBatch;
   close(): Promise<void>;
@@ -34,6 +37,7 @@ export function createStore(backend: Backend, prefix = 'oidc:'): Store {
     impersonations: new ImpersonationStore(batching(backend), keys),
     tickets: new TicketStore(backend, keys),
     approvals: new ApprovalStore(backend, keys),
+    revocations: new RevocationLog(backend, keys),
     batch: () => new WriteBatch(backend),
     close: () => backend.close(),
   };
@@ -44,11 +48,12 @@ export function createMemoryStore(prefix?: string): Store {
   return createStore(new MemoryBackend(), prefix);
 }
 
-export type { Backend, LinkedRead, LinkedValues, TimelineEntry, TimelineRange } from './backend.js';
+export type { Backend, LinkedRead, LinkedValues, LogEntry, LogRead, TimelineEntry, TimelineRange } from './backend.js';
 export type { HistoryCursor, HistoryEntry, ImpersonationFilter, ImpersonationRecord, Standing, SwitchState } from './impersonations.js';
 export { HISTORY_RETENTION_SECONDS } from './impersonations.js';
 export type { StoreAdapter } from './adapter.js';
 export type { Redemption, TicketRecord } from './tickets.js';
 export type { ApprovalRecord, ApprovalStatus } from './approvals.js';
+export type { RevocationLog, RevokedToken } from './revocations.js';
 export { KeyLayout } from './keys.js';
 export { WriteBatch, withWriteBatch, type StoreWrite } from './write-batch.js';

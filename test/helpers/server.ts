@@ -181,7 +181,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   });
   http.on('request', reference.provider.callback());
   const ordersHttp = options.ordersApi ? await listenOnRandomPort() : undefined;
-  if (ordersHttp) ordersHttp.server.on('request', createOrdersApi({ issuer, introspection: { clientId: ORDERS_API.id, clientSecret: ORDERS_API.secret } }).callback());
+  if (ordersHttp) {
+    const ordersApi = createOrdersApi({ issuer, introspection: { clientId: ORDERS_API.id, clientSecret: ORDERS_API.secret } });
+    ordersHttp.server.on('request', ordersApi.callback());
+    ordersHttp.server.once('close', () => ordersApi.resourceServer.close());
+  }
   const demoApp = demoHttp
     ? await createDemoApp({ issuer, origin: demoHttp.origin, clientSecret: DEMO_APP.secret, ...(ordersHttp ? { ordersApi: { resource: ORDERS, url: ordersHttp.origin } } : {}) })
     : undefined;
