@@ -152,6 +152,16 @@ describe('tickets (SPEC §4.1)', () => {
     expect(await server.reference.exchange.list({ subject: 'alice' })).toEqual([]);
   });
 
+  it.each([['http://localhost:3001//evil.example/x'], ['http://localhost:3001/\\evil.example/x'], ['http://localhost:3001/%2F%2Fevil.example/x'], ['http://localhost:3001/%5Cevil.example']])(
+    'refuses a target_link_uri a browser would read as another host (%s), minting nothing',
+    async (target) => {
+      const mark = server.auditMark();
+      const minted = await mint({ subject: 'alice', client_id: DEMO_APP.id, reason: REASON, target_link_uri: target });
+      expect({ status: minted.status, body: minted.body }).toEqual({ status: 400, body: { error: 'invalid_request', error_description: "target_link_uri must be on the client's own origin" } });
+      expect(server.auditSince(mark)).toEqual([expect.objectContaining({ event: 'ticket.minted', outcome: 'denied', rule: 'target_link_uri_invalid' })]);
+    },
+  );
+
   it('refuses a target_link_uri on another origin than the client', async () => {
     const mark = server.auditMark();
     const minted = await mint({ subject: 'alice', client_id: DEMO_APP.id, reason: REASON, target_link_uri: 'https://evil.example/' });

@@ -98,7 +98,7 @@ describe('demo-app third-party initiated login (OIDC Core §4)', () => {
     expect(location.searchParams.get('login_hint')).toBe('opaque-hint');
     expect(location.searchParams.get('code_challenge_method')).toBe('S256');
     const session = app.sessions.get(sessionCookie(response).split('=')[1]);
-    expect(session?.pending?.returnTo).toBe('/?from=console');
+    expect(session?.pending?.returnTo).toBe(`${app.origin}/?from=console`);
   });
 
   it('refuses an iss that is not its provider', async () => {
@@ -123,6 +123,24 @@ describe('demo-app third-party initiated login (OIDC Core §4)', () => {
       expect(response.headers.get('location')).toBeNull();
       expect(await response.text()).toContain('This sign-in link points outside Acme Orders.');
     }
+  });
+});
+
+describe('demo-app: where a sign-in lands', () => {
+  it.each([
+    ['a scheme-relative path', (o: string) => `${o}//evil.example/x`],
+    ['a backslash', (o: string) => `${o}/\\evil.example/x`],
+    ['an encoded double slash', (o: string) => `${o}/%2F%2Fevil.example/x`],
+    ['an encoded backslash', (o: string) => `${o}/%5Cevil.example/x`],
+    ['a double-encoded double slash', (o: string) => `${o}/%252F%252Fevil.example/x`],
+    ['a relative path', () => '/orders'],
+    ['credentials in the URL', (o: string) => o.replace('http://', 'http://user:pw@') + '/'],
+  ])('refuses a target_link_uri with %s, starting no sign-in', async (_name, target) => {
+    const query = new URLSearchParams({ iss: server.issuer, target_link_uri: target(app.origin) });
+    const response = await get(`/login?${query}`);
+    expect(response.status).toBe(400);
+    expect(response.headers.get('location')).toBeNull();
+    expect(await response.text()).toContain('This sign-in link points outside Acme Orders.');
   });
 });
 

@@ -13,6 +13,7 @@ import { startedNotice } from '../notify/notice.js';
 import type { SubjectNotifier } from '../notify/notifier.js';
 import type { ImpersonationRecord, ImpersonationStore } from '../store/impersonations.js';
 import type { TicketRecord, TicketStore } from '../store/tickets.js';
+import { sameOriginTarget } from '../web/redirects.js';
 import type { AllowedScopes } from './scopes.js';
 
 /** SPEC §4.1 answer to a minting request. */
@@ -130,9 +131,11 @@ export function createTicketService(deps: Dependencies) {
     const initiate = metadata.initiate_login_uri ?? metadata[LOOPBACK_INITIATE_LOGIN_URI];
     if (typeof initiate === 'string') {
       const url = new URL(initiate);
-      const targetLink = target ?? (typeof metadata.client_uri === 'string' ? metadata.client_uri : `${url.origin}/`);
-      if (new URL(targetLink).origin !== url.origin) {
-        throw invalidRequest('target_link_uri_invalid', 'target_link_uri must be on the client\'s own origin', targetLink);
+      const requested = target ?? (typeof metadata.client_uri === 'string' ? metadata.client_uri : `${url.origin}/`);
+      // An absolute path of the client's own origin: never `//host`, a backslash or an encoded variant.
+      const targetLink = sameOriginTarget(requested, url.origin);
+      if (targetLink === undefined) {
+        throw invalidRequest('target_link_uri_invalid', 'target_link_uri must be on the client\'s own origin', String(requested).slice(0, 200));
       }
       url.searchParams.set('iss', provider.issuer);
       url.searchParams.set('login_hint', ticket);

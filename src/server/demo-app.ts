@@ -8,6 +8,7 @@ import { DemoSessions, type DemoSession, type SignedInUser } from './demo-sessio
 import { DEMO_APP_CSS, demoPage, errorPage, notFoundPage, ordersCard, signedInHome, signedOutHome, signedOutPage, type DemoOrder } from './demo-app-views.js';
 import { readForm } from '../web/forms.js';
 import { favicon } from '../web/favicon.js';
+import { sameOriginTarget } from '../web/redirects.js';
 
 /** How the demo relying party is set up; `main.ts` fills it from the environment and config/clients.json. */
 export interface DemoAppOptions {
@@ -50,16 +51,6 @@ export interface DemoApp {
 export const DEMO_APP_COOKIE = 'demo_app_session';
 const PENDING_MS = 10 * 60 * 1000;
 const ASSETS = { css: '/assets/demo-app.css', banner: '/assets/impersonation-banner.js' };
-
-/** A path of this app from a same-origin URL, or `undefined` for anything else (no open redirect). */
-function ownPath(value: string, origin: string): string | undefined {
-  try {
-    const url = new URL(value, origin);
-    return url.origin === origin ? `${url.pathname}${url.search}${url.hash}` : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 function displayName(user: SignedInUser): string {
   const name = user.profile?.name ?? user.claims.name;
@@ -225,7 +216,8 @@ export async function createDemoApp(options: DemoAppOptions): Promise<DemoApp> {
     if (!iss || !sameIssuer(iss, options.issuer)) {
       return html(ctx, 400, 'Sign-in failed', errorPage('Sign-in failed', 'This sign-in link was not issued by the identity provider Acme Orders trusts.', 'invalid_request'));
     }
-    const returnTo = target === undefined ? '/' : ownPath(target, origin);
+    // OIDC Core §4: an absolute URL; here one of this app's own pages (no `//host`, no backslash).
+    const returnTo = target === undefined ? `${origin}/` : sameOriginTarget(target, origin);
     if (returnTo === undefined) {
       return html(ctx, 400, 'Sign-in failed', errorPage('Sign-in failed', 'This sign-in link points outside Acme Orders.', 'invalid_request'));
     }
@@ -271,7 +263,7 @@ export async function createDemoApp(options: DemoAppOptions): Promise<DemoApp> {
     const signedIn = sessions.create(lifetime, { claims: { ...claims }, profile: { ...profile }, signedInAt: Date.now(), ...(api ? { apiToken: tokens.access_token } : {}) });
     setCookie(ctx, signedIn);
     ctx.status = 303;
-    ctx.redirect(pending.returnTo);
+    ctx.redirect(sameOriginTarget(pending.returnTo, origin) ?? `${origin}/`);
   }
 
   /** Ends the app session, then RP-initiated logout at the provider (client_id + post_logout_redirect_uri). */
@@ -312,7 +304,7 @@ export async function createDemoApp(options: DemoAppOptions): Promise<DemoApp> {
   app.use(async (ctx) => {
     const route = `${ctx.method} ${ctx.path}`;
     if (route === 'GET /') return home(ctx);
-    if (route === 'GET /signin') return startSignIn(ctx, '/');
+    if (route === 'GET /signin') return startSignIn(ctx, `${origin}/`);
     if (route === 'GET /login') return thirdPartyLogin(ctx);
     if (route === 'GET /callback') return callback(ctx);
     if (route === 'POST /logout') return logout(ctx);
