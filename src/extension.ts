@@ -390,7 +390,19 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       },
     });
     tickets = service;
-    provider.use(createImpersonationInteraction({ provider, tickets: service, path: INTERACTION_PATH, requestFacts, logger }));
+    provider.use(
+      createImpersonationInteraction({
+        provider,
+        tickets: service,
+        path: INTERACTION_PATH,
+        requestFacts,
+        logger,
+        actorOf: async (grantId) => {
+          const record = await store.impersonations.get(grantId);
+          return record?.actorAccount ?? record?.actors.at(-1);
+        },
+      }),
+    );
     // SPEC §4.4: the session a browser impersonation lives in ends with it.
     provider.on('authorization_code.saved', (code: { amr?: string[]; grantId?: string; sessionUid?: string }) => {
       if (code.amr?.includes(IMPERSONATION_AMR) && code.grantId && code.sessionUid) {
