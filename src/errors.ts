@@ -74,6 +74,7 @@ export type RefusalRule =
   | 'ticket_expired'
   | 'ticket_used'
   | 'ticket_other_client'
+  | 'ticket_browser_signed_in'
   | 'ticket_client_first_party'
   // the admin API
   | 'admin_refusals_rate_limited'

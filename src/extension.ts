@@ -8,6 +8,7 @@ import { createAdminAuthenticator, type AdminAuthenticator } from './admin/auth.
 import { createAdminConsole, type AdminConsoleOptions } from './admin/console.js';
 import { ApprovalLinks } from './approvals/links.js';
 import { createApprovalService, type ApprovalRequest, type ApprovalService, type ApprovalView } from './approvals/service.js';
+import { composeLogoutSource } from './browser/ending.js';
 import { createImpersonationInteraction } from './browser/interaction.js';
 import { composeBrowserConfiguration } from './browser/provider-config.js';
 import { createAllowedScopes } from './browser/scopes.js';
@@ -253,7 +254,8 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       ...browser,
       adapter: host.adapter ?? store.adapter,
       features: {
-        ...host.features,
+        // RP-initiated logout of an impersonated session ends it without a question (docs/browser-impersonation.md).
+        ...composeLogoutSource(host.features),
         resourceIndicators: {
           ...hostIndicators,
           enabled: true,
@@ -314,7 +316,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
     providerRef = provider;
     // Outermost of the extension's middleware: the provider's pages refuse framing (docs/security.md).
     provider.use(createPageSecurity(provider));
-    const life = new ImpersonationLifecycle(store, provider, options.accounts, options.policy, recorder, captured.sharedAdapter);
+    const life = new ImpersonationLifecycle(store, provider, options.accounts, options.policy, recorder, captured.sharedAdapter, logger);
     lifecycle = life;
     const keys = createIssuerKeys(provider.issuer, captured.jwks, options.trustedIssuers);
     const rules = createImpersonationRules({
@@ -397,7 +399,19 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       },
     });
     tickets = service;
-    provider.use(createImpersonationInteraction({ provider, tickets: service, path: INTERACTION_PATH, requestFacts, logger }));
+    provider.use(
+      createImpersonationInteraction({
+        provider,
+        tickets: service,
+        path: INTERACTION_PATH,
+        requestFacts,
+        logger,
+        actorOf: async (grantId) => {
+          const record = await store.impersonations.get(grantId);
+          return record?.actorAccount ?? record?.actors.at(-1);
+        },
+      }),
+    );
     // SPEC §4.4: the session a browser impersonation lives in ends with it.
     provider.on('authorization_code.saved', (code: { amr?: string[]; grantId?: string; sessionUid?: string }) => {
       if (code.amr?.includes(IMPERSONATION_AMR) && code.grantId && code.sessionUid) {

@@ -104,10 +104,9 @@ describe('<impersonation-banner> in a browser (SPEC §6)', () => {
     expect(app.sessions.get(sessionId)?.user?.claims).toMatchObject({ sub: 'alice', aud: 'demo-app', act: { sub: 'support' } });
 
     await page.getByRole('button', { name: 'End impersonation' }).click();
-    await page.waitForURL(`${server.issuer}/session/end**`);
+    // One click: the provider's end-session page submits itself (the app sent its ID token as id_token_hint).
+    await page.waitForURL(`${app.origin}/signed-out?state=impersonation-ended`);
     await screenshot(page, 'banner-ticket-2-end');
-    await page.getByRole('button', { name: 'Yes, sign me out' }).click();
-    await page.waitForURL(`${app.origin}/signed-out`);
     expect(app.sessions.get(sessionId)).toBeUndefined();
     expect(await server.reference.exchange.store.impersonations.list({ subject: 'alice' })).toEqual([]);
   });
@@ -219,12 +218,12 @@ describe('<impersonation-banner> in a browser (SPEC §6)', () => {
     page.on('request', (request) => requests.push(`${request.method()} ${request.url()}`));
     await page.getByRole('button', { name: 'End impersonation' }).click();
     // This browser holds no provider session, so the provider signs out without asking.
-    await page.waitForURL(`${app.origin}/signed-out`);
+    await page.waitForURL(`${app.origin}/signed-out?state=impersonation-ended`);
     const endSession = new URL(`${server.issuer}/session/end`);
-    endSession.search = new URLSearchParams({ client_id: 'demo-app', post_logout_redirect_uri: `${app.origin}/signed-out` }).toString();
+    endSession.search = new URLSearchParams({ client_id: 'demo-app', post_logout_redirect_uri: `${app.origin}/signed-out`, state: 'impersonation-ended' }).toString();
     expect(requests.slice(0, 2)).toEqual([`POST ${app.origin}/logout`, `GET ${endSession.href}`]);
-    expect(requests).toContain(`GET ${app.origin}/signed-out`);
-    expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('You have signed out');
+    expect(requests).toContain(`GET ${app.origin}/signed-out?state=impersonation-ended`);
+    expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('The impersonation has ended');
     expect(app.sessions.get(sessionId)).toBeUndefined();
     expect(await page.locator('impersonation-banner').count()).toBe(0);
   });

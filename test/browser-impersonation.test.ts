@@ -121,6 +121,31 @@ describe('tickets (SPEC §4.1)', () => {
     expect(await backend.getEntity(keys.ticket(ticket))).toBeUndefined();
   });
 
+  it("keeps only the ticket's digest in the stored interaction when the flow stops before redemption", async () => {
+    const ticket = await ticketFor();
+    const { createHash } = await import('node:crypto');
+    const digest = createHash('sha256').update(ticket).digest('base64url');
+    const config = await server.clientConfig(DEMO_APP.id, DEMO_APP.secret);
+    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: DEMO_APP.redirectUri, scope: 'openid', login_hint: ticket, code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' });
+    const response = await fetch(url, { redirect: 'manual' });
+    const uid = /\/impersonation\/interaction\/([\w-]+)/.exec(response.headers.get('location') ?? '')?.[1];
+    const interaction = await server.reference.provider.Interaction.find(uid!);
+    expect(interaction?.params.login_hint).toBe(`imptkt_sha256.${digest}`);
+    expect(JSON.stringify(interaction)).not.toContain(ticket);
+  });
+
+  it("treats a ticket's digest sent as login_hint as no hint: the login page, and the ticket stays unused", async () => {
+    const ticket = await ticketFor();
+    const { createHash } = await import('node:crypto');
+    const digest = createHash('sha256').update(ticket).digest('base64url');
+    const { stop } = await authorize(new HttpBrowser(), { ticket: `imptkt_sha256.${digest}` });
+    expect(stop.status).toBe(200);
+    expect(stop.html).toContain('name="password"');
+    const redeemed = await authorize(new HttpBrowser(), { ticket });
+    expect((await redeemed.tokens()).claims()).toMatchObject({ sub: 'alice', act: { sub: 'support' } });
+    await server.reference.exchange.revoke({ subject: 'alice' });
+  });
+
   it('gives a client without an initiate-login URI a plain authorization URL', async () => {
     const minted = await mint({ subject: 'alice', client_id: OFFLINE_RP.id, reason: REASON });
     expect(minted.status).toBe(201);
@@ -151,6 +176,16 @@ describe('tickets (SPEC §4.1)', () => {
     expect(server.auditSince(mark)).toEqual([expect.objectContaining({ event: 'ticket.redeemed', outcome: 'denied', rule: 'ticket_client_first_party', subject: 'alice', client_id: 'account' })]);
     expect(await server.reference.exchange.list({ subject: 'alice' })).toEqual([]);
   });
+
+  it.each([['http://localhost:3001//evil.example/x'], ['http://localhost:3001/\\evil.example/x'], ['http://localhost:3001/%2F%2Fevil.example/x'], ['http://localhost:3001/%5Cevil.example']])(
+    'refuses a target_link_uri a browser would read as another host (%s), minting nothing',
+    async (target) => {
+      const mark = server.auditMark();
+      const minted = await mint({ subject: 'alice', client_id: DEMO_APP.id, reason: REASON, target_link_uri: target });
+      expect({ status: minted.status, body: minted.body }).toEqual({ status: 400, body: { error: 'invalid_request', error_description: "target_link_uri must be on the client's own origin" } });
+      expect(server.auditSince(mark)).toEqual([expect.objectContaining({ event: 'ticket.minted', outcome: 'denied', rule: 'target_link_uri_invalid' })]);
+    },
+  );
 
   it('refuses a target_link_uri on another origin than the client', async () => {
     const mark = server.auditMark();
@@ -311,6 +346,34 @@ describe('redemption (SPEC §4.3)', () => {
     expect((await signIn.tokens()).claims()).toMatchObject({ sub: 'alice', act: { sub: 'support' } });
     const stillAdmin = await fetch(`${server.issuer}/admin/api/settings`, { headers: { authorization: `Bearer ${admin}` } });
     expect(stillAdmin.status).toBe(200);
+  });
+});
+
+describe('whose browser a ticket may sign in (docs/browser-impersonation.md)', () => {
+  it("refuses a ticket opened in a browser signed in as someone else, spending it and leaving that person's session as it was", async () => {
+    const browser = new HttpBrowser();
+    const own = await authorize(browser);
+    await browser.navigate(own.stop.url, { until: (u) => u.href.startsWith(DEMO_APP.redirectUri), login: { login: 'bob', password: 'demo-password' }, consent: true });
+    const ticket = await ticketFor();
+    const mark = server.auditMark();
+    const { callback } = await authorize(browser, { ticket });
+    expect(Object.fromEntries(callback.searchParams)).toMatchObject({ error: 'access_denied', error_description: 'this browser is signed in to another account: the impersonation was not started' });
+    expect(server.auditSince(mark)).toContainEqual(expect.objectContaining({ event: 'ticket.redeemed', outcome: 'denied', rule: 'ticket_browser_signed_in', subject: 'alice', actor: 'support' }));
+    // bob is still signed in there, with no prompt; the ticket is spent.
+    const silent = await authorize(browser, { prompt: 'none' });
+    expect((await silent.tokens()).claims()).toMatchObject({ sub: 'bob' });
+    const again = await authorize(new HttpBrowser(), { ticket });
+    expect(again.callback.searchParams.get('error_description')).toBe('the impersonation ticket is invalid, expired or already used');
+  });
+
+  it('signs in a ticket opened in a browser where its actor is already impersonating', async () => {
+    const { browser } = await impersonatedTokens(new HttpBrowser(), 'alice');
+    const ticket = await ticketFor('alice');
+    const { callback } = await authorize(browser, { ticket });
+    // support started both: the same actor may move on to another subject in the same browser.
+    expect(callback.searchParams.get('code')).not.toBeNull();
+    expect(callback.searchParams.get('error')).toBeNull();
+    await server.reference.exchange.revoke({ subject: 'alice' });
   });
 });
 

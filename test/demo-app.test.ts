@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DEMO_APP_COOKIE, type DemoApp } from '../src/server/demo-app.js';
+import { signJwt, testKeys } from './helpers/keys.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 /** The demo relying party over plain HTTP (SPEC §6): its routes, checks, cookie and headers. */
@@ -98,7 +99,7 @@ describe('demo-app third-party initiated login (OIDC Core §4)', () => {
     expect(location.searchParams.get('login_hint')).toBe('opaque-hint');
     expect(location.searchParams.get('code_challenge_method')).toBe('S256');
     const session = app.sessions.get(sessionCookie(response).split('=')[1]);
-    expect(session?.pending?.returnTo).toBe('/?from=console');
+    expect(session?.pending?.returnTo).toBe(`${app.origin}/?from=console`);
   });
 
   it('refuses an iss that is not its provider', async () => {
@@ -123,6 +124,36 @@ describe('demo-app third-party initiated login (OIDC Core §4)', () => {
       expect(response.headers.get('location')).toBeNull();
       expect(await response.text()).toContain('This sign-in link points outside Acme Orders.');
     }
+  });
+});
+
+describe('demo-app: where a sign-in lands', () => {
+  it.each([
+    ['a scheme-relative path', (o: string) => `${o}//evil.example/x`],
+    ['a backslash', (o: string) => `${o}/\\evil.example/x`],
+    ['an encoded double slash', (o: string) => `${o}/%2F%2Fevil.example/x`],
+    ['an encoded backslash', (o: string) => `${o}/%5Cevil.example/x`],
+    ['a double-encoded double slash', (o: string) => `${o}/%252F%252Fevil.example/x`],
+    ['a relative path', () => '/orders'],
+    ['credentials in the URL', (o: string) => o.replace('http://', 'http://user:pw@') + '/'],
+  ])('refuses a target_link_uri with %s, starting no sign-in', async (_name, target) => {
+    const query = new URLSearchParams({ iss: server.issuer, target_link_uri: target(app.origin) });
+    const response = await get(`/login?${query}`);
+    expect(response.status).toBe(400);
+    expect(response.headers.get('location')).toBeNull();
+    expect(await response.text()).toContain('This sign-in link points outside Acme Orders.');
+  });
+});
+
+describe('demo-app back-channel logout (OpenID Connect Back-Channel Logout 1.0)', () => {
+  it('refuses a logout token not signed by its provider, ending no session', async () => {
+    const session = app.sessions.create(60_000, { claims: { iss: server.issuer, sub: 'alice', sid: 'sid-1' }, signedInAt: Date.now() });
+    const { privateJwk } = await testKeys('forged');
+    const now = Math.floor(Date.now() / 1000);
+    const token = await signJwt(privateJwk, { iss: server.issuer, aud: 'demo-app', iat: now, jti: 'j-1', sid: 'sid-1', events: { 'http://schemas.openid.net/event/backchannel-logout': {} } }, 'logout+jwt');
+    const response = await fetch(`${app.origin}/backchannel-logout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ logout_token: token }) });
+    expect({ status: response.status, body: await response.json() }).toEqual({ status: 400, body: { error: 'invalid_request', error_description: 'the logout token could not be verified' } });
+    expect(app.sessions.get(session.id)?.user).toBeDefined();
   });
 });
 

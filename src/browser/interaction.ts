@@ -4,7 +4,7 @@ import type { RequestFacts } from '../audit/recorder.js';
 import { IMPERSONATION_AMR } from '../constants.js';
 import { ExchangeRefusal } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import { isTicket, type TicketService } from './tickets.js';
+import { isTicketHint, type TicketService } from './tickets.js';
 
 type Next = () => Promise<unknown>;
 
@@ -14,6 +14,8 @@ interface Dependencies {
   readonly path: string;
   readonly requestFacts: (ctx: KoaContextWithOIDC) => RequestFacts;
   readonly logger: Logger;
+  /** The person who started the impersonation behind a grant, if it is one. */
+  readonly actorOf: (grantId: string) => Promise<string | undefined>;
 }
 
 /** RFC 6749 §4.1.2.1 errors the client receives at its redirect URI. */
@@ -51,7 +53,18 @@ export function createImpersonationInteraction(deps: Dependencies) {
     ctx.respond = false;
   }
 
-  async function redeem(ctx: KoaContextWithOIDC, params: Record<string, unknown>): Promise<void> {
+  /** Who the browser is signed in as at the provider (the interaction's session), and for an impersonated session who started it. */
+  async function signedIn(session: { accountId: string; uid?: string; amr?: string[] } | undefined) {
+    if (!session) return undefined;
+    if (!session.amr?.includes(IMPERSONATION_AMR) || !session.uid) return { accountId: session.accountId, actors: [] };
+    const model = await provider.Session.findByUid(session.uid);
+    const grantIds = Object.values(model?.authorizations ?? {}).map((a) => a.grantId).filter((id): id is string => typeof id === 'string');
+    const actors = (await Promise.all(grantIds.map((id) => deps.actorOf(id)))).map((a) => a ?? '');
+    // An impersonated session whose impersonation is gone counts as someone else's.
+    return { accountId: session.accountId, actors: actors.length ? actors : [''] };
+  }
+
+  async function redeem(ctx: KoaContextWithOIDC, params: Record<string, unknown>, session: Parameters<typeof signedIn>[0]): Promise<void> {
     try {
       const redeemed = await deps.tickets.redeem(
         {
@@ -60,6 +73,7 @@ export function createImpersonationInteraction(deps: Dependencies) {
           scope: typeof params.scope === 'string' ? params.scope : undefined,
           resources: list(params.resource),
           claims: claimNames(params.claims),
+          signedIn: await signedIn(session),
         },
         deps.requestFacts(ctx),
       );
@@ -91,8 +105,8 @@ export function createImpersonationInteraction(deps: Dependencies) {
       ctx.body = 'This sign-in link has expired or was already used. Start again from the application.';
       return;
     }
-    if (details.prompt.name === 'login' && isTicket(details.params.login_hint)) {
-      await redeem(ctx, details.params);
+    if (details.prompt.name === 'login' && isTicketHint(details.params.login_hint)) {
+      await redeem(ctx, details.params, details.session);
       return;
     }
     await finish(ctx, { error: 'access_denied', error_description: 'an impersonated session cannot grant consent' });

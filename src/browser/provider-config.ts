@@ -1,7 +1,7 @@
 import { errors, interactionPolicy, type Account, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { IMPERSONATION_AMR, LOOPBACK_INITIATE_LOGIN_URI } from '../constants.js';
 import type { ImpersonationRecord, ImpersonationStore } from '../store/impersonations.js';
-import { isTicket } from './tickets.js';
+import { isTicket, isTicketDigestHint, isTicketHint, ticketDigestHint } from './tickets.js';
 
 /** What the composed configuration needs from the extension. */
 export interface BrowserConfigDependencies {
@@ -121,9 +121,23 @@ export function composeBrowserConfiguration(host: Configuration, deps: BrowserCo
   const policy = hostInteractions.policy ?? interactionPolicy.base();
   const login = policy.find((prompt) => prompt.name === 'login');
   if (!login) throw new Error('token exchange needs the login prompt in interactions.policy');
+  // Runs first, on every authorization request: the ticket is replaced by its digest before
+  // oidc-provider stores the request's parameters in an interaction (only digests are stored); a
+  // digest arriving from outside is no hint at all.
+  policy[0]!.checks.add(
+    new interactionPolicy.Check('impersonation_ticket_digest', 'the ticket is kept as its digest', 'login_required', (ctx) => {
+      const params = ctx.oidc.params as Record<string, unknown> | undefined;
+      if (params && ctx.oidc.route === 'authorization') {
+        if (isTicket(params.login_hint)) params.login_hint = ticketDigestHint(params.login_hint);
+        else if (isTicketDigestHint(params.login_hint)) params.login_hint = undefined;
+      }
+      return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    }),
+    0,
+  );
   login.checks.add(
     new interactionPolicy.Check('impersonation_ticket', 'an impersonation ticket was presented', 'login_required', (ctx) =>
-      isTicket(ctx.oidc.params?.login_hint) && !ctx.oidc.result?.login ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT,
+      isTicketHint(ctx.oidc.params?.login_hint) && !ctx.oidc.result?.login ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT,
     ),
   );
   login.checks.add(
@@ -153,7 +167,7 @@ export function composeBrowserConfiguration(host: Configuration, deps: BrowserCo
       policy,
       async url(ctx, interaction) {
         const { name } = interaction.prompt;
-        if ((name === 'login' && isTicket(interaction.params.login_hint)) || (name === 'consent' && impersonatedSession(ctx))) {
+        if ((name === 'login' && isTicketHint(interaction.params.login_hint)) || (name === 'consent' && impersonatedSession(ctx))) {
           return `${deps.interactionPath}/${interaction.uid}`;
         }
         return hostUrl(ctx, interaction);

@@ -13,6 +13,7 @@ import { startedNotice } from '../notify/notice.js';
 import type { SubjectNotifier } from '../notify/notifier.js';
 import type { ImpersonationRecord, ImpersonationStore } from '../store/impersonations.js';
 import type { TicketRecord, TicketStore } from '../store/tickets.js';
+import { sameOriginTarget } from '../web/redirects.js';
 import type { AllowedScopes } from './scopes.js';
 
 /** SPEC §4.1 answer to a minting request. */
@@ -45,6 +46,12 @@ export interface RedemptionRequest {
   readonly scope: string | undefined;
   readonly resources: readonly string[];
   readonly claims: readonly string[];
+  /**
+   * Who the browser is signed in as at the provider, if anyone: the account, and for an impersonated
+   * session the people who started its impersonations. A browser signed in as anyone but the ticket's
+   * actor is refused (docs/browser-impersonation.md, "Whose browser").
+   */
+  readonly signedIn?: { readonly accountId: string; readonly actors: readonly string[] } | undefined;
 }
 
 /** A redeemed ticket: the subject to sign in, and the grant the session's tokens are issued under. */
@@ -98,6 +105,27 @@ export function isTicket(value: unknown): value is string {
   return typeof value === 'string' && value.startsWith(TICKET_PREFIX) && /^[\w-]{40,100}$/.test(value.slice(TICKET_PREFIX.length));
 }
 
+const DIGEST_HINT = `${TICKET_PREFIX}sha256.`;
+
+/**
+ * The `login_hint` an authorization request carries on once it was read: the ticket's digest in
+ * place of the ticket, so that the interaction oidc-provider stores holds no ticket
+ * (docs/browser-impersonation.md, "Redemption").
+ */
+export function ticketDigestHint(ticket: string): string {
+  return `${DIGEST_HINT}${digestOf(ticket)}`;
+}
+
+/** Whether a `login_hint` is a ticket's digest as `ticketDigestHint` writes it. */
+export function isTicketDigestHint(value: unknown): value is string {
+  return typeof value === 'string' && value.startsWith(DIGEST_HINT) && /^[\w-]{43}$/.test(value.slice(DIGEST_HINT.length));
+}
+
+/** Whether a `login_hint` names a ticket, as itself or as its digest. */
+export function isTicketHint(value: unknown): value is string {
+  return isTicket(value) || isTicketDigestHint(value);
+}
+
 function ticketDenied(rule: 'ticket_unknown' | 'ticket_expired' | 'ticket_used' | 'ticket_other_client' | 'ticket_client_first_party', detail?: string): ExchangeRefusal {
   return new ExchangeRefusal(rule, 'access_denied', 'the impersonation ticket is invalid, expired or already used', { detail });
 }
@@ -130,9 +158,11 @@ export function createTicketService(deps: Dependencies) {
     const initiate = metadata.initiate_login_uri ?? metadata[LOOPBACK_INITIATE_LOGIN_URI];
     if (typeof initiate === 'string') {
       const url = new URL(initiate);
-      const targetLink = target ?? (typeof metadata.client_uri === 'string' ? metadata.client_uri : `${url.origin}/`);
-      if (new URL(targetLink).origin !== url.origin) {
-        throw invalidRequest('target_link_uri_invalid', 'target_link_uri must be on the client\'s own origin', targetLink);
+      const requested = target ?? (typeof metadata.client_uri === 'string' ? metadata.client_uri : `${url.origin}/`);
+      // An absolute path of the client's own origin: never `//host`, a backslash or an encoded variant.
+      const targetLink = sameOriginTarget(requested, url.origin);
+      if (targetLink === undefined) {
+        throw invalidRequest('target_link_uri_invalid', 'target_link_uri must be on the client\'s own origin', String(requested).slice(0, 200));
       }
       url.searchParams.set('iss', provider.issuer);
       url.searchParams.set('login_hint', ticket);
@@ -268,7 +298,7 @@ export function createTicketService(deps: Dependencies) {
    * audited with their rule and thrown as `access_denied`.
    */
   async function redeem(request: RedemptionRequest, facts: RequestFacts): Promise<Redeemed> {
-    const digest = digestOf(request.ticket);
+    const digest = isTicketDigestHint(request.ticket) ? request.ticket.slice(DIGEST_HINT.length) : digestOf(request.ticket);
     const now = epoch();
     const redemption = await deps.tickets.redeem(digest, request.clientId, now);
     const known = redemption.outcome === 'unknown' ? undefined : redemption.record;
@@ -280,6 +310,13 @@ export function createTicketService(deps: Dependencies) {
       if (redemption.outcome === 'other_client') throw ticketDenied('ticket_other_client', `minted for ${redemption.record.clientId}`);
       const { record } = redemption;
       if (deps.isFirstParty(record.clientId)) throw ticketDenied('ticket_client_first_party', `${record.clientId} is a first-party client`);
+      // A ticket never replaces another person's session: it is spent, and that browser keeps its account.
+      const browser = request.signedIn;
+      if (browser && !(browser.actors.length ? browser.actors.every((a) => a === record.actor) : browser.accountId === record.actor)) {
+        throw new ExchangeRefusal('ticket_browser_signed_in', 'access_denied', 'this browser is signed in to another account: the impersonation was not started', {
+          detail: browser.actors.length ? 'an impersonation by another actor' : 'another account',
+        });
+      }
       const actor = await assertStillAllowed(record);
       const lifetime = Math.min(options.policy.maxLifetimeSeconds, (record.notAfter ?? Infinity) - now);
       if (lifetime < 1) throw invalidRequest('approval_expired', "this approval's window has ended", record.approvalId);

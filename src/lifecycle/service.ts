@@ -4,6 +4,7 @@ import type { AccountDirectory, DirectoryAccount } from '../accounts.js';
 import type { AuditRecorder, RequestFacts } from '../audit/recorder.js';
 import type { ImpersonationPolicy } from '../config.js';
 import { IMPERSONATION_AMR } from '../constants.js';
+import type { Logger } from '../observability/logger.js';
 import type { ImpersonationFilter, ImpersonationRecord, Store, SwitchState } from '../store/index.js';
 
 /** Why impersonations ended, as the audit record's `rule` says. */
@@ -43,6 +44,7 @@ export class ImpersonationLifecycle {
     private readonly recorder: AuditRecorder,
     /** Whether the provider's adapter is this store's: then tokens are deleted in bulk here. */
     private readonly sharedAdapter: boolean,
+    private readonly logger?: Logger,
   ) {}
 
   /**
@@ -123,16 +125,37 @@ export class ImpersonationLifecycle {
   /**
    * SPEC §4.4: a browser impersonation ends with its provider session, on every instance (the
    * session lives in the shared store). A session signed in again since (another login) is left alone.
+   * Unless `notified` (an RP-initiated logout, where oidc-provider has just sent them itself), every
+   * client of the session that registered a `backchannel_logout_uri` is then sent an OpenID Connect
+   * Back-Channel Logout 1.0 logout token (§2.4) naming the session's `sid`, from this instance only
+   * (docs/browser-impersonation.md, "How an impersonation ends").
    */
-  private async endSessions(records: readonly ImpersonationRecord[]): Promise<void> {
+  private async endSessions(records: readonly ImpersonationRecord[], notified: boolean): Promise<void> {
     await Promise.all(
       records
         .filter((r) => r.kind === 'browser' && r.sessionUid)
         .map(async (r) => {
           const session = await this.provider.Session.findByUid(r.sessionUid!);
-          if (session?.accountId === r.subject && session.amr?.includes(IMPERSONATION_AMR)) await session.destroy();
+          if (session?.accountId !== r.subject || !session.amr?.includes(IMPERSONATION_AMR)) return;
+          const clients = Object.keys(session.authorizations ?? {}).map((clientId) => ({ clientId, sid: session.sidFor(clientId) }));
+          await session.destroy();
+          if (!notified) for (const { clientId, sid } of clients) this.#backchannelLogout(clientId, r.subject, sid);
         }),
     );
+  }
+
+  /** Sends one logout token (OpenID Connect Back-Channel Logout 1.0 §2.5); a failure is logged, never thrown. */
+  #backchannelLogout(clientId: string, sub: string, sid: string | undefined): void {
+    const sent = (async () => {
+      const client = await this.provider.Client.find(clientId);
+      const logout = (client as unknown as { backchannelLogout?: (sub: string, sid?: string) => Promise<void> } | undefined)?.backchannelLogout;
+      if (!client?.backchannelLogoutUri || typeof logout !== 'function') return;
+      await logout.call(client, sub, sid);
+      this.logger?.info({ event: 'backchannel_logout.sent', client_id: clientId }, 'back-channel logout sent');
+    })();
+    sent.catch((err: unknown) => {
+      this.logger?.warn({ event: 'backchannel_logout.failed', client_id: clientId, err: { name: (err as Error).name, message: (err as Error).message } }, 'back-channel logout failed');
+    });
   }
 
   /**
@@ -213,14 +236,15 @@ export class ImpersonationLifecycle {
         await Promise.all([
           this.deleteGrants(batch.map((r) => r.grantId)),
           this.store.impersonations.forget(batch),
-          this.endSessions(batch),
+          this.endSessions(batch, cause === 'ended_by_logout'),
           this.store.impersonations.noteEnded(batch, cause, Math.floor(Date.now() / 1000)),
         ]);
         await Promise.all(
           batch.map((r) =>
             this.recorder.record(
               'token.revoked',
-              { outcome: 'granted', rule: cause, actor: by.actor, subject: r.subject, client_id: r.clientId, token_id: r.tokenId, reason: r.reason },
+              // An RP-initiated logout of an impersonated session is its actor's: only their browser holds it.
+              { outcome: 'granted', rule: cause, actor: by.actor ?? (cause === 'ended_by_logout' ? (r.actorAccount ?? r.actors.at(-1)) : undefined), subject: r.subject, client_id: r.clientId, token_id: r.tokenId, reason: r.reason },
               by.request,
             ),
           ),

@@ -117,6 +117,16 @@ export function signedOutPage(): string {
 </div>`;
 }
 
+/** After "End impersonation": the impersonation is over, here and at the provider. */
+export function impersonationEndedPage(): string {
+  return `<div class="card center">
+<h1>The impersonation has ended</h1>
+<p class="lead">This browser is signed out of the account you were viewing, at Acme Orders and at the identity provider. The support console lists the impersonation as ended.</p>
+<p class="muted">You can close this tab. Signing in again asks for a password.</p>
+<a class="button secondary" href="/signin">Sign in</a>
+</div>`;
+}
+
 /** A sign-in that did not complete: the OAuth error (RFC 6749 §4.1.2.1) or what went wrong. */
 export function errorPage(heading: string, message: string, code?: string): string {
   return `<div class="card center">

@@ -1,13 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Koa, { type Context } from 'koa';
+import * as jose from 'jose';
 import * as oidc from 'openid-client';
 import { bannerElementFile, impersonationBanner, renderImpersonationBanner } from '../banner/index.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { DemoSessions, type DemoSession, type SignedInUser } from './demo-sessions.js';
-import { DEMO_APP_CSS, demoPage, errorPage, notFoundPage, ordersCard, signedInHome, signedOutHome, signedOutPage, type DemoOrder } from './demo-app-views.js';
+import { DEMO_APP_CSS, demoPage, errorPage, impersonationEndedPage, notFoundPage, ordersCard, signedInHome, signedOutHome, signedOutPage, type DemoOrder } from './demo-app-views.js';
 import { readForm } from '../web/forms.js';
 import { favicon } from '../web/favicon.js';
+import { sameOriginTarget } from '../web/redirects.js';
 
 /** How the demo relying party is set up; `main.ts` fills it from the environment and config/clients.json. */
 export interface DemoAppOptions {
@@ -40,6 +42,8 @@ export interface DemoApp {
   readonly initiateLoginUri: string;
   /** `{origin}/signed-out`: the registered post-logout redirect URI. */
   readonly postLogoutRedirectUri: string;
+  /** `{origin}/backchannel-logout`: the registered `backchannel_logout_uri` (OpenID Connect Back-Channel Logout 1.0). */
+  readonly backchannelLogoutUri: string;
   /** Server-side sessions (tests read their count and may open one with given claims). */
   readonly sessions: DemoSessions;
   /** A Node request listener, for mounting on an existing server. */
@@ -49,17 +53,9 @@ export interface DemoApp {
 
 export const DEMO_APP_COOKIE = 'demo_app_session';
 const PENDING_MS = 10 * 60 * 1000;
+/** The `state` the app's sign-out of an impersonated session carries to its post-logout page. */
+const IMPERSONATION_ENDED = 'impersonation-ended';
 const ASSETS = { css: '/assets/demo-app.css', banner: '/assets/impersonation-banner.js' };
-
-/** A path of this app from a same-origin URL, or `undefined` for anything else (no open redirect). */
-function ownPath(value: string, origin: string): string | undefined {
-  try {
-    const url = new URL(value, origin);
-    return url.origin === origin ? `${url.pathname}${url.search}${url.hash}` : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 function displayName(user: SignedInUser): string {
   const name = user.profile?.name ?? user.claims.name;
@@ -225,7 +221,8 @@ export async function createDemoApp(options: DemoAppOptions): Promise<DemoApp> {
     if (!iss || !sameIssuer(iss, options.issuer)) {
       return html(ctx, 400, 'Sign-in failed', errorPage('Sign-in failed', 'This sign-in link was not issued by the identity provider Acme Orders trusts.', 'invalid_request'));
     }
-    const returnTo = target === undefined ? '/' : ownPath(target, origin);
+    // OIDC Core §4: an absolute URL; here one of this app's own pages (no `//host`, no backslash).
+    const returnTo = target === undefined ? `${origin}/` : sameOriginTarget(target, origin);
     if (returnTo === undefined) {
       return html(ctx, 400, 'Sign-in failed', errorPage('Sign-in failed', 'This sign-in link points outside Acme Orders.', 'invalid_request'));
     }
@@ -268,10 +265,16 @@ export async function createDemoApp(options: DemoAppOptions): Promise<DemoApp> {
     const profile = api ? { ...claims } : await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
     const lifetime = Math.min(sessionMs, claims.exp * 1000 - Date.now());
     sessions.delete(session.id);
-    const signedIn = sessions.create(lifetime, { claims: { ...claims }, profile: { ...profile }, signedInAt: Date.now(), ...(api ? { apiToken: tokens.access_token } : {}) });
+    const signedIn = sessions.create(lifetime, {
+      claims: { ...claims },
+      profile: { ...profile },
+      signedInAt: Date.now(),
+      ...(tokens.id_token ? { idToken: tokens.id_token } : {}),
+      ...(api ? { apiToken: tokens.access_token } : {}),
+    });
     setCookie(ctx, signedIn);
     ctx.status = 303;
-    ctx.redirect(pending.returnTo);
+    ctx.redirect(sameOriginTarget(pending.returnTo, origin) ?? `${origin}/`);
   }
 
   /** Ends the app session, then RP-initiated logout at the provider (client_id + post_logout_redirect_uri). */
@@ -288,9 +291,57 @@ export async function createDemoApp(options: DemoAppOptions): Promise<DemoApp> {
     sessions.delete(session.id);
     setCookie(ctx, undefined);
     const config = await configuration();
+    const user = session.user;
+    // With its own ID token as id_token_hint, the provider knows the request is this app's: an
+    // impersonation then ends at once, without a question (docs/browser-impersonation.md).
+    const params: Record<string, string> = { client_id: clientId, post_logout_redirect_uri: postLogoutRedirectUri };
+    if (user?.idToken) params.id_token_hint = user.idToken;
+    if (user?.claims.act !== undefined) params.state = IMPERSONATION_ENDED;
     ctx.status = 303;
-    ctx.redirect(oidc.buildEndSessionUrl(config, { client_id: clientId, post_logout_redirect_uri: postLogoutRedirectUri }).href);
+    ctx.redirect(oidc.buildEndSessionUrl(config, params).href);
   }
+
+  const seenLogoutTokens = new Map<string, number>();
+
+  /**
+   * OpenID Connect Back-Channel Logout 1.0 §2.6: validates the logout token (signature with the
+   * provider's keys, `iss`, `aud`, `iat`, `jti`, the back-channel logout event, no `nonce`, `sub` or
+   * `sid`) and ends the sessions it names: by `sid` when it has one, else every session of `sub`.
+   */
+  async function backchannelLogout(ctx: Context): Promise<void> {
+    ctx.set('Cache-Control', 'no-store');
+    const form = await readForm(ctx);
+    const token = form.get('logout_token');
+    const refuse = (description: string) => {
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request', error_description: description };
+    };
+    if (!token) return refuse('logout_token is missing');
+    const config = await configuration();
+    const metadata = config.serverMetadata();
+    let payload: jose.JWTPayload;
+    try {
+      jwks ??= jose.createRemoteJWKSet(new URL(metadata.jwks_uri!));
+      ({ payload } = await jose.jwtVerify(token, jwks, { issuer: metadata.issuer, audience: clientId, requiredClaims: ['iat', 'jti', 'events'], maxTokenAge: '5m', clockTolerance: 5 }));
+    } catch {
+      return refuse('the logout token could not be verified');
+    }
+    const events = payload.events as Record<string, unknown> | undefined;
+    const event = events?.['http://schemas.openid.net/event/backchannel-logout'];
+    if (typeof event !== 'object' || event === null || 'nonce' in payload) return refuse('not a logout token');
+    const sid = typeof payload.sid === 'string' ? payload.sid : undefined;
+    const sub = typeof payload.sub === 'string' ? payload.sub : undefined;
+    if (!sid && !sub) return refuse('the logout token names no session');
+    const now = Date.now();
+    for (const [jti, until] of seenLogoutTokens) if (until <= now) seenLogoutTokens.delete(jti);
+    if (seenLogoutTokens.has(payload.jti!)) return refuse('the logout token was already used');
+    seenLogoutTokens.set(payload.jti!, now + 10 * 60_000);
+    const ended = sessions.endWhere((claims) => claims.iss === metadata.issuer && (sid ? claims.sid === sid : claims.sub === sub));
+    logger.info({ event: 'demo_app.backchannel_logout', ended }, 'demo app: back-channel logout');
+    ctx.status = 200;
+    ctx.body = '';
+  }
+  let jwks: ReturnType<typeof jose.createRemoteJWKSet> | undefined;
 
   const app = new Koa();
   app.use(async (ctx, next) => {
@@ -312,13 +363,17 @@ export async function createDemoApp(options: DemoAppOptions): Promise<DemoApp> {
   app.use(async (ctx) => {
     const route = `${ctx.method} ${ctx.path}`;
     if (route === 'GET /') return home(ctx);
-    if (route === 'GET /signin') return startSignIn(ctx, '/');
+    if (route === 'GET /signin') return startSignIn(ctx, `${origin}/`);
     if (route === 'GET /login') return thirdPartyLogin(ctx);
     if (route === 'GET /callback') return callback(ctx);
     if (route === 'POST /logout') return logout(ctx);
+    if (route === 'POST /backchannel-logout') return backchannelLogout(ctx);
     const resendRoute = /^POST \/orders\/([\w-]{1,40})\/resend$/.exec(route);
     if (resendRoute) return resend(ctx, resendRoute[1]!);
-    if (route === 'GET /signed-out') return html(ctx, 200, 'Signed out', signedOutPage(), current(ctx));
+    if (route === 'GET /signed-out') {
+      const ended = ctx.query.state === IMPERSONATION_ENDED;
+      return html(ctx, 200, ended ? 'Impersonation ended' : 'Signed out', ended ? impersonationEndedPage() : signedOutPage(), current(ctx));
+    }
     if (route === `GET ${ASSETS.css}`) {
       ctx.type = 'text/css';
       ctx.set('Cache-Control', 'no-cache');
@@ -339,6 +394,7 @@ export async function createDemoApp(options: DemoAppOptions): Promise<DemoApp> {
     redirectUri,
     initiateLoginUri: `${origin}/login`,
     postLogoutRedirectUri,
+    backchannelLogoutUri: `${origin}/backchannel-logout`,
     sessions,
     callback: () => app.callback(),
     listen(port, host = '127.0.0.1') {

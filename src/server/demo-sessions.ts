@@ -22,6 +22,8 @@ export interface SignedInUser {
   readonly signedInAt: number;
   /** The access token for the app's API (RFC 8707 resource), never sent to the browser. */
   readonly apiToken?: string;
+  /** The ID token itself, server-side only: sent back as `id_token_hint` when the user signs out. */
+  readonly idToken?: string;
 }
 
 export interface DemoSession {
@@ -73,6 +75,18 @@ export class DemoSessions {
 
   delete(id: string): void {
     this.#sessions.delete(id);
+  }
+
+  /** Ends every signed-in session whose ID token claims `match` accepts (a back-channel logout); answers how many. */
+  endWhere(match: (claims: Readonly<Record<string, unknown>>) => boolean): number {
+    let ended = 0;
+    for (const [id, session] of this.#sessions) {
+      if (session.user && match(session.user.claims)) {
+        this.#sessions.delete(id);
+        ended += 1;
+      }
+    }
+    return ended;
   }
 
   get size(): number {

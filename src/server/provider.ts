@@ -103,6 +103,8 @@ export async function createReferenceProvider(settings: ReferenceSettings): Prom
       introspection: { enabled: true },
       revocation: { enabled: true },
       clientCredentials: { enabled: true },
+      // OpenID Connect Back-Channel Logout 1.0: relying parties learn at once that an impersonation ended.
+      backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
@@ -114,6 +116,14 @@ export async function createReferenceProvider(settings: ReferenceSettings): Prom
           ctx.body = loggedOutPage(pageNonce(ctx), ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId);
         },
       },
+    },
+    // oidc-provider refuses outgoing requests to loopback and private addresses (its SSRF guard), and
+    // the demo app's back-channel logout URI is on localhost. The clients are this server's fixtures
+    // (no dynamic registration), so loopback targets are let through; every other request keeps the guard.
+    fetch: (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : input);
+      const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+      return fetch(input, loopback ? ({ ...init, dispatcher: undefined } as RequestInit) : init);
     },
     renderError: async (ctx, out) => {
       ctx.type = 'html';

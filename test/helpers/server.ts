@@ -74,6 +74,8 @@ export interface HttpResult {
 
 export interface TestServer {
   readonly issuer: string;
+  /** Where this instance listens (the issuer's origin, unless started as another instance of one). */
+  readonly listening: string;
   readonly reference: ReferenceServer;
   readonly audit: MemoryAuditSink;
   /** The demo relying party on its own random port, when started with `demoApp: true`. */
@@ -113,6 +115,10 @@ export interface TestServerOptions {
   ordersApi?: boolean;
   /** Trust this many proxies' `X-Forwarded-*` headers (`TRUST_PROXY` in the reference server). */
   proxy?: number;
+  /** Another instance of an issuer: claim this issuer (with its `jwks` and `store`) while listening on a port of its own. */
+  issuer?: string;
+  /** The demo app's origin to register the clients with, when another instance runs it. */
+  demoAppOrigin?: string;
 }
 
 function listenOnRandomPort(): Promise<{ server: Server; origin: string }> {
@@ -152,9 +158,10 @@ function mirrored(log: AuditLog, memory: MemoryAuditSink): AuditLog {
 
 /** Starts the reference server (shipped config/ plus test clients) on a random 127.0.0.1 port. */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const { server: http, origin: issuer } = await listenOnRandomPort();
+  const { server: http, origin: listening } = await listenOnRandomPort();
+  const issuer = options.issuer ?? listening;
   const demoHttp = options.demoApp ? await listenOnRandomPort() : undefined;
-  const fixtures = await loadFixtures(CONFIG_DIR, issuer, demoHttp?.origin);
+  const fixtures = await loadFixtures(CONFIG_DIR, issuer, demoHttp?.origin ?? options.demoAppOrigin);
   const memory = new MemoryAuditSink();
   const given = options.audit;
   // Every record written is mirrored in `memory`, for auditSince(): through the given plain sink,
@@ -217,6 +224,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
 
   return {
     issuer,
+    listening,
     reference,
     audit: memory,
     demoApp,
