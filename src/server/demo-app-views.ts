@@ -38,6 +38,8 @@ impersonation-banner:not(:defined) button{margin-inline-start:.75rem;border:2px 
 .card .error{margin:0 0 1rem}
 .note{border-left:4px solid #93370d;background:#fffaeb;color:#7a2e0e;padding:.75rem 1rem;border-radius:.5rem;margin:0 0 1rem}
 table{width:100%;border-collapse:collapse}
+.table-wrap{overflow-x:auto;margin:0 -.5rem;padding:0 .5rem}
+@media (max-width:34rem){td code{white-space:nowrap}}
 th,td{text-align:left;padding:.55rem .5rem;border-bottom:1px solid #dfe3ea;vertical-align:middle}
 th{font-size:.8rem;text-transform:uppercase;letter-spacing:.04em;color:#4a5568}
 tr:last-child td{border-bottom:0}
@@ -174,9 +176,9 @@ export function ordersCard(
 <td class="actions"><form class="inline" method="post" action="/orders/${encodeURIComponent(o.id)}/resend"><input type="hidden" name="csrf" value="${escapeHtml(options.csrf)}"><button class="button secondary small" type="submit" aria-label="Resend the confirmation of order ${escapeHtml(o.id)}">Resend confirmation</button></form></td></tr>`,
       )
       .join('\n');
-    body = `<table><caption class="muted">From the orders API, with your access token.</caption><thead><tr><th scope="col">Order</th><th scope="col">Item</th><th scope="col">Total</th><th scope="col">Status</th><th scope="col" class="actions">Action</th></tr></thead><tbody>
+    body = `<div class="table-wrap"><table><caption class="muted">From the orders API, with your access token.</caption><thead><tr><th scope="col">Order</th><th scope="col">Item</th><th scope="col">Total</th><th scope="col">Status</th><th scope="col" class="actions">Action</th></tr></thead><tbody>
 ${rows}
-</tbody></table>`;
+</tbody></table></div>`;
   }
   return `
 <section class="card" aria-labelledby="orders-heading">
