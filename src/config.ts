@@ -123,9 +123,22 @@ export const policySchema = z
       .default(false),
     readOnlyScopes: z.array(scopeToken).min(1, 'must list at least one scope: a read-only impersonation carries only these').optional(),
     readOnlyRoles: z.array(z.string().min(1)).default([]),
+    /**
+     * Rules by kind of actor (`act.sub_profile`, docs/policy.md "Typed actors"), e.g.
+     * `{ "ai_agent": { "readOnly": true, "protectedSubjects": false } }`.
+     */
+    actorProfiles: z
+      .record(
+        z.string().regex(/^[a-z0-9._-]+$/, 'must be one entity profile in lower case (e.g. ai_agent)'),
+        z.object({ readOnly: z.boolean().default(false), protectedSubjects: z.boolean().default(true) }).strict(),
+      )
+      .default({}),
   })
   .strict()
   .superRefine((v, ctx) => {
+    if (Object.values(v.actorProfiles).some((rule) => rule.readOnly) && v.readOnlyScopes === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['readOnlyScopes'], message: 'is required when an actorProfiles rule is readOnly: list the scopes a read-only actor may carry' });
+    }
     if (v.readOnlyRoles.length > 0 && v.readOnlyScopes === undefined) {
       ctx.addIssue({ code: 'custom', path: ['readOnlyScopes'], message: 'is required when readOnlyRoles is set: list the scopes a read-only impersonation may carry' });
     }

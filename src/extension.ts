@@ -21,7 +21,8 @@ import { boundedLogger, silentLogger } from './observability/logger.js';
 import { createSubjectNotifier } from './notify/notifier.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { ConfigurationError, resolveOptions, type ResolvedOptions, type TokenExchangeOptions } from './config.js';
-import { GRANT_PARAMETERS, IMPERSONATION_AMR, REPEATABLE_PARAMETERS, TOKEN_EXCHANGE_GRANT } from './constants.js';
+import { GRANT_PARAMETERS, IMPERSONATION_AMR, REPEATABLE_PARAMETERS, TOKEN_EXCHANGE_GRANT, TokenType } from './constants.js';
+import { AI_AGENT_PROFILE, CLIENT_PROFILE, isEntityProfile, SERVICE_PROFILE, USER_PROFILE } from './exchange/actor-profiles.js';
 import { createTokenExchangeHandler } from './exchange/grant.js';
 import { createEndpointGuard, type GuardedPaths } from './exchange/guard.js';
 import { auditableTokenId } from './exchange/token-ids.js';
@@ -241,8 +242,35 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       exchangeClaims: (token) => tokenClaims.get(token),
       recordJwt: (jti, grantId, ttl) => store.impersonations.addJwt(jti, grantId, ttl),
     });
+    const browserMetadata = browser.extraClientMetadata ?? {};
     return {
       ...browser,
+      // draft-mora-oauth-entity-profiles §6: a client declares its kind (`client_profile`), which
+      // names it in `act.sub_profile` when it acts for someone (docs/beyond-impersonation.md).
+      extraClientMetadata: {
+        ...browserMetadata,
+        properties: [...new Set([...(browserMetadata.properties ?? []), CLIENT_PROFILE])],
+        validator(ctx, key, value, metadata) {
+          if (key === CLIENT_PROFILE && value !== undefined && !isEntityProfile(value)) {
+            throw new errors.InvalidClientMetadata(`${CLIENT_PROFILE} must be space-separated entity profiles (e.g. ai_agent)`);
+          }
+          return browserMetadata.validator?.(ctx, key, value, metadata);
+        },
+      },
+      // draft-mcguinness-oauth-actor-profile §10.1 and draft-mora-oauth-entity-profiles §5: which
+      // kinds of actor this provider names, and what its token exchange accepts.
+      discovery: {
+        ...host.discovery,
+        entity_profiles_supported: {
+          actor: [...new Set([USER_PROFILE, SERVICE_PROFILE, AI_AGENT_PROFILE, ...Object.keys(options.policy.actorProfiles)])],
+          subject: [USER_PROFILE],
+        },
+        actor_profile_token_exchange: {
+          subject_token_types_supported: [TokenType.accessToken, TokenType.idToken, TokenType.jwt],
+          actor_token_types_supported: [TokenType.accessToken, TokenType.idToken, TokenType.jwt],
+          requested_token_types_supported: [TokenType.accessToken, TokenType.jwt, TokenType.idToken],
+        },
+      },
       adapter: host.adapter ?? store.adapter,
       features: {
         ...host.features,

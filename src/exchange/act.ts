@@ -1,19 +1,28 @@
-/** RFC 8693 §4.1 actor claim: the acting party, with the prior actor nested inside. */
+/**
+ * RFC 8693 §4.1 actor claim: the acting party, with the prior actor nested inside.
+ * `sub_profile` names the kind of entity the actor is (draft-mcguinness-oauth-actor-profile §3.4,
+ * values of draft-mora-oauth-entity-profiles §3.1: `user`, `service`, `ai_agent`, ...).
+ */
 export interface ActClaim {
   readonly sub: string;
   readonly iss?: string;
+  readonly sub_profile?: string;
   readonly act?: ActClaim;
 }
+
+/** draft-mora-oauth-entity-profiles §3.3: space-separated profile tokens of ALPHA / DIGIT / "-" / "_" / ".". */
+export const ENTITY_PROFILE = /^[A-Za-z0-9._-]+( [A-Za-z0-9._-]+)*$/;
 
 /** Reads an `act` claim from untrusted JSON; anything not shaped like one yields `undefined`. */
 export function readAct(value: unknown, depth = 0): ActClaim | undefined {
   if (depth > 16 || typeof value !== 'object' || value === null) return undefined;
-  const { sub, iss, act } = value as Record<string, unknown>;
+  const { sub, iss, sub_profile: profile, act } = value as Record<string, unknown>;
   if (typeof sub !== 'string' || sub === '') return undefined;
   const nested = act === undefined ? undefined : readAct(act, depth + 1);
   return {
     sub,
     ...(typeof iss === 'string' ? { iss } : {}),
+    ...(typeof profile === 'string' && ENTITY_PROFILE.test(profile) ? { sub_profile: profile } : {}),
     ...(nested ? { act: nested } : {}),
   };
 }
@@ -32,11 +41,12 @@ export function actorChain(act: ActClaim | undefined): ActClaim[] {
   return chain;
 }
 
-/** RFC 8693 §4.1: the new actor wraps the existing chain; `act` is never dropped. */
-export function wrapActor(actor: { sub: string; iss?: string | undefined }, prior: ActClaim | undefined): ActClaim {
+/** RFC 8693 §4.1: the new actor wraps the existing chain; `act` is never dropped (nor an inner `sub_profile` rewritten). */
+export function wrapActor(actor: { sub: string; iss?: string | undefined; sub_profile?: string | undefined }, prior: ActClaim | undefined): ActClaim {
   return {
     sub: actor.sub,
     ...(actor.iss ? { iss: actor.iss } : {}),
+    ...(actor.sub_profile ? { sub_profile: actor.sub_profile } : {}),
     ...(prior ? { act: prior } : {}),
   };
 }

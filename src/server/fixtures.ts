@@ -17,6 +17,7 @@ const accountsFile = z.object({
         name: z.string(),
         email: z.string(),
         passwordHash: z.string().startsWith('scrypt$'),
+        profile: z.string().regex(/^[A-Za-z0-9._-]+( [A-Za-z0-9._-]+)*$/).optional(),
       })
       .strict(),
   ),

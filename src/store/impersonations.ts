@@ -14,6 +14,8 @@ export interface ImpersonationRecord {
   readonly impersonationId: string;
   /** Who acts: the direct actor first, then every prior actor of the `act` chain; empty for a delegation. */
   readonly actors: readonly string[];
+  /** The kind of each actor, in the order of `actors` (`act.sub_profile`; '' when unknown). */
+  readonly actorProfiles?: readonly string[] | undefined;
   /**
    * The local account of the person who started it (a trusted issuer's actor mapped to its account):
    * the cascade re-reads this account, and a deleted one ends it. Absent when a service acts.
@@ -45,6 +47,8 @@ export interface ImpersonationRecord {
 export interface HistoryEntry {
   readonly grantId: string;
   readonly actor: string;
+  /** The actor's kind (`act.sub_profile`): `user`, `ai_agent`, `service`, ... */
+  readonly actorProfile?: string | undefined;
   readonly clientId: string;
   readonly reason?: string | undefined;
   readonly startedAt: number;
@@ -148,6 +152,7 @@ export class ImpersonationStore {
     const started: HistoryEntry = {
       grantId: record.grantId,
       actor: record.actors[0]!,
+      ...(record.actorProfiles?.[0] ? { actorProfile: record.actorProfiles[0] } : {}),
       clientId: record.clientId,
       reason: record.reason,
       startedAt: record.startedAt,
