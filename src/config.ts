@@ -204,6 +204,23 @@ const approvalsSchema = z
   })
   .strict();
 
+/** Delegations to agent clients (docs/beyond-impersonation.md "Delegation to agents"). */
+const delegationsSchema = z
+  .object({
+    /** The agent clients users may delegate to (client ids); none: delegation is off. */
+    agents: z.array(z.string().min(1)).default([]),
+    /** How long an agent's request waits for the user's answer. */
+    requestLifetimeSeconds: z.number().int().min(60, 'must be at least 60 seconds').max(APPROVAL_REQUEST_MAX_SECONDS, `must be at most ${APPROVAL_REQUEST_MAX_SECONDS} seconds (7 days)`).default(600),
+    /** The duration offered when the user grants (capped by `policy.maxLifetimeSeconds`). */
+    defaultDurationSeconds: z
+      .number()
+      .int()
+      .min(APPROVAL_MIN_DURATION_SECONDS, `must be at least ${APPROVAL_MIN_DURATION_SECONDS} seconds`)
+      .max(HARD_MAX_LIFETIME_SECONDS, `must be at most ${HARD_MAX_LIFETIME_SECONDS} seconds`)
+      .default(1800),
+  })
+  .strict();
+
 const hookFunction = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function');
 
 const optionsSchema = z
@@ -234,6 +251,7 @@ const optionsSchema = z
     policy: policySchema.default(() => policySchema.parse({})),
     tickets: ticketSchema.default(() => ticketSchema.parse({})),
     approvals: approvalsSchema.default(() => approvalsSchema.parse({})),
+    delegations: delegationsSchema.default(() => delegationsSchema.parse({})),
     trustedIssuers: z.array(trustedIssuerSchema).default([]),
     resourceServers: z.record(z.string().min(1), resourceServerSchema).default({}),
     hooks: z
@@ -267,6 +285,8 @@ export interface TokenExchangeOptions {
   tickets?: z.input<typeof ticketSchema>;
   /** Subject-approved access (`policy.requireSubjectApproval`): `{ requestLifetimeSeconds, defaultDurationSeconds }`. */
   approvals?: z.input<typeof approvalsSchema>;
+  /** Delegations to agent clients: `{ agents, requestLifetimeSeconds, defaultDurationSeconds }` (default: no agents). */
+  delegations?: z.input<typeof delegationsSchema>;
   trustedIssuers?: Array<{ issuer: string; jwks?: { keys: Array<Record<string, unknown>> }; jwksUri?: string }>;
   /** Resource servers by RFC 8707 indicator; each chooses its access token format. */
   resourceServers?: Record<string, z.input<typeof resourceServerSchema>>;
@@ -284,6 +304,7 @@ export interface ResolvedOptions {
   readonly policy: ImpersonationPolicy;
   readonly tickets: z.infer<typeof ticketSchema>;
   readonly approvals: z.infer<typeof approvalsSchema>;
+  readonly delegations: z.infer<typeof delegationsSchema>;
   readonly trustedIssuers: readonly TrustedIssuer[];
   readonly resourceServers: Readonly<Record<string, ResourceServerDefinition>>;
   readonly hooks: ExchangeHooks;
@@ -317,11 +338,11 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   if (!result.success) {
     throw new ConfigurationError(`invalid token exchange options: ${describeIssues(result.error)}`, issuesOf(result.error));
   }
-  const { accounts, audit, auditLog, webhooks, logger, store, policy, tickets, approvals, trustedIssuers, resourceServers, hooks } = result.data;
+  const { accounts, audit, auditLog, webhooks, logger, store, policy, tickets, approvals, delegations, trustedIssuers, resourceServers, hooks } = result.data;
   if (audit && (auditLog || webhooks.endpoints.length)) {
     throw new ConfigurationError('invalid token exchange options: audit: give either audit (a plain sink) or auditLog (+ webhooks), not both');
   }
-  return { accounts, audit, auditLog, webhooks, logger, store, policy, tickets, approvals, trustedIssuers, resourceServers, hooks: hooks as ExchangeHooks };
+  return { accounts, audit, auditLog, webhooks, logger, store, policy, tickets, approvals, delegations, trustedIssuers, resourceServers, hooks: hooks as ExchangeHooks };
 }
 
 /** Validates a policy document alone (e.g. the shipped config/ file). */

@@ -13,6 +13,8 @@ import { composeBrowserConfiguration } from './browser/provider-config.js';
 import { createAllowedScopes } from './browser/scopes.js';
 import { createTicketService, type MintedTicket, type TicketRequest, type TicketService } from './browser/tickets.js';
 import { ChainedAuditSink } from './audit/chained-sink.js';
+import { createAgentApi } from './delegations/agent-api.js';
+import { createDelegationService, type DelegationService } from './delegations/service.js';
 import type { AuditEvent } from './audit/events.js';
 import { MemoryAuditLog, type AuditLog } from './audit/log.js';
 import { AuditRecorder, type RequestFacts } from './audit/recorder.js';
@@ -42,6 +44,8 @@ type Middleware = (ctx: KoaContextWithOIDC, next: () => Promise<unknown>) => Pro
 export interface TokenExchange {
   /** Validated options, every default filled in. */
   readonly options: ResolvedOptions;
+  /** Users' delegations to agent clients: ask, grant, pause, resume, end, collect (docs/beyond-impersonation.md). */
+  readonly delegations: DelegationService;
   /** The store: pass `store.adapter` to oidc-provider (done by `configuration()` when you set none). */
   readonly store: Store;
   /**
@@ -188,6 +192,16 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
   let tickets: TicketService | undefined;
   let lifecycle: ImpersonationLifecycle | undefined;
   let approvals: ApprovalService | undefined;
+  /** Users' delegations to agent clients (docs/beyond-impersonation.md). */
+  const delegations = createDelegationService({
+    options,
+    provider: () => providerRef!,
+    store: store.delegations,
+    lifecycle: () => registered(),
+    recorder,
+    attachClaims: (token, claims) => tokenClaims.set(token, claims),
+    isEnabled: () => registered().isEnabled(),
+  });
   let rulesRef: ReturnType<typeof createImpersonationRules> | undefined;
   /** Where the account page answers one-time approval links, once it is mounted. */
   let approvalLinkRoute: string | undefined;
@@ -384,6 +398,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       logger,
       notifier,
       confirmStarted: approvalService.confirmStarted,
+      delegations,
     });
     provider.registerGrantType(TOKEN_EXCHANGE_GRANT, handler, GRANT_PARAMETERS, REPEATABLE_PARAMETERS);
     provider.use(
@@ -415,6 +430,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       },
     });
     tickets = service;
+    if (options.delegations.agents.length) provider.use(createAgentApi({ provider, delegations, requestFacts }) as unknown as Parameters<Provider['use']>[0]);
     provider.use(createImpersonationInteraction({ provider, tickets: service, path: INTERACTION_PATH, requestFacts, logger }));
     // SPEC §4.4: the session a browser impersonation lives in ends with it.
     provider.on('authorization_code.saved', (code: { amr?: string[]; grantId?: string; sessionUid?: string }) => {
@@ -442,6 +458,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
 
   return {
     options,
+    delegations,
     store,
     configuration,
     register,
@@ -479,6 +496,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         options: pageOptions,
         lifecycle: life,
         approvals: approvals!,
+        delegations,
         accounts: options.accounts,
         store,
         requestFacts: (ctx) => requestFacts(ctx as KoaContextWithOIDC),

@@ -11,6 +11,9 @@ import { readForm } from '../web/forms.js';
 import { html, layout, type Html } from '../web/html.js';
 import { csrfHolds, newCsrfToken, pageHeaders } from '../web/security.js';
 import { WebSessions } from '../web/sessions.js';
+import type { DelegationService, DelegationView } from '../delegations/service.js';
+import { profileLabel } from '../exchange/actor-profiles.js';
+import { createDelegationSection } from './delegations.js';
 import { createSignIn } from '../web/sign-in.js';
 
 /** How the subject's page signs its user in: a confidential first-party client of this provider. */
@@ -32,6 +35,7 @@ interface AccountSession {
 /** One impersonation of the subject, as the page lists it. */
 interface Row {
   readonly actor: string;
+  readonly actorProfile?: string | undefined;
   readonly actorName: string | undefined;
   readonly mode: 'read' | 'full';
   readonly clientId: string;
@@ -58,6 +62,8 @@ const ENDINGS: Record<string, string> = {
   ended_by_subject: 'Ended by you',
   ended_by_logout: 'Signed out',
   approval_revoked: 'Ended when you revoked your approval',
+  delegation_paused: 'Paused by you',
+  delegation_ended: 'Ended by you',
 };
 
 /** How an approval request stands, in words. */
@@ -92,6 +98,8 @@ export function createAccountPage(deps: {
   readonly options: AccountPageOptions;
   readonly lifecycle: ImpersonationLifecycle;
   readonly approvals: ApprovalService;
+  /** Delegations to agents (docs/beyond-impersonation.md), when the extension offers them. */
+  readonly delegations?: DelegationService | undefined;
   readonly accounts: AccountDirectory;
   readonly store: Store;
   readonly requestFacts: (ctx: Context) => RequestFacts;
@@ -100,6 +108,7 @@ export function createAccountPage(deps: {
   const product = deps.options.product ?? 'Your account';
   const assetsPath = `${base}/assets`;
   const ownOrigin = new URL(deps.issuer).origin;
+  const assistants = deps.delegations ? createDelegationSection({ delegations: deps.delegations, base, requestFacts: deps.requestFacts }) : undefined;
   const sessions = new WebSessions<AccountSession>(deps.store.backend, deps.store.keys, { name: 'account.session', path: base });
   const signIn = createSignIn(
     { issuer: deps.issuer, clientId: deps.options.clientId, clientSecret: deps.options.clientSecret, redirectUri: `${deps.issuer.replace(/\/$/, '')}${base}/callback`, scope: 'openid profile' },
@@ -118,6 +127,7 @@ export function createAccountPage(deps: {
     const liveByGrant = new Map(live.map((r) => [r.grantId, r]));
     const rows: Row[] = history.entries.map((entry) => ({
       actor: entry.actor,
+      actorProfile: entry.actorProfile,
       actorName: undefined,
       mode: entry.mode === 'read' ? 'read' : 'full',
       clientId: entry.clientId,
@@ -132,6 +142,7 @@ export function createAccountPage(deps: {
       if (seen.has(record.grantId) || record.actors.length !== 1) continue;
       rows.push({
         actor: record.actors.at(-1)!,
+        actorProfile: record.actorProfiles?.at(-1) || undefined,
         actorName: undefined,
         mode: record.mode ?? 'full',
         clientId: record.clientId,
@@ -228,6 +239,7 @@ ${history}</section>`;
         html`<li>${startedMessage({
           actor: row.actor,
           actor_name: row.actorName,
+          actor_profile: row.actorProfile,
           reason: row.reason,
           client_id: row.clientId,
           started_at: iso(row.startedAt),
@@ -250,6 +262,7 @@ ${history}</section>`;
     approvals: readonly ApprovalView[],
     names: Map<string, string | undefined>,
     notice?: Notice,
+    delegations: readonly DelegationView[] = [],
   ): string {
     const { rows } = page;
     const table = rows.length
@@ -258,7 +271,7 @@ ${history}</section>`;
 <thead><tr><th scope="col">Who</th><th scope="col">App</th><th scope="col">Why</th><th scope="col">Started</th><th scope="col">Ends</th><th scope="col">Status</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>
 <tbody>${rows.map(
           (row) => html`<tr>
-<td><strong>${row.actor}</strong></td>
+<td><strong>${row.actor}</strong>${row.actorProfile && profileLabel(row.actorProfile) !== 'person' ? html` <span class="badge">${profileLabel(row.actorProfile)}</span>` : ''}</td>
 <td>${row.clientId}</td>
 <td>${row.reason ?? html`<span class="meta">(no reason recorded)</span>`}</td>
 <td>${when(iso(row.startedAt))}</td>
@@ -282,6 +295,7 @@ ${history}</section>`;
 <p class="lead">When a support agent needs to see exactly what you see, they can sign in as you for at most an hour, and must say why. Every time it happened is listed here. You can end a live one at once, and answer when support asks for access.</p>
 ${notice ? html`<div class="alert ${notice.kind}" role="${notice.kind === 'error' ? 'alert' : 'status'}">${notice.text}</div>` : ''}
 ${approvalsSection(session, approvals, names)}
+${assistants ? assistants.render(session.csrf, delegations) : ''}
 ${page.before ? '' : noticesSection(rows)}
 <h2>Every impersonation</h2>
 <p class="meta">Listed for ${HISTORY_RETENTION_SECONDS / 86_400} days after they started, newest first.</p>
@@ -301,9 +315,13 @@ ${pager(page.before, page.next)}`,
       notice = { kind: 'error', text: 'That page of your history does not exist.' };
     }
     const before = cursor || undefined;
-    const [{ rows, next }, approvals] = await Promise.all([rowsFor(session.data.sub, before), deps.approvals.list({ subject: session.data.sub })]);
+    const [{ rows, next }, approvals, delegations] = await Promise.all([
+      rowsFor(session.data.sub, before),
+      deps.approvals.list({ subject: session.data.sub }),
+      deps.delegations ? deps.delegations.list({ subject: session.data.sub }) : [],
+    ]);
     const names = await namesOf(approvals.map((a) => a.actor));
-    ctx.body = render(session.data, { rows, before, next }, approvals, names, notice);
+    ctx.body = render(session.data, { rows, before, next }, approvals, names, notice, delegations);
   }
 
   async function callback(ctx: Context): Promise<void> {
@@ -452,6 +470,12 @@ ${pager(page.before, page.next)}`,
     if (ctx.method === 'GET' && path === '/login') return signIn.start(ctx, `${base}/impersonations`);
     if (ctx.method === 'GET' && path === '/callback') return callback(ctx);
     if (ctx.method === 'GET' && path === '/approvals/respond') return linkShow(ctx);
+    if (assistants && ctx.method === 'POST' && path.startsWith('/delegations/') && (assistants.paths as readonly string[]).includes(path.slice('/delegations/'.length))) {
+      const form = await readForm(ctx);
+      const session = await sessions.read(ctx);
+      if (!session || !csrfHolds(ctx, session.data.csrf, form.get('csrf'), ownOrigin)) return expired(ctx);
+      return show(ctx, await assistants.answer(ctx, session.data.sub, path.slice('/delegations/'.length), form));
+    }
     if (ctx.method === 'POST' && ['/impersonations/end', '/logout', '/approvals/answer', '/approvals/revoke', '/approvals/respond'].includes(path)) {
       const form = await readForm(ctx);
       if (path === '/logout') return logout(ctx, form);

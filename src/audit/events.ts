@@ -13,6 +13,13 @@ export const AUDIT_EVENT_NAMES = [
   'approval.granted',
   'approval.declined',
   'approval.revoked',
+  'delegation.requested',
+  'delegation.granted',
+  'delegation.declined',
+  'delegation.paused',
+  'delegation.resumed',
+  'delegation.ended',
+  'delegation.collected',
 ] as const;
 
 export type AuditEventName = (typeof AUDIT_EVENT_NAMES)[number];
@@ -36,6 +43,8 @@ export interface AuditEvent {
   readonly mode?: 'read' | 'full' | undefined;
   /** The subject's approval a record is about, or that an impersonation was started under. */
   readonly approval_id?: string | undefined;
+  /** The user's delegation to an agent a record is about, or that a token was derived from. */
+  readonly delegation_id?: string | undefined;
   readonly ip?: string | undefined;
   readonly user_agent?: string | undefined;
   readonly request_id?: string | undefined;

@@ -55,6 +55,8 @@ export interface GrantDependencies {
   readonly logger: Logger;
   /** Tells the subject an impersonation of their account started (`hooks.notifySubject`). */
   readonly notifier: SubjectNotifier;
+  /** The user's delegation a subject token was collected for, while it is active and this token's. */
+  readonly delegations: { standing(id: string, grantId: string | undefined): Promise<{ id: string; agent: string; reason: string | undefined; grantedAt?: number | undefined } | undefined> };
   /** Ends an impersonation whose approval was revoked while it started. */
   readonly confirmStarted: (approvalId: string | undefined, grantId: string, facts: RequestFacts) => Promise<void>;
 }
@@ -231,13 +233,33 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     if (actor) {
       assertMayAct(subject.token?.mayAct, { sub: actor.sub, iss: actor.issuer, clientId: ctx.oidc.client.clientId });
     }
+    const delegation = await delegationOf(subject, actor);
     const act = actor ? wrapActor({ sub: actor.sub, iss: actor.ownIssuer ? undefined : actor.issuer, sub_profile: await actingProfile(ctx, actor, undefined) }, undefined) : undefined;
     const rule = act ? gateByProfile(act, subjectAccount) : undefined;
     // A read-only kind of actor carries only the read-only scopes (policy.actorProfiles).
     const access: Access | undefined = rule?.readOnly
       ? { mode: 'read', approval: undefined, scopeLimits: [{ source: 'read_only', scopes: policy.readOnlyScopes }], notAfter: undefined }
       : undefined;
-    return { actorAccount: undefined, subjectAccount, act, impersonation: undefined, access, fresh: false, person: undefined };
+    // Under a user's delegation every rule of an impersonation applies (docs/beyond-impersonation.md
+    // "Delegation to agents"): the token carries its facts, is listed, audited and ends with it.
+    const impersonation: ImpersonationFacts | undefined = delegation
+      ? { id: delegation.id, reason: delegation.reason, started_at: delegation.grantedAt ?? epoch(), ...(rule?.readOnly ? { mode: 'read' as const } : {}) }
+      : undefined;
+    return { actorAccount: undefined, subjectAccount, act, impersonation, access, fresh: false, person: undefined, delegationId: delegation?.id };
+  }
+
+  /**
+   * A subject token collected under a user's delegation is good only while the delegation is
+   * active and this token is its current one (pausing or ending it ends the token), and only with
+   * the agent's own token as actor_token.
+   */
+  async function delegationOf(subject: Subject, actor: VerifiedToken | undefined) {
+    const id = subject.token?.delegationId;
+    if (id === undefined) return undefined;
+    const delegation = await deps.delegations.standing(id, subject.token?.grantId);
+    if (!delegation) throw invalidRequest('delegation_inactive', 'subject_token is invalid, expired or revoked', `delegation ${id} is paused, ended or no longer this token's`);
+    if (!actor) throw invalidRequest('actor_token_required', "actor_token is required to act under a delegation: send the agent's own token");
+    return delegation;
   }
 
   /**
@@ -356,6 +378,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
       proofKey,
       sources: [actor?.grantId, subject.token?.grantId].filter((id): id is string => id !== undefined),
       approvalId: decision.access?.approval?.id,
+      delegationId: 'delegationId' in decision ? decision.delegationId : undefined,
       startedBy: decision.fresh ? { name: decision.actorAccount?.name } : undefined,
       actorAccount: decision.person,
     };
@@ -431,6 +454,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
         expires_at: new Date(issued.expiresAt * 1000).toISOString(),
         mode: plan.impersonation?.mode,
         approval_id: plan.approvalId,
+        delegation_id: plan.delegationId,
       },
       deps.requestFacts(ctx),
       { notice: started.notice, batch },

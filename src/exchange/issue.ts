@@ -25,6 +25,8 @@ export interface IssuePlan {
   readonly sources: readonly string[];
   /** The subject's approval this impersonation starts under (already spent). */
   readonly approvalId?: string | undefined;
+  /** The user's delegation to an agent this token acts under. */
+  readonly delegationId?: string | undefined;
   /** Set when this exchange starts an impersonation: the actor as the subject will be told. */
   readonly startedBy?: { readonly name: string | undefined } | undefined;
   /** The local account of the person who started the impersonation (absent when a service acts). */

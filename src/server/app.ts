@@ -63,6 +63,7 @@ export async function createReferenceServer(options: ReferenceServerOptions): Pr
     ...(options.auditLog ? { auditLog: options.auditLog } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(fixtures.webhooks ? { webhooks: fixtures.webhooks } : {}),
+    ...(fixtures.delegations ? { delegations: fixtures.delegations } : {}),
     ...(options.store ? { store: options.store } : {}),
     ...(options.jwks ? { jwks: options.jwks } : {}),
     ...(options.cookieKeys ? { cookieKeys: options.cookieKeys } : {}),

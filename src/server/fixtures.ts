@@ -30,6 +30,7 @@ const exchangeFile = z.object({
   resourceServers: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
   trustedIssuers: z.array(z.record(z.string(), z.unknown())).default([]),
   webhooks: z.record(z.string(), z.unknown()).optional(),
+  delegations: z.record(z.string(), z.unknown()).optional(),
 });
 
 /** The reference server's configuration as read from a config/ folder. */
@@ -40,6 +41,7 @@ export interface Fixtures {
   readonly resourceServers: NonNullable<TokenExchangeOptions['resourceServers']>;
   readonly trustedIssuers: NonNullable<TokenExchangeOptions['trustedIssuers']>;
   readonly webhooks?: TokenExchangeOptions['webhooks'];
+  readonly delegations?: TokenExchangeOptions['delegations'];
 }
 
 /** A file's path as the operator would type it: relative to the working directory when inside it. */
@@ -115,5 +117,6 @@ export async function loadFixtures(dir: string, issuer: string, demoAppOrigin: s
     resourceServers: exchange.resourceServers as Fixtures['resourceServers'],
     trustedIssuers: exchange.trustedIssuers as Fixtures['trustedIssuers'],
     ...(exchange.webhooks ? { webhooks: exchange.webhooks as Fixtures['webhooks'] } : {}),
+    ...(exchange.delegations ? { delegations: exchange.delegations as Fixtures['delegations'] } : {}),
   };
 }
