@@ -52,11 +52,10 @@ export function createDelegationSection(deps: { delegations: DelegationService; 
       (d) => html`<li class="card request" data-delegation="${d.id}">
 <p>${who(d)} asks to act for you${d.reason ? html`: ${d.reason}` : ''}.</p>
 <form method="post" action="${base}/delegations/grant" class="stack">${hidden(csrf, d.id)}
-<fieldset><legend>What it may do</legend>${d.scope.split(' ').map((s) => html`<label class="check"><input type="checkbox" name="scope" value="${s}" checked> <span class="mono">${s}</span></label> `)}
-<label class="check"><input type="checkbox" name="read_only" value="on" checked> Read-only: it cannot change anything</label></fieldset>
+<div role="group" aria-labelledby="may-${d.id}"><p class="meta" id="may-${d.id}">What it may do</p>${d.scope.split(' ').map((s) => html`<label class="check"><input type="checkbox" name="scope" value="${s}" checked> <span class="mono">${s}</span></label> `)}
+<label class="check"><input type="checkbox" name="read_only" value="on" checked> Read-only: it cannot change anything</label></div>
 <label>For how long <select name="duration">${durations(max, d.duration_seconds).map((o) => html`<option value="${String(o.seconds)}"${o.selected ? html` selected` : ''}>${o.label}</option>`)}</select></label>
-<div class="row"><button type="submit" class="button">Allow</button></div></form>
-${action(csrf, d, 'decline', 'Decline', 'secondary')}
+<div class="row"><button type="submit" class="button">Allow</button><button type="submit" class="button secondary" formaction="${base}/delegations/decline">Decline</button></div></form>
 </li>`,
     );
     const granted = standing.map(

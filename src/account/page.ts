@@ -139,7 +139,7 @@ export function createAccountPage(deps: {
     }));
     const seen = new Set(history.entries.map((e) => e.grantId));
     for (const record of before || history.next ? [] : live) {
-      if (seen.has(record.grantId) || record.actors.length !== 1) continue;
+      if (seen.has(record.grantId) || record.actors.length !== 1 || record.quiet) continue;
       rows.push({
         actor: record.actors.at(-1)!,
         actorProfile: record.actorProfiles?.at(-1) || undefined,

@@ -286,10 +286,13 @@ export function createDelegationService(deps: Dependencies) {
   }
 
   /** For the grant: the delegation a subject token belongs to must be active and this token's. */
-  async function standing(id: string, grantId: string | undefined): Promise<DelegationRecord | undefined> {
+  async function standing(id: string, grantId: string | undefined): Promise<(DelegationRecord & { first: boolean }) | undefined> {
     const record = await store.get(id);
     if (!record || stateOf(record, epoch()) !== 'active' || record.grantId === undefined || record.grantId !== grantId) return undefined;
-    return record;
+    // The user's history lists a delegation once per collected token, not every exchange of it.
+    const first = record.listedFor !== grantId;
+    if (first) await store.update({ ...record, listedFor: grantId }, epoch());
+    return { ...record, first };
   }
 
   return { request, grant, decline, pause, resume, end, collect, list, standing, maxDuration, agents: () => [...agents] };

@@ -56,7 +56,7 @@ export interface GrantDependencies {
   /** Tells the subject an impersonation of their account started (`hooks.notifySubject`). */
   readonly notifier: SubjectNotifier;
   /** The user's delegation a subject token was collected for, while it is active and this token's. */
-  readonly delegations: { standing(id: string, grantId: string | undefined): Promise<{ id: string; agent: string; reason: string | undefined; grantedAt?: number | undefined } | undefined> };
+  readonly delegations: { standing(id: string, grantId: string | undefined): Promise<{ id: string; agent: string; reason: string | undefined; grantedAt?: number | undefined; first: boolean } | undefined> };
   /** Ends an impersonation whose approval was revoked while it started. */
   readonly confirmStarted: (approvalId: string | undefined, grantId: string, facts: RequestFacts) => Promise<void>;
 }
@@ -245,7 +245,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     const impersonation: ImpersonationFacts | undefined = delegation
       ? { id: delegation.id, reason: delegation.reason, started_at: delegation.grantedAt ?? epoch(), ...(rule?.readOnly ? { mode: 'read' as const } : {}) }
       : undefined;
-    return { actorAccount: undefined, subjectAccount, act, impersonation, access, fresh: false, person: undefined, delegationId: delegation?.id };
+    return { actorAccount: undefined, subjectAccount, act, impersonation, access, fresh: false, person: undefined, delegationId: delegation?.id, quiet: delegation ? !delegation.first : undefined };
   }
 
   /**
@@ -379,6 +379,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
       sources: [actor?.grantId, subject.token?.grantId].filter((id): id is string => id !== undefined),
       approvalId: decision.access?.approval?.id,
       delegationId: 'delegationId' in decision ? decision.delegationId : undefined,
+      quiet: 'quiet' in decision ? decision.quiet : undefined,
       startedBy: decision.fresh ? { name: decision.actorAccount?.name } : undefined,
       actorAccount: decision.person,
     };
@@ -410,6 +411,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
             tokenId: issued.tokenId,
             ...(plan.impersonation?.mode ? { mode: plan.impersonation.mode } : {}),
             ...(plan.approvalId ? { approvalId: plan.approvalId } : {}),
+            ...(plan.quiet ? { quiet: true } : {}),
           },
           plan.lifetime,
         ),

@@ -26,6 +26,8 @@ export interface DelegationRecord {
   /** The grant of the subject token the agent collected: ending it ends everything derived. */
   readonly grantId?: string | undefined;
   readonly endedAt?: number | undefined;
+  /** The subject token whose first exchange the user's history already lists (later ones are not listed again). */
+  readonly listedFor?: string | undefined;
 }
 
 /** Ended and declined delegations stay listed this long. */

@@ -14,6 +14,8 @@ export interface ImpersonationRecord {
   readonly impersonationId: string;
   /** Who acts: the direct actor first, then every prior actor of the `act` chain; empty for a delegation. */
   readonly actors: readonly string[];
+  /** Not added to the subject's history: a later token of a delegation the history already lists. */
+  readonly quiet?: boolean | undefined;
   /** The kind of each actor, in the order of `actors` (`act.sub_profile`; '' when unknown). */
   readonly actorProfiles?: readonly string[] | undefined;
   /**
@@ -164,7 +166,7 @@ export class ImpersonationStore {
     await this.backend.commit([
       ...this.#indexes(record).map((key) => ({ op: 'addToSet' as const, key, member: record.grantId, ttlSeconds })),
       ...record.sources.map((source) => ({ op: 'addToSet' as const, key: this.keys.sourceGrants(), member: source, ttlSeconds })),
-      ...(record.actors.length === 1
+      ...(record.actors.length === 1 && !record.quiet
         ? [{ op: 'addToTimeline' as const, key: this.keys.impersonationHistory(record.subject), member: JSON.stringify(started), at: Date.now(), ttlSeconds: HISTORY_RETENTION_SECONDS }]
         : []),
       { op: 'set', key: this.keys.impersonation(record.grantId), value: JSON.stringify(record), ttlSeconds },
