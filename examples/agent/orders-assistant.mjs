@@ -10,6 +10,8 @@
 // AGENT_ID / AGENT_SECRET (the orders-assistant fixture), SUBJECT (alice), POLL_MS (2000),
 // READS (how many reads before it stops; 0: until refused, the default).
 
+import { URLSearchParams } from 'node:url';
+
 const issuer = (process.env.ISSUER ?? 'http://localhost:3000').replace(/\/$/, '');
 const ordersApi = (process.env.ORDERS_API_URL ?? 'http://localhost:3002').replace(/\/$/, '');
 const agent = { id: process.env.AGENT_ID ?? 'orders-assistant', secret: process.env.AGENT_SECRET ?? 'orders-assistant-secret' };
