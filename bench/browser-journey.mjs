@@ -14,7 +14,7 @@ import { FORM, basic, deleteKeys, signInSupport } from './lib.mjs';
 const N = Number(process.argv[2] ?? 200);
 const storeKind = process.argv[3] ?? 'redis';
 const CONCURRENCY = 4;
-const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/9';
 const prefix = `bench:${randomUUID()}:`;
 const APP = { id: 'demo-app', secret: 'demo-app-secret' };
 

@@ -12,7 +12,7 @@ import { BILLING, CONSOLE_AUTH, FORM, ORDERS, deleteKeys, impersonationBody, sig
 
 const N = Number(process.argv[2] ?? 10_000);
 const format = process.argv[3] ?? 'opaque';
-const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/9';
 const prefix = `bench:${randomUUID()}:`;
 const usedMemory = () => Number(/used_memory:(\d+)/.exec(execFileSync('redis-cli', ['-u', url, 'info', 'memory']).toString())[1]);
 

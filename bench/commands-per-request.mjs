@@ -14,7 +14,7 @@ import { connectRedis } from '../dist/store/redis.js';
 import { BILLING, ORDERS, deleteKeys, impersonationBody, signInSupport } from './lib.mjs';
 
 const N = Number(process.argv[2] ?? 200);
-const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/9';
 const prefix = `bench:${randomUUID()}:`;
 const stats = () => {
   const out = execFileSync('redis-cli', ['-u', url, 'info', 'commandstats']).toString();

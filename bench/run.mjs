@@ -2,8 +2,9 @@
 // Starts bench/server.mjs (the reference server, dist/) in its own process on 127.0.0.1 for each
 // configuration, drives it with autocannon from this process for a bounded time per scenario, and
 // reads the server's CPU time and peak RSS from /proc. Prints a table with ratios to the baseline
-// measured in the same run, checks the targets, and writes bench-results.json.
-// Env: BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 8), REDIS_URL (default local 6379).
+// measured in the same run, checks the targets, and writes bench-results.json. The revocation feed's
+// rows come from bench/revocation-feed.mjs (about 40 s).
+// Env: BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 8), REDIS_URL (default redis://127.0.0.1:6379/9).
 import autocannon from 'autocannon';
 import { spawn, execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -14,7 +15,7 @@ import { BILLING, CONSOLE_AUTH, FORM, ORDERS, basic, deleteKeys, impersonationBo
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/9';
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 function freePort() {
@@ -136,6 +137,11 @@ function browserJourney(store) {
   return JSON.parse(output.slice(output.indexOf('{')));
 }
 
+function revocationFeed() {
+  const output = execFileSync(process.execPath, ['bench/revocation-feed.mjs', '30'], { env: { ...process.env, NODE_OPTIONS: '', REDIS_URL }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  return JSON.parse(output.slice(output.indexOf('{')));
+}
+
 const prefix = () => `bench:${randomUUID()}:`;
 const configurations = [
   ['memory, 1 process', {}],
@@ -157,6 +163,8 @@ process.stderr.write('commands and round trips per request (standalone Redis)\n'
 const perRequest = roundTrips();
 process.stderr.write('browser impersonation: ticket mint + redemption\n');
 const journeys = [browserJourney('memory'), browserJourney('redis')];
+process.stderr.write('revocation feed: revocation → refusal, local verification with the feed on and off\n');
+const feed = revocationFeed();
 
 const rows = [];
 const targets = [];
@@ -190,6 +198,9 @@ for (const scenario of ['exchange opaque', 'exchange jwt']) {
 }
 for (const j of journeys) targets.push({ what: `${j.store}: ticket mint + redemption p99 ≤ 1 s`, value: j.p99Ms / 1000, holds: j.p99Ms <= 1000 });
 targets.push({ what: 'bulk revocation of 10,000 tokens ≤ 1 s', value: bulk.bulkRevocation.ms / 1000, holds: bulk.bulkRevocation.ms <= 1000 });
+targets.push({ what: 'revocation → refusal at a local-JWT API (feed) p99 ≤ 2 s', value: feed.revocationToRefusal.p99Ms / 1000, holds: feed.revocationToRefusal.p99Ms <= 2000 });
+targets.push({ what: 'local JWT verification with the feed ≤ 1.1× without', value: feed.verificationUs.ratio, holds: feed.verificationUs.ratio <= 1.1 });
+targets.push({ what: 'feed requests per API instance ≤ ~1 per second', value: feed.feedRequestsPerSecond, holds: feed.feedRequestsPerSecond <= 1.2 });
 
 const fmt = (v, d = 2) => (v === undefined ? '' : v.toFixed(d));
 console.log(`\nToken exchange benchmark — ${SECONDS} s per scenario, ${CONNECTIONS} connections, node ${process.version}, ${new Date().toISOString()}\n`);
@@ -208,7 +219,11 @@ for (const [scenario, r] of Object.entries(perRequest)) {
 }
 console.log('\n| browser impersonation (mint ticket, third-party login, redeem, code → tokens), 4 at once | journeys/s | p50 ms | p99 ms |\n| --- | ---: | ---: | ---: |');
 for (const j of journeys) console.log(`| ${j.store} | ${j.perSecond} | ${j.p50Ms} | ${j.p99Ms} |`);
+console.log('\n| revocation feed (2 provider instances on Redis, API attached to the other one) | value |\n| --- | ---: |');
+console.log(`| revocation → refusal p50 / p99 / max (ms, ${feed.samples} revocations) | ${feed.revocationToRefusal.p50Ms} / ${feed.revocationToRefusal.p99Ms} / ${feed.revocationToRefusal.maxMs} |`);
+console.log(`| local JWT verification, CPU µs/request, feed off / on | ${feed.verificationUs.feedOff} / ${feed.verificationUs.feedOn} (×${feed.verificationUs.ratio}) |`);
+console.log(`| feed requests per second per API instance | ${feed.feedRequestsPerSecond} |`);
 console.log('\n| target | value | holds |\n| --- | ---: | --- |');
 for (const t of targets) console.log(`| ${t.what} | ${fmt(t.value)} | ${t.holds ? 'yes' : 'NO'} |`);
 console.log(`\n(total ${Math.round((Date.now() - started) / 1000)} s; the load generator shares the machine's cores with the server)`);
-writeFileSync('bench-results.json', `${JSON.stringify({ seconds: SECONDS, connections: CONNECTIONS, node: process.version, rows, runs, auditCost, bulk, perRequest, journeys, targets }, null, 2)}\n`);
+writeFileSync('bench-results.json', `${JSON.stringify({ seconds: SECONDS, connections: CONNECTIONS, node: process.version, rows, runs, auditCost, bulk, perRequest, journeys, feed, targets }, null, 2)}\n`);

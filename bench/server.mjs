@@ -15,7 +15,7 @@ const issuer = `http://127.0.0.1:${port}`;
 
 async function serve() {
   const { store, auditLog } = await openStore(process.env);
-  const { jwks, cookieKeys } = await sharedSecrets(store);
+  const { jwks, cookieKeys } = await sharedSecrets(store, issuer);
   const fixtures = await loadFixtures('config', issuer);
   const server = await createReferenceServer({
     issuer,

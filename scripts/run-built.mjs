@@ -28,7 +28,7 @@ const target = resolve(root, entry);
 const builtAt = statSync(target, { throwIfNoEntry: false })?.mtimeMs ?? 0;
 const sources = ['src', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.browser.json'].map((name) => newest(join(root, name)));
 if (builtAt < Math.max(...sources)) {
-  process.stderr.write('building dist/ (the sources changed since the last build)…\n');
+  process.stderr.write(builtAt === 0 ? 'building dist/ (first run: there is no build yet)…\n' : 'building dist/ (the sources changed since the last build)…\n');
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   for (const project of ['tsconfig.build.json', 'tsconfig.browser.json']) {
     execFileSync(process.execPath, [tsc, '-p', join(root, project)], { stdio: 'inherit' });

@@ -390,6 +390,22 @@ const resourceServerToolkitSchema = z
         maxStalenessSeconds: z.number().int().min(0).max(3600, 'must be at most 3600 seconds').default(30),
         cacheMaxEntries: z.number().int().min(0).default(10_000),
         timeoutMs: z.number().int().min(1).max(60_000).default(5000),
+        /** How long an inactive answer is reused (the same garbage token costs one call per this). */
+        negativeCacheSeconds: z.number().int().min(0).max(60, 'must be at most 60 seconds').default(10),
+        /**
+         * Introspections of tokens never seen active: per second and burst, overall and per client
+         * address. Tokens seen active before are refreshed outside it, so a flood of made-up tokens
+         * cannot starve the real ones (keep instances × perSecond under the provider's clientRateLimit).
+         */
+        budget: z
+          .object({
+            perSecond: z.number().min(0.1).default(20),
+            burst: z.number().int().min(1).default(40),
+            perAddressPerSecond: z.number().min(0.1).default(2),
+            perAddressBurst: z.number().int().min(1).default(10),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .optional(),
@@ -403,6 +419,18 @@ const resourceServerToolkitSchema = z
       })
       .strict()
       .prefault({}),
+    revocationFeed: z
+      .object({
+        endpoint: z.url().optional(),
+        clientId: z.string().min(1).optional(),
+        clientSecret: z.string().min(1).optional(),
+        pollIntervalMs: z.number().int().min(100).max(10_000, 'must be at most 10000 ms').default(1000),
+        maxStalenessSeconds: z.number().int().min(1).max(300, 'must be at most 300 seconds').default(5),
+        whenStale: z.enum(['refuse', 'introspect']).default('refuse'),
+        timeoutMs: z.number().int().min(1).max(60_000).default(5000),
+      })
+      .strict()
+      .optional(),
     realm: z.string().regex(/^[\x20\x21\x23-\x5B\x5D-\x7E]*$/, 'must be printable ASCII without quotes or backslashes').optional(),
     publicOrigin: z.url().optional(),
     logger: objectWith<Logger>('info', 'must be a logger with info, warn and error (pino)').optional(),
@@ -412,6 +440,21 @@ const resourceServerToolkitSchema = z
   .superRefine((v, ctx) => {
     if ((v.mode === 'auto' || v.mode === 'introspect') && !v.introspection) {
       ctx.addIssue({ code: 'custom', path: ['introspection'], message: `mode '${v.mode}' needs introspection client credentials` });
+    }
+    if (v.dpop.required && !v.publicOrigin) {
+      ctx.addIssue({ code: 'custom', path: ['publicOrigin'], message: 'dpop.required needs publicOrigin: DPoP proofs (RFC 9449 §4.3 htu) are checked against it, never against the Host header' });
+    }
+    const feed = v.revocationFeed;
+    if (feed) {
+      if (v.mode === 'introspect') ctx.addIssue({ code: 'custom', path: ['revocationFeed'], message: "serves JWTs verified locally: mode 'introspect' introspects every token" });
+      if ((feed.clientId === undefined) !== (feed.clientSecret === undefined)) {
+        ctx.addIssue({ code: 'custom', path: ['revocationFeed'], message: 'give both clientId and clientSecret, or neither (then the introspection credentials are used)' });
+      } else if (feed.clientId === undefined && !v.introspection) {
+        ctx.addIssue({ code: 'custom', path: ['revocationFeed', 'clientId'], message: "needs the resource server's client credentials (here or in introspection)" });
+      }
+      if (feed.whenStale === 'introspect' && !v.introspection) {
+        ctx.addIssue({ code: 'custom', path: ['revocationFeed', 'whenStale'], message: "'introspect' needs introspection client credentials" });
+      }
     }
   });
 

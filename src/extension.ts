@@ -34,9 +34,11 @@ import { createImpersonationRules } from './exchange/impersonation-rules.js';
 import { providerTokenLookup } from './exchange/provider-lookup.js';
 import { createActorRateLimiter, createLimiter } from './exchange/rate-limit.js';
 import { audienceOf, ResourceServerRegistry } from './exchange/targets.js';
+import { createRevocationFeed } from './lifecycle/revocation-feed.js';
 import { createLifecycleEndpoints, REVOCATION_NOT_ALLOWED, type ExchangedTokenPolicy } from './lifecycle/endpoints.js';
 import { ImpersonationLifecycle } from './lifecycle/service.js';
 import { createMemoryStore, type ImpersonationFilter, type ImpersonationRecord, type Store } from './store/index.js';
+import { createPageSecurity } from './web/provider-pages.js';
 
 type Middleware = (ctx: KoaContextWithOIDC, next: () => Promise<unknown>) => Promise<void>;
 
@@ -97,6 +99,12 @@ export interface TokenExchange {
   adminConsole(options: AdminConsoleOptions): Middleware;
   /** Koa middleware serving the JSON admin API under `basePath` (default `/admin/api`). */
   adminApi(options?: { basePath?: string }): Middleware;
+  /**
+   * Koa middleware for `provider.use`: the revocation feed, `GET /revocations?after=<cursor>`
+   * (docs/resource-server.md, "The revocation feed"), which resource servers verifying JWTs locally
+   * poll to refuse revoked tokens within seconds.
+   */
+  revocationFeed(options?: { path?: string }): Middleware;
   /** The chained audit log (absent when a plain `audit` sink was given). */
   readonly auditLog: AuditLog | undefined;
   /** Prometheus instruments; serve `metrics.registry.metrics()`. */
@@ -254,7 +262,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       maxLifetimeSeconds: options.policy.maxLifetimeSeconds,
       interactionPath: INTERACTION_PATH,
       exchangeClaims: (token) => tokenClaims.get(token),
-      recordJwt: (jti, grantId, ttl) => store.impersonations.addJwt(jti, grantId, ttl),
+      recordJwt: (jti, grantId, ttl, audience) => store.impersonations.addJwt(jti, grantId, ttl, audience),
     });
     const browserMetadata = browser.extraClientMetadata ?? {};
     return {
@@ -346,6 +354,8 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
     }
     if (lifecycle) throw new ConfigurationError('token exchange is already registered');
     providerRef = provider;
+    // Outermost of the extension's middleware: the provider's pages refuse framing (docs/security.md).
+    provider.use(createPageSecurity(provider));
     const life = new ImpersonationLifecycle(store, provider, options.accounts, options.policy, recorder, captured.sharedAdapter);
     lifecycle = life;
     const keys = createIssuerKeys(provider.issuer, captured.jwks, options.trustedIssuers);
@@ -375,7 +385,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       registry: {
         isEnabled: () => life.isEnabled(),
         add: (record, ttl) => store.impersonations.add(record, ttl),
-        addJwt: (jti, grantId, ttl) => store.impersonations.addJwt(jti, grantId, ttl),
+        addJwt: (jti, grantId, ttl, audience) => store.impersonations.addJwt(jti, grantId, ttl, audience),
         get: (grantId) => store.impersonations.get(grantId),
       },
       verify: {
@@ -500,6 +510,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         accounts: options.accounts,
         store,
         requestFacts: (ctx) => requestFacts(ctx as KoaContextWithOIDC),
+        clientName: async (id) => (await providerRef!.Client.find(id))?.clientName as string | undefined,
       }) as unknown as Middleware;
     },
     adminConsole(consoleOptions) {
@@ -518,7 +529,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         rules: rulesRef!,
         policy: options.policy,
         requestFacts: (ctx) => requestFacts(ctx as KoaContextWithOIDC),
-      }) as unknown as Middleware;
+      });
     },
     adminApi(adminOptions) {
       return createAdminApi({
@@ -533,6 +544,17 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         refusals: adminRefusals,
         auth: adminAuthenticator(),
         ...adminOptions,
+      });
+    },
+    revocationFeed(feedOptions) {
+      registered();
+      return createRevocationFeed({
+        provider: providerRef!,
+        log: store.revocations,
+        jwks: captured!.jwks,
+        servedBy: (clientId) => resourceServers.servedBy(clientId),
+        logger,
+        ...(feedOptions?.path ? { path: feedOptions.path } : {}),
       });
     },
     auditLog,

@@ -23,3 +23,4 @@ export type { ActorIdentity } from './exchange/impersonation-rules.js';
 export type { AccountPageOptions } from './account/page.js';
 export type { AdminConsoleOptions } from './admin/console.js';
 export { verifyWebhook } from './webhooks/signature.js';
+export { pageNonce } from './web/provider-pages.js';

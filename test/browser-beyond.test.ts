@@ -101,9 +101,9 @@ describe('approve → impersonate → read-only refusal (beyond RFC 8693) in Chr
   it('5. alice sees what support did, and revoking her approval ends the impersonation', async () => {
     const { page } = alice;
     await page.goto(`${server.issuer}/account/impersonations`);
-    const messages = page.getByRole('region', { name: 'Messages' });
+    const messages = page.getByRole('region', { name: 'Happening now' });
     await messages.waitFor();
-    await expect(messages.getByText(new RegExp(`^Sam Support \\(support\\) viewed your account \\(read-only\\) in demo-app on .* UTC, until .* UTC, because: ${REASON}\\.$`)).isVisible()).resolves.toBe(true);
+    await expect(messages.getByText(new RegExp(`^Sam Support \\(support\\) is signed in to Acme Orders as you \\(read-only\\), until .* UTC, because: ${REASON}\\.$`)).isVisible()).resolves.toBe(true);
     await expect(page.getByText(/in use now/).isVisible()).resolves.toBe(true);
     await screenshot(page, 'beyond-6-alice-notice', { fullPage: true });
     await page.getByRole('button', { name: 'Revoke' }).click();

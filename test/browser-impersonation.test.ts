@@ -429,7 +429,7 @@ describe("the subject's page (SPEC §4.5)", () => {
     expect(page.url.pathname).toBe('/account/impersonations');
     expect(page.html).toContain('Who has acted as you');
     expect(page.html).toContain('<span class="who">Alice Anders</span>');
-    expect(page.html).toMatch(/<strong>support<\/strong><\/td>\s*<td>demo-app<\/td>\s*<td>Ticket 4711: customer cannot see her orders<\/td>/);
+    expect(page.html).toMatch(/<strong>Sam Support<\/strong> <span class="meta">\(support\)<\/span><\/td>\s*<td>Acme Orders<br><span class="meta">signed in as you<\/span><\/td>\s*<td>Ticket 4711: customer cannot see her orders<\/td>/);
     expect(page.html).toContain('<span class="badge live">Live</span>');
     expect(page.html).toContain('<span class="badge ended">Revoked by an administrator</span>');
     expect(page.html).not.toContain(tokens.access_token);
@@ -443,7 +443,7 @@ describe("the subject's page (SPEC §4.5)", () => {
     const mark = server.auditMark();
     const response = await browser.request(`${server.issuer}/account/impersonations/end`, { form: { csrf: form[1]!, impersonation: form[2]! } });
     expect(response.status).toBe(200);
-    expect(await response.text()).toContain('can no longer act as you');
+    expect(await response.text()).toContain('Ended: the access support had to your account in demo-app is revoked.');
     expect((await userinfo(tokens.access_token)).status).toBe(401);
     expect(server.auditSince(mark)).toEqual([expect.objectContaining({ event: 'token.revoked', rule: 'ended_by_subject', actor: 'alice', subject: 'alice' })]);
   });

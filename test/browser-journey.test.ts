@@ -100,7 +100,7 @@ describe('the support journey (SPEC §4, §6) in Chromium', () => {
     await signInOnLoginPage(alice.page, 'alice', 'demo-password');
     await alice.page.waitForURL(`${server.issuer}/account/impersonations`);
     const row = alice.page.getByRole('row').filter({ hasText: REASON });
-    expect((await row.innerText()).replace(/\s+/g, ' ')).toMatch(/support demo-app Ticket 4711: alice cannot see her March orders .* Signed out/);
+    expect((await row.innerText()).replace(/\s+/g, ' ')).toMatch(/^Sam Support \(support\) Acme Orders signed in as you Ticket 4711: alice cannot see her March orders .* Signed out/);
     await screenshot(alice.page, 'journey-6-alice-account-page');
   });
 
@@ -118,6 +118,34 @@ describe('the support journey (SPEC §4, §6) in Chromium', () => {
 });
 
 describe('refusals and attacks, in Chromium', () => {
+  it('7. fits a phone (390 px wide) without sideways scrolling: the console and the account page', async () => {
+    const phone = await newPage(browser, { width: 390, height: 844 });
+    contexts.push(phone.context);
+    const widths: Record<string, number> = {};
+    const measure = async (name: string) => {
+      widths[name] = await phone.page.evaluate(() => document.documentElement.scrollWidth);
+      await screenshot(phone.page, `phone-${name}`, { fullPage: true });
+    };
+    await phone.page.goto(`${server.issuer}/admin`);
+    await signInOnLoginPage(phone.page, 'support', 'demo-password');
+    await phone.page.waitForURL(`${server.issuer}/admin/users`);
+    await measure('console-users');
+    await phone.page.goto(`${server.issuer}/admin/users/alice`);
+    await measure('console-user');
+    await phone.page.goto(`${server.issuer}/admin/impersonations`);
+    await measure('console-live');
+    await phone.page.goto(`${server.issuer}/admin/audit`);
+    await measure('console-audit');
+    const alice = await newPage(browser, { width: 390, height: 844 });
+    contexts.push(alice.context);
+    await alice.page.goto(`${server.issuer}/account/impersonations`);
+    await signInOnLoginPage(alice.page, 'alice', 'demo-password');
+    await alice.page.waitForURL(`${server.issuer}/account/impersonations`);
+    widths['account'] = await alice.page.evaluate(() => document.documentElement.scrollWidth);
+    await screenshot(alice.page, 'phone-account', { fullPage: true });
+    expect(widths).toEqual({ 'console-users': 390, 'console-user': 390, 'console-live': 390, 'console-audit': 390, account: 390 });
+  });
+
   it('shows a refused impersonation (a protected account) in the dialog, and opens nothing', async () => {
     const { page, context } = agent;
     await openImpersonateDialog(page, 'root');

@@ -26,6 +26,12 @@ function sessionCookie(response: Response): string {
 }
 
 describe('demo-app sign-in (OIDC Core §3.1, RFC 7636)', () => {
+  it('answers /favicon.ico with an icon, not a 404', async () => {
+    const response = await fetch(`${app.origin}/favicon.ico`);
+    expect({ status: response.status, type: response.headers.get('content-type') }).toEqual({ status: 200, type: 'image/svg+xml' });
+    expect(await response.text()).toMatch(/^<svg /);
+  });
+
   it('starts an authorization-code request with PKCE (S256), state and nonce at the provider', async () => {
     const response = await get('/signin');
     expect(response.status).toBe(302);

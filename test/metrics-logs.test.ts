@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { REDACT_PATHS } from '../src/observability/logger.js';
 import { signInThroughLoginPage } from '../src/server/demo-login.js';
-import { BILLING, ORDERS, ORDERS_API, PASSWORD, REASON, SUPPORT_CONSOLE, TokenType, impersonate, startTestServer, type TestServer } from './helpers/server.js';
+import { BILLING, METRICS_TOKEN, ORDERS, ORDERS_API, PASSWORD, REASON, SUPPORT_CONSOLE, TokenType, impersonate, startTestServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
 const logLines: string[] = [];
@@ -25,7 +25,8 @@ describe('/metrics (prom-client)', () => {
     const actor = (await server.signIn('support')).access_token;
     await server.exchange(impersonate(actor, 'alice', { resource: BILLING }));
     await server.exchange(impersonate(actor, 'root'));
-    const response = await fetch(`${server.issuer}/metrics`);
+    const response = await fetch(`${server.issuer}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/plain');
     const text = await response.text();
     expect(text).toMatch(/^token_exchange_requests_total\{outcome="granted",rule=""\} \d+$/m);
@@ -33,6 +34,24 @@ describe('/metrics (prom-client)', () => {
     expect(text).toMatch(/^token_exchange_duration_seconds_count\{outcome="granted"\} \d+$/m);
     expect(text).toMatch(/^impersonations_live [1-9]\d*$/m);
     expect(text).toContain('webhook_delivery_failures_total 0');
+  });
+
+  it('refuses a scrape without a credential: 401, a Bearer challenge, no metric', async () => {
+    const response = await fetch(`${server.issuer}/metrics`);
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toBe('Bearer realm="metrics"');
+    expect(await response.json()).toEqual({ error: 'invalid_token', error_description: '/metrics needs the metrics bearer token' });
+  });
+
+  it('refuses a scrape with a wrong token, or a token in another scheme', async () => {
+    for (const authorization of [`Bearer ${METRICS_TOKEN}x`, `Basic ${Buffer.from(`metrics:${METRICS_TOKEN}`).toString('base64')}`, 'Bearer ']) {
+      const response = await fetch(`${server.issuer}/metrics`, { headers: { authorization } });
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toBe('Bearer realm="metrics", error="invalid_token"');
+      const body = await response.text();
+      expect(JSON.parse(body)).toEqual({ error: 'invalid_token', error_description: '/metrics needs the metrics bearer token' });
+      expect(body).not.toContain('impersonations_live');
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
@@ -89,5 +89,21 @@ describe('two provider processes sharing Redis (SPEC §3)', () => {
         expect((await post(instance.base, '/token/introspection', { token }, ORDERS_API)).body).toEqual({ active: false });
       }
     }
+  });
+
+  it('refuses to start on a prefix another issuer already uses, naming both and REDIS_PREFIX', async () => {
+    const port = await freePort();
+    const run = spawnSync(process.execPath, ['dist/server/main.js'], {
+      env: { ...process.env, NODE_OPTIONS: '', PORT: String(port), ORDERS_API_PORT: 'off', DEMO_APP_PORT: 'off', ISSUER: 'https://other.example.test', REDIS_URL: redisUrl, REDIS_PREFIX: prefix },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect({ status: run.status, stderr: run.stderr.replace(/^oidc-provider WARNING: Unsupported runtime.*\n/m, '') }).toEqual({
+      status: 1,
+      stderr:
+        `REDIS_PREFIX ${prefix} on this Redis database already belongs to the issuer http://127.0.0.1:${instances[0]!.port}, not https://other.example.test: ` +
+        'the prefix holds that issuer\'s signing keys, cookie keys, sessions and tokens, so a second deployment must not share it. ' +
+        'Give each deployment its own REDIS_PREFIX (or its own database).\n',
+    });
   });
 });

@@ -70,6 +70,15 @@ describe('npm start', () => {
     ]) {
       expect(lines.filter((line) => line.startsWith(expected))).toHaveLength(1);
     }
+    expect(lines.filter((line) => line.startsWith(`  Metrics          ${issuer}/metrics `) && line.endsWith('   bearer demo-metrics-token (demo: set METRICS_TOKEN)'))).toHaveLength(1);
+  });
+
+  it('answers /metrics only with the documented demo bearer token when METRICS_TOKEN is unset', async () => {
+    const refused = await fetch(`http://127.0.0.1:${ports.provider}/metrics`);
+    expect([refused.status, refused.headers.get('www-authenticate')]).toEqual([401, 'Bearer realm="metrics"']);
+    const scraped = await fetch(`http://127.0.0.1:${ports.provider}/metrics`, { headers: { authorization: 'Bearer demo-metrics-token' } });
+    expect(scraped.status).toBe(200);
+    expect(await scraped.text()).toMatch(/^impersonations_live \d+$/m);
   });
 
   it('stops the server when npm is stopped by its PID', async () => {
@@ -99,6 +108,18 @@ describe('configuration errors at start-up', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('exit 1 naming TRUST_PROXY when it is not a number of proxies', () => {
+    const run = spawnSync(process.execPath, ['dist/server/main.js'], { env: { ...ENV, TRUST_PROXY: 'yes', PORT: '0', DEMO_APP_PORT: 'off', ORDERS_API_PORT: 'off' }, encoding: 'utf8', timeout: 15_000 });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('TRUST_PROXY: must be the number of proxies in front (0, 1, 2, …), not "yes"\n');
+  });
+
+  it('exit 1 naming METRICS_TOKEN when it is shorter than 16 characters', () => {
+    const run = spawnSync(process.execPath, ['dist/server/main.js'], { env: { ...ENV, METRICS_TOKEN: 'short', PORT: '0', DEMO_APP_PORT: 'off', ORDERS_API_PORT: 'off' }, encoding: 'utf8', timeout: 15_000 });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('METRICS_TOKEN: must be at least 16 visible ASCII characters\n');
   });
 
   it('name the file relative to the working directory, as it was given', () => {

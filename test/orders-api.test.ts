@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { startOrdersApi } from '../src/server/orders-api.js';
 import { loadFixtures } from '../src/server/fixtures.js';
+import { until } from './helpers/until.js';
 import { BILLING, CONFIG_DIR, ORDERS, ORDERS_API, SUPPORT_CONSOLE, TokenType, impersonate, startTestServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -80,6 +81,24 @@ describe('the reference orders API, built with the toolkit (SPEC §7, §8)', () 
     const billing = await exchanged(impersonate(support, 'alice', { resource: BILLING }));
     expect(await call('GET', '/orders', billing)).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
     expect(denials.at(-1)).toBe('token_audience');
+  });
+
+  it('refuses an impersonation JWT once it is revoked, learning it from the revocation feed', async () => {
+    const token = await exchanged(impersonate(support, 'alice', { resource: ORDERS }));
+    expect((await call('GET', '/orders', token)).status).toBe(200);
+    expect((await server.post('/token/revocation', { token })).status).toBe(200);
+    await until(async () => (await call('GET', '/orders', token)).status === 401);
+    expect(await call('GET', '/orders', token)).toEqual({
+      status: 401,
+      challenge: 'Bearer error="invalid_token", error_description="the access token is invalid, expired or revoked"',
+      body: { error: 'invalid_token', error_description: 'the access token is invalid, expired or revoked' },
+    });
+    expect(denials.at(-1)).toBe('token_revoked');
+  });
+
+  it('says in GET /health that its revocation feed is fresh', async () => {
+    const health = await call('GET', '/health');
+    expect(health).toMatchObject({ status: 200, body: { status: 'ok', revocationFeed: { state: 'fresh', whenStale: 'refuse', revoked: expect.any(Number) } } });
   });
 });
 

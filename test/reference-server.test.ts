@@ -17,6 +17,21 @@ describe('the reference server (SPEC §8)', () => {
     ).rejects.toThrow('sign-in refused: Invalid login or password.');
   });
 
+  it('names the app by its client_name on the sign-in page, never its client id', async () => {
+    const start = await fetch(`${server.issuer}/admin/login`, { redirect: 'manual' });
+    const authorize = await fetch(start.headers.get('location')!, { redirect: 'manual' });
+    const cookie = authorize.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const login = await fetch(new URL(authorize.headers.get('location')!, server.issuer), { headers: { cookie } });
+    const html = await login.text();
+    expect({ status: login.status, named: /<p>to continue to <strong>([^<]*)<\/strong><\/p>/.exec(html)?.[1] }).toEqual({ status: 200, named: 'Support console' });
+  });
+
+  it('answers /favicon.ico with an icon, not a 404', async () => {
+    const response = await fetch(`${server.issuer}/favicon.ico`);
+    expect({ status: response.status, type: response.headers.get('content-type') }).toEqual({ status: 200, type: 'image/svg+xml' });
+    expect(await response.text()).toMatch(/^<svg /);
+  });
+
   it('signs the support agent in to the console, keeping the tokens on the server', async () => {
     const browser = new HttpBrowser();
     const users = await browser.navigate(`${server.issuer}/admin/login`, { until: () => false, login: { login: 'support', password: 'demo-password' } });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
 import { AccessDenied, createResourceServer, type ResourceServerOptions, type VerifiedAccess } from '../src/resource-server/index.js';
 import { ath, proof, proofKey, type ProofKey } from './helpers/resource-tokens.js';
 import { BILLING, ORDERS, ORDERS_API, SUPPORT_CONSOLE, impersonate, startTestServer, type TestServer } from './helpers/server.js';
@@ -91,13 +92,51 @@ describe('opaque tokens through RFC 7662 introspection (SPEC §7)', () => {
     expect(introspections).toBe(before + 1);
   });
 
-  it('does not cache inactive answers', async () => {
-    const resourceServer = api();
-    clock = Date.now();
+  it('reuses an inactive answer for negativeCacheSeconds, then asks again', async () => {
+    const resourceServer = api({ introspection: { ...CREDENTIALS, negativeCacheSeconds: 10 } });
+    const start = (clock = Date.now());
     const before = introspections;
     expect(await present(resourceServer, 'not-a-token-this-provider-issued')).toEqual(denial('token_inactive'));
     expect(await present(resourceServer, 'not-a-token-this-provider-issued')).toEqual(denial('token_inactive'));
+    expect(introspections).toBe(before + 1);
+    clock = start + 10_000;
+    expect(await present(resourceServer, 'not-a-token-this-provider-issued')).toEqual(denial('token_inactive'));
     expect(introspections).toBe(before + 2);
+  });
+
+  it('refuses a value too short to be a token without introspecting it', async () => {
+    const before = introspections;
+    expect(await present(api(), 'abc')).toEqual(denial('token_malformed'));
+    expect(introspections).toBe(before);
+  });
+
+  it('introspects made-up tokens only within its budget, answering 503 beyond it', async () => {
+    const resourceServer = api({ introspection: { ...CREDENTIALS, budget: { perSecond: 1, burst: 5 } } });
+    clock = Date.now();
+    const before = introspections;
+    const answers = [];
+    for (let i = 0; i < 20; i += 1) answers.push(await present(resourceServer, `made-up-${randomUUID()}`));
+    expect(answers.map((a) => (a as AccessDenied).code)).toEqual([...Array(5).fill('token_inactive'), ...Array(15).fill('introspection_budget')]);
+    expect(introspections).toBe(before + 5);
+    const refusal = answers[19] as AccessDenied;
+    expect({ status: refusal.status, body: refusal.body(), challenges: refusal.challenges }).toEqual({
+      status: 503,
+      body: { error: 'temporarily_unavailable', error_description: 'too many unknown access tokens to check at the moment; retry later' },
+      challenges: [],
+    });
+  });
+
+  it('gives each client address its own share of the budget (Koa ctx.ip)', async () => {
+    const resourceServer = api({ introspection: { ...CREDENTIALS, budget: { perAddressPerSecond: 1, perAddressBurst: 3 } } });
+    clock = Date.now();
+    const middleware = resourceServer.koa();
+    const codes: number[] = [];
+    for (const ip of ['192.0.2.1', '192.0.2.1', '192.0.2.1', '192.0.2.1', '192.0.2.2']) {
+      const ctx = { method: 'GET', href: 'https://billing.example.test/invoices', ip, get: (f: string) => (f === 'authorization' ? `Bearer made-up-${randomUUID()}` : ''), state: {}, status: 404, body: undefined as unknown, set: () => undefined };
+      await middleware(ctx, async () => undefined);
+      codes.push(ctx.status);
+    }
+    expect(codes).toEqual([401, 401, 401, 503, 401]);
   });
 
   it('shares one introspection among concurrent requests for the same token', async () => {
@@ -156,11 +195,32 @@ describe('opaque tokens through RFC 7662 introspection (SPEC §7)', () => {
     it('is accepted with a proof of its key', async () => {
       clock = Date.now();
       const dpop = await proof(key, 'GET', 'https://billing.example.test/invoices', { ath: ath(token) });
-      expect(await present(api(), token, { authorization: `DPoP ${token}`, dpop })).toMatchObject({ subject: 'alice', token: { scheme: 'DPoP', keyThumbprint: key.thumbprint } });
+      expect(await present(api({ publicOrigin: 'https://billing.example.test' }), token, { authorization: `DPoP ${token}`, dpop })).toMatchObject({ subject: 'alice', token: { scheme: 'DPoP', keyThumbprint: key.thumbprint } });
     });
 
     it('is refused as a bearer token', async () => {
       expect(await present(api(), token)).toEqual(denial('token_bound_presented_as_bearer'));
     });
+  });
+});
+
+describe('a flood of made-up opaque tokens (no credentials needed to send them)', () => {
+  let small: TestServer;
+  beforeAll(async () => {
+    // The provider allows this API 60 introspections a minute.
+    small = await startTestServer({ policy: { clientRateLimit: { points: 60, durationSeconds: 60 } } });
+  });
+  afterAll(() => small.close());
+
+  it("cannot spend the API's introspection allowance at the provider: a real token in use still verifies", async () => {
+    const smallSupport = (await small.signIn('support')).access_token;
+    const issued = await small.exchange(impersonate(smallSupport, 'alice', { resource: BILLING }));
+    const token = issued.body.access_token as string;
+    let now = Date.now();
+    const resourceServer = createResourceServer({ issuer: small.issuer, audience: BILLING, introspection: { ...CREDENTIALS, maxStalenessSeconds: 30 }, now: () => now });
+    expect(await present(resourceServer, token)).toMatchObject({ subject: 'alice' });
+    for (let i = 0; i < 100; i += 1) await present(resourceServer, `made-up-${randomUUID()}`);
+    now += 31_000; // the cached answer is stale: the real token is introspected again
+    expect(await present(resourceServer, token)).toMatchObject({ subject: 'alice', token: { verifiedBy: 'introspection' } });
   });
 });

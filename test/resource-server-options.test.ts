@@ -23,6 +23,25 @@ describe('resource-server options (SPEC §7)', () => {
     expect(messageOf({ ...BASE, dpop: { algorithms: ['HS256'] } })).toBe('invalid resource server options: dpop.algorithms.0: must be an asymmetric JWS algorithm (never none, never HS*)');
   });
 
+  it('refuses a revocation feed without client credentials', () => {
+    expect(messageOf({ ...BASE, revocationFeed: {} })).toBe("invalid resource server options: revocationFeed.clientId: needs the resource server's client credentials (here or in introspection)");
+  });
+
+  it("refuses whenStale: 'introspect' without introspection credentials", () => {
+    expect(messageOf({ ...BASE, revocationFeed: { clientId: 'orders-api', clientSecret: 's', whenStale: 'introspect' } })).toBe(
+      "invalid resource server options: revocationFeed.whenStale: 'introspect' needs introspection client credentials",
+    );
+  });
+
+  it("refuses a revocation feed with mode 'introspect', which introspects every token anyway", () => {
+    const introspection = { clientId: 'orders-api', clientSecret: 's' };
+    expect(messageOf({ ...BASE, mode: 'introspect', introspection, revocationFeed: {} })).toBe("invalid resource server options: revocationFeed: serves JWTs verified locally: mode 'introspect' introspects every token");
+  });
+
+  it('bounds the feed poll interval at 10 seconds', () => {
+    expect(messageOf({ ...BASE, revocationFeed: { clientId: 'orders-api', clientSecret: 's', pollIntervalMs: 60_000 } })).toBe('invalid resource server options: revocationFeed.pollIntervalMs: must be at most 10000 ms');
+  });
+
   it('bounds the clock tolerance at 60 seconds', () => {
     expect(messageOf({ ...BASE, clockToleranceSeconds: 300 })).toBe('invalid resource server options: clockToleranceSeconds: must be at most 60 seconds');
   });

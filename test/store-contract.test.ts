@@ -179,6 +179,40 @@ describe.each(backendsUnderTest())('store contract on %s', (_name, open) => {
     expect((await imps.list({ all: true })).map((r) => r.grantId)).toEqual([grants[2]]);
   });
 
+  it('numbers log values in the order appended, reads on from a cursor, and drops expired ones', async () => {
+    const key = `${store.keys.prefix}{log-contract}`;
+    const now = Date.now();
+    await backend.appendToLog(key, [{ value: 'a', expiresAt: now + 60_000 }, { value: 'gone', expiresAt: now - 1 }, { value: 'b', expiresAt: now + 60_000 }], now);
+    await backend.appendToLog(key, [{ value: 'short', expiresAt: now + 500 }, { value: 'c', expiresAt: now + 60_000 }], now);
+    const all = await backend.readLog(key, 0, 100, now);
+    expect(all.entries.map((e) => e.value)).toEqual(['a', 'b', 'short', 'c']);
+    expect(all.entries.map((e) => e.seq)).toEqual([...all.entries.map((e) => e.seq)].sort((x, y) => x - y));
+    expect(all).toMatchObject({ next: all.entries.at(-1)!.seq, more: false, head: all.entries.at(-1)!.seq });
+    const page = await backend.readLog(key, 0, 2, now);
+    expect(page).toMatchObject({ entries: [{ value: 'a' }, { value: 'b' }], more: true, epoch: all.epoch });
+    expect((await backend.readLog(key, page.next, 100, now)).entries.map((e) => e.value)).toEqual(['short', 'c']);
+    const later = await backend.readLog(key, 0, 100, now + 1000);
+    expect(later.entries.map((e) => e.value)).toEqual(['a', 'b', 'c']);
+    expect((await backend.readLog(key, all.next, 100, now)).entries).toEqual([]);
+  });
+
+  it("publishes a revoked grant's JWT access tokens, with their audience and expiry, to the revocation log", async () => {
+    const imps = store.impersonations;
+    const grant = randomUUID();
+    const before = await store.revocations.read(0, 1000);
+    await imps.addJwt('tx.feed-1', grant, 60, ['https://api.example.test/orders']);
+    await imps.addJwt('idt.some-id-token', grant, 60);
+    await imps.addJwt('cc-feed-1', undefined, 60, ['https://api.example.test/billing']);
+    await imps.deleteGrants([grant], (id) => store.keys.entity('Grant', id));
+    await imps.forgetJwt('cc-feed-1');
+    const read = await store.revocations.read(before.next, 1000);
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    expect(read.tokens.map((t) => t.jti)).toEqual(['tx.feed-1', 'cc-feed-1']);
+    expect(read.tokens[0]).toEqual({ jti: 'tx.feed-1', exp: expect.any(Number), audience: ['https://api.example.test/orders'] });
+    expect(Math.abs(read.tokens[0]!.exp - exp)).toBeLessThanOrEqual(1);
+    expect(read.tokens[1]!.audience).toEqual(['https://api.example.test/billing']);
+  });
+
   it('keeps the global switch, falling back to the configured default', async () => {
     expect(await store.impersonations.isEnabled(true)).toBe(true);
     await store.impersonations.setEnabled(false);

@@ -35,7 +35,7 @@ async function pageOf(login: string, path = '/account/impersonations') {
 /** The rows of the "Every impersonation" table: who, app, why. */
 function rowsOf(html: string): Array<{ who: string; app: string; why: string }> {
   const body = /<tbody>([\s\S]*?)<\/tbody>/.exec(html)?.[1] ?? '';
-  return [...body.matchAll(/<tr>\s*<td><strong>([^<]*)<\/strong><\/td>\s*<td>([^<]*)<\/td>\s*<td>([^<]*)<\/td>/g)].map((m) => ({ who: m[1]!, app: m[2]!, why: m[3]! }));
+  return [...body.matchAll(/<tr>\s*<td[^>]*><strong>([^<]*)<\/strong>[\s\S]*?<\/td>\s*<td>([^<]*)(?:<br>[\s\S]*?)?<\/td>\s*<td>([^<]*)<\/td>/g)].map((m) => ({ who: m[1]!, app: m[2]!, why: m[3]! }));
 }
 
 const olderLink = (html: string) => /<a class="button secondary" href="(\/account\/impersonations\?before=[^"]+)">Older<\/a>/.exec(html)?.[1]?.replace(/&amp;/g, '&');
@@ -75,7 +75,7 @@ describe("the subject's history cannot be pushed out", () => {
 
     const { page } = await pageOf('alice');
     expect(page.html).not.toContain('Nobody has acted as you');
-    expect(rowsOf(page.html)).toEqual([3, 2, 1].map((i) => ({ who: 'support', app: 'support-console', why: `Ticket 100${i}: real impersonation` })));
+    expect(rowsOf(page.html)).toEqual([3, 2, 1].map((i) => ({ who: 'Sam Support', app: 'Support console', why: `Ticket 100${i}: real impersonation` })));
     expect(page.html.match(/<span class="badge ended">Revoked by an administrator<\/span>/g)).toHaveLength(3);
   });
 

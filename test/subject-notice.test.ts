@@ -194,13 +194,28 @@ describe('the reference server', () => {
     expect(JSON.stringify(logs)).not.toContain(REASON);
   });
 
+  it("keeps the person in a chained token on the subject's page, and names apps by their names", async () => {
+    const granted = await server.exchange(impersonate(support, 'bob', { resource: ORDERS }));
+    const chained = await server.exchange({ subject_token: granted.body.access_token as string, subject_token_type: TokenType.accessToken, resource: ORDERS }, ORDERS_API);
+    expect(chained.status).toBe(200);
+    const page = await new HttpBrowser().navigate(`${server.issuer}/account/impersonations`, { until: () => false, login: { login: 'bob', password: 'demo-password' } });
+    const messages = /<h2 id="notices-heading">Happening now<\/h2><ul class="plain notices">([\s\S]*?)<\/ul>/.exec(page.html)![1]!.match(/<li>.*?<\/li>/g);
+    expect(messages).toEqual([
+      expect.stringMatching(new RegExp(`^<li>Orders API is acting as you for Sam Support \\(support\\), passing on the access they opened, until \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC, because: ${REASON}\\.</li>$`)),
+      expect.stringMatching(new RegExp(`^<li>Sam Support \\(support\\) is using Support console to act as you, until .* UTC, because: ${REASON}\\.</li>$`)),
+    ]);
+    // The history lists each impersonation once; the chain continues it (docs/browser-impersonation.md).
+    const who = [...page.html.matchAll(/<tr>\n<td title="[^"]*">([\s\S]*?)<\/td>\n<td>([\s\S]*?)<\/td>/g)].map((m) => [m[1], m[2]]);
+    expect(who).toEqual([['<strong>Sam Support</strong> <span class="meta">(support)</span>', 'Support console<br><span class="meta">a token for an app</span>']]);
+  });
+
   it("shows the notices on the subject's page", async () => {
     await server.exchange(impersonate(support, 'alice', { resource: BILLING, impersonation_mode: 'read' }));
     const browser = new HttpBrowser();
     const page = await browser.navigate(`${server.issuer}/account/impersonations`, { until: () => false, login: { login: 'alice', password: 'demo-password' } });
     expect(page.status).toBe(200);
-    const messages = /<h2 id="notices-heading">Messages<\/h2><ul class="plain notices">([\s\S]*?)<\/ul>/.exec(page.html)![1]!;
-    expect(messages).toMatch(/<li>Sam Support \(support\) viewed your account \(read-only\) in support-console on \d{4}-\d\d-\d\d \d\d:\d\d UTC, until \d\d:\d\d UTC, because: Ticket 4711: customer cannot see her orders\.<\/li>/);
+    const messages = /<h2 id="notices-heading">Happening now<\/h2><ul class="plain notices">([\s\S]*?)<\/ul>/.exec(page.html)![1]!;
+    expect(messages).toMatch(/^<li>Sam Support \(support\) is using Support console to view your account \(read-only\), until \d{4}-\d\d-\d\d \d\d:\d\d UTC, because: Ticket 4711: customer cannot see her orders\.<\/li><li>/);
     expect(page.html).toContain('<span class="badge info">Read-only</span>');
   });
 });

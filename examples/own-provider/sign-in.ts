@@ -1,52 +1,7 @@
-import type { IncomingMessage } from 'node:http';
-import type Provider from 'oidc-provider';
-import type { KoaContextWithOIDC } from 'oidc-provider';
-
 /*
- * Everything a host already has and the extension does not replace: a login page, and (for this
- * example only) a scripted browser that plays the support agent signing in to the support tool.
+ * For this example only: a scripted browser that plays the support agent signing in to the support
+ * tool through server.ts's login page (a real agent uses a real browser).
  */
-
-/** The host's check of a login and password: your user store. */
-export type CheckPassword = (login: string, password: string) => Promise<string | undefined>;
-
-function formOf(req: IncomingMessage): Promise<URLSearchParams> {
-  return new Promise((resolve, reject) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (body += chunk)).on('end', () => resolve(new URLSearchParams(body))).on('error', reject);
-  });
-}
-
-/**
- * The login page behind `interactions.url` (`/interaction/<uid>`): a form posting to
- * `/interaction/<uid>/login`, which checks the password and answers both the login and the consent
- * prompt (the support tool is first-party: its scopes are granted as asked).
- */
-export function loginPage(provider: Provider, checkPassword: CheckPassword) {
-  return async (ctx: KoaContextWithOIDC, next: () => Promise<unknown>): Promise<void> => {
-    const match = /^\/interaction\/([\w-]+)(\/login)?$/.exec(ctx.path);
-    if (!match) return void (await next());
-    const details = await provider.interactionDetails(ctx.req, ctx.res);
-    if (ctx.method === 'GET' && !match[2]) {
-      ctx.type = 'html';
-      ctx.body = `<form method="post" action="/interaction/${details.uid}/login"><input name="login"><input name="password" type="password"><button>Sign in</button></form>`;
-      return;
-    }
-    if (ctx.method !== 'POST' || !match[2]) return void (await next());
-    const form = await formOf(ctx.req);
-    const accountId = await checkPassword(form.get('login') ?? '', form.get('password') ?? '');
-    if (!accountId) {
-      ctx.status = 401;
-      ctx.body = 'wrong login or password';
-      return;
-    }
-    const grant = new provider.Grant({ accountId, clientId: String(details.params.client_id) });
-    grant.addOIDCScope(String(details.params.scope ?? 'openid'));
-    const grantId = await grant.save();
-    await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId }, consent: { grantId } }, { mergeWithLastSubmission: false });
-  };
-}
 
 /** Plays a browser: follows redirects with a cookie jar, posts the login form, returns the callback URL. */
 export async function signInAs(authorizationUrl: URL, redirectUri: string, login: string, password: string): Promise<URL> {

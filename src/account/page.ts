@@ -4,7 +4,7 @@ import { ApprovalAnswerError, type ApprovalService, type ApprovalView } from '..
 import type { RequestFacts } from '../audit/recorder.js';
 import { IMPERSONATION_AMR } from '../constants.js';
 import type { ImpersonationLifecycle } from '../lifecycle/service.js';
-import { approvalMessage, startedMessage, utc } from '../notify/notice.js';
+import { approvalMessage, utc } from '../notify/notice.js';
 import { HISTORY_RETENTION_SECONDS, type HistoryCursor, type ImpersonationRecord, type Store } from '../store/index.js';
 import { STYLESHEET } from '../web/assets.js';
 import { readForm } from '../web/forms.js';
@@ -12,7 +12,7 @@ import { html, layout, type Html } from '../web/html.js';
 import { csrfHolds, newCsrfToken, pageHeaders } from '../web/security.js';
 import { WebSessions } from '../web/sessions.js';
 import type { DelegationService, DelegationView } from '../delegations/service.js';
-import { profileLabel } from '../exchange/actor-profiles.js';
+import { describeActor, profileLabel } from '../exchange/actor-profiles.js';
 import { createDelegationSection } from './delegations.js';
 import { createSignIn } from '../web/sign-in.js';
 
@@ -34,8 +34,15 @@ interface AccountSession {
 
 /** One impersonation of the subject, as the page lists it. */
 interface Row {
+  /** The person behind it: the actor, or for a chain the person who started it (RFC 8693 §4.1). */
   readonly actor: string;
+  /** The actor's kind (`act.sub_profile`) when it acted directly: `user`, `ai_agent`, `service`. */
   readonly actorProfile?: string | undefined;
+  /** For a chain: the service that acts for that person now. */
+  readonly via?: string | undefined;
+  /** A browser session (a ticket redeemed) or a token issued to an app. */
+  readonly kind?: 'browser' | 'api';
+  readonly appName?: string | undefined;
   readonly actorName: string | undefined;
   readonly mode: 'read' | 'full';
   readonly clientId: string;
@@ -103,6 +110,8 @@ export function createAccountPage(deps: {
   readonly accounts: AccountDirectory;
   readonly store: Store;
   readonly requestFacts: (ctx: Context) => RequestFacts;
+  /** A client's display name (`client_name`), or undefined to show its id. */
+  readonly clientName?: (clientId: string) => Promise<string | undefined>;
 }) {
   const base = deps.options.basePath ?? '/account';
   const product = deps.options.product ?? 'Your account';
@@ -116,18 +125,36 @@ export function createAccountPage(deps: {
     { name: 'account.signin', path: base },
   );
 
+  /** A live impersonation as a row of the page. */
+  function liveRow(record: ImpersonationRecord): Row {
+    return {
+      actor: record.actors.at(-1)!,
+      ...(record.actors.length === 1 && record.actorProfiles?.[0] ? { actorProfile: record.actorProfiles[0] } : {}),
+      kind: record.kind === 'browser' ? 'browser' : 'api',
+      actorName: undefined,
+      mode: record.mode ?? 'full',
+      clientId: record.clientId,
+      reason: record.reason,
+      startedAt: record.startedAt,
+      endsAt: record.expiresAt,
+      live: record,
+      ended: undefined,
+    };
+  }
+
   /**
    * One page of the subject's history (the store's per-subject index, docs/browser-impersonation.md
    * "The subject's page"): whoever else sends requests, the subject's own impersonations stay listed.
    * When the whole history fits on one page, it also lists any live impersonation the index does not
    * hold (one started before the index existed, at most an hour earlier).
    */
-  async function rowsFor(subject: string, before: HistoryCursor | undefined): Promise<{ rows: Row[]; next: HistoryCursor | undefined }> {
+  async function rowsFor(subject: string, before: HistoryCursor | undefined): Promise<{ rows: Row[]; now: Row[]; next: HistoryCursor | undefined }> {
     const [live, history] = await Promise.all([deps.lifecycle.list({ subject }), deps.store.impersonations.history(subject, { before, limit: PAGE })]);
     const liveByGrant = new Map(live.map((r) => [r.grantId, r]));
     const rows: Row[] = history.entries.map((entry) => ({
       actor: entry.actor,
       actorProfile: entry.actorProfile,
+      kind: entry.kind === 'browser' ? 'browser' : 'api',
       actorName: undefined,
       mode: entry.mode === 'read' ? 'read' : 'full',
       clientId: entry.clientId,
@@ -139,22 +166,30 @@ export function createAccountPage(deps: {
     }));
     const seen = new Set(history.entries.map((e) => e.grantId));
     for (const record of before || history.next ? [] : live) {
-      if (seen.has(record.grantId) || record.actors.length !== 1 || record.quiet) continue;
-      rows.push({
-        actor: record.actors.at(-1)!,
-        actorProfile: record.actorProfiles?.at(-1) || undefined,
-        actorName: undefined,
-        mode: record.mode ?? 'full',
-        clientId: record.clientId,
-        reason: record.reason,
-        startedAt: record.startedAt,
-        endsAt: record.expiresAt,
-        live: record,
-        ended: undefined,
-      });
+      if (!seen.has(record.grantId) && record.actors.length === 1 && !record.quiet) rows.push(liveRow(record));
     }
-    const names = await namesOf(rows.map((r) => r.actor));
-    return { rows: rows.map((r) => ({ ...r, actorName: names.get(r.actor) })).sort((a, b) => b.startedAt - a.startedAt), next: history.next };
+    // What is happening now: every live impersonation of the subject, chains passed on by a
+    // service included (they add no history entry: they continue the impersonation they came from).
+    // A delegation's later tokens (quiet) are not listed again.
+    const now = live.filter((record) => !record.quiet).map(liveRow);
+    // Newest first as the index orders them (its times are finer than a record's seconds); a chain
+    // passed on by a service comes right before the impersonation it came from.
+    const position = new Map(history.entries.map((entry, i) => [entry.grantId, i]));
+    const rank = (record: ImpersonationRecord): number => {
+      const own = position.get(record.grantId);
+      if (own !== undefined) return own;
+      const origin = record.sources.map((id) => position.get(id)).find((i) => i !== undefined);
+      return origin === undefined ? -1 : origin - 0.5;
+    };
+    const current = (await named(now)).sort((a, b) => rank(a.live!) - rank(b.live!));
+    return { rows: await named(rows), now: current, next: history.next };
+  }
+
+  /** Rows with the person behind each chain, and people and apps by their names, newest first. */
+  async function named(rows: Row[]): Promise<Row[]> {
+    const people = await peopleOf(rows.sort((a, b) => a.startedAt - b.startedAt));
+    const [names, apps] = await Promise.all([namesOf(people.map((r) => r.actor)), appNamesOf(people.map((r) => r.clientId))]);
+    return people.map((r) => ({ ...r, actorName: names.get(r.actor), appName: apps.get(r.clientId) })).sort((a, b) => b.startedAt - a.startedAt);
   }
 
   /** The `before` cursor of an older page (`<epoch ms>.<skip>`), `undefined` for the newest, `false` when malformed. */
@@ -163,6 +198,56 @@ export function createAccountPage(deps: {
     if (given === undefined) return undefined;
     const match = typeof given === 'string' ? /^(\d{1,16})\.(\d{1,6})$/.exec(given) : null;
     return match ? { at: Number(match[1]), skip: Number(match[2]) } : false;
+  }
+
+  /**
+   * Keeps the person in every chain: a service that passed a token on (RFC 8693 §4.1) is shown as
+   * acting for the person who started the impersonation — from the live record's chain, or else the
+   * earlier impersonation of the same reason that a person started (rows oldest first).
+   */
+  async function peopleOf(rows: readonly Row[]): Promise<Row[]> {
+    const isPerson = new Map<string, boolean>();
+    for (const id of new Set(rows.map((r) => r.actor))) isPerson.set(id, (await deps.accounts.findAccount(id).catch(() => undefined)) !== undefined);
+    const out: Row[] = [];
+    for (const row of rows) {
+      const chain = row.live?.actors ?? [];
+      const human = row.live?.actorAccount ?? (chain.length > 1 ? chain.at(-1) : undefined);
+      if (human !== undefined && human !== row.actor) out.push({ ...row, actor: human, via: row.actor });
+      else if (chain.length > 1) out.push({ ...row, via: chain[0] });
+      else if (isPerson.get(row.actor) === false) {
+        const origin = out.findLast((r) => r.via === undefined && r.reason === row.reason && isPerson.get(r.actor) !== false);
+        out.push(origin ? { ...row, actor: origin.actor, via: row.actor } : row);
+      } else out.push(row);
+    }
+    return out;
+  }
+
+  /** Apps by their display names (`client_name`), read from the provider. */
+  async function appNamesOf(ids: readonly string[]): Promise<Map<string, string | undefined>> {
+    const unique = [...new Set(ids)];
+    const found = await Promise.all(unique.map((id) => deps.clientName?.(id).catch(() => undefined)));
+    return new Map(unique.map((id, i) => [id, found[i]]));
+  }
+
+  /** What happened, in plain words: who (and through which service), did what, where, until when, why. */
+  function sentence(row: Row, live: boolean): string {
+    const app = row.appName ?? row.clientId;
+    // Typed actors (docs/beyond-impersonation.md): "an AI assistant, Orders Assistant (orders-assistant)," vs "Sam Support (support)".
+    const agentName = row.actorProfile && profileLabel(row.actorProfile) !== 'person' && row.actor === row.clientId ? row.appName : undefined;
+    const described = describeActor(row.actor, row.actorName ?? agentName, row.actorProfile);
+    const person = `${described.charAt(0).toUpperCase()}${described.slice(1)}`;
+    const read = row.mode === 'read';
+    const until = `until ${utc(iso(row.live?.expiresAt ?? row.endsAt))}`;
+    const why = row.reason === undefined ? '' : `, because: ${row.reason}`;
+    if (row.via !== undefined) {
+      const service = row.via === row.clientId ? app : row.via;
+      return `${service} ${live ? 'is acting' : 'acted'} as you${read ? ' (read-only)' : ''} for ${person}, passing on the access they opened, ${until}${why}.`;
+    }
+    const what =
+      row.kind === 'browser'
+        ? `${live ? 'is' : 'was'} signed in to ${app} as you${read ? ' (read-only)' : ''}`
+        : `${live ? 'is using' : 'used'} ${app} to ${read ? 'view your account (read-only)' : 'act as you'}`;
+    return `${person} ${what}, ${until}${why}.`;
   }
 
   /** Display names from the account directory (`name`), read live, for the notices. */
@@ -232,20 +317,10 @@ ${history}</section>`;
 
   /** What support did, as the subject was told (the notice of each started impersonation). */
   function noticesSection(rows: readonly Row[]): Html {
-    const recent = rows.slice(0, 10);
-    if (!recent.length) return html``;
-    return html`<section aria-labelledby="notices-heading"><h2 id="notices-heading">Messages</h2><ul class="plain notices">${recent.map(
-      (row) =>
-        html`<li>${startedMessage({
-          actor: row.actor,
-          actor_name: row.actorName,
-          actor_profile: row.actorProfile,
-          reason: row.reason,
-          client_id: row.clientId,
-          started_at: iso(row.startedAt),
-          until: iso(row.live?.expiresAt ?? row.endsAt),
-          mode: row.mode,
-        })}</li>`,
+    const live = rows.filter((row) => row.live).slice(0, 10);
+    if (!live.length) return html``;
+    return html`<section aria-labelledby="notices-heading"><h2 id="notices-heading">Happening now</h2><ul class="plain notices">${live.map(
+      (row) => html`<li>${sentence(row, true)}</li>`,
     )}</ul></section>`;
   }
 
@@ -258,7 +333,7 @@ ${history}</section>`;
 
   function render(
     session: AccountSession,
-    page: { rows: Row[]; before: HistoryCursor | undefined; next: HistoryCursor | undefined },
+    page: { rows: Row[]; now: Row[]; before: HistoryCursor | undefined; next: HistoryCursor | undefined },
     approvals: readonly ApprovalView[],
     names: Map<string, string | undefined>,
     notice?: Notice,
@@ -268,11 +343,11 @@ ${history}</section>`;
     const table = rows.length
       ? html`<div class="table-wrap"><table>
 <caption class="visually-hidden">Impersonations of your account</caption>
-<thead><tr><th scope="col">Who</th><th scope="col">App</th><th scope="col">Why</th><th scope="col">Started</th><th scope="col">Ends</th><th scope="col">Status</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>
+<thead><tr><th scope="col">Who</th><th scope="col">Where</th><th scope="col">Why</th><th scope="col">Started</th><th scope="col">Ends</th><th scope="col">Status</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>
 <tbody>${rows.map(
           (row) => html`<tr>
-<td><strong>${row.actor}</strong>${row.actorProfile && profileLabel(row.actorProfile) !== 'person' ? html` <span class="badge">${profileLabel(row.actorProfile)}</span>` : ''}</td>
-<td>${row.clientId}</td>
+<td title="${sentence(row, Boolean(row.live))}"><strong>${row.actorName ?? row.actor}</strong>${row.actorProfile && profileLabel(row.actorProfile) !== 'person' ? html` <span class="badge">${profileLabel(row.actorProfile)}</span>` : ''}${row.actorName && row.actorName !== row.actor ? html` <span class="meta">(${row.actor})</span>` : ''}${row.via ? html`<br><span class="meta">through ${row.via === row.clientId ? (row.appName ?? row.via) : row.via}</span>` : ''}</td>
+<td>${row.appName ?? row.clientId}${row.kind === 'browser' ? html`<br><span class="meta">signed in as you</span>` : html`<br><span class="meta">a token for an app</span>`}</td>
 <td>${row.reason ?? html`<span class="meta">(no reason recorded)</span>`}</td>
 <td>${when(iso(row.startedAt))}</td>
 <td>${when(iso(row.live?.expiresAt ?? row.endsAt))}</td>
@@ -292,11 +367,11 @@ ${history}</section>`;
       assetsPath,
       user: { name: session.name, signOutAction: `${base}/logout`, csrf: session.csrf },
       body: html`<h1>Who has acted as you</h1>
-<p class="lead">When a support agent needs to see exactly what you see, they can sign in as you for at most an hour, and must say why. Every time it happened is listed here. You can end a live one at once, and answer when support asks for access.</p>
+<p class="lead">When a support agent needs to see exactly what you see, they can sign in as you for at most an hour, and must say why. Every time it happened is listed here. You can end a live one here, and answer when support asks for access.</p>
 ${notice ? html`<div class="alert ${notice.kind}" role="${notice.kind === 'error' ? 'alert' : 'status'}">${notice.text}</div>` : ''}
 ${approvalsSection(session, approvals, names)}
 ${assistants ? assistants.render(session.csrf, delegations) : ''}
-${page.before ? '' : noticesSection(rows)}
+${page.before ? '' : noticesSection(page.now)}
 <h2>Every impersonation</h2>
 <p class="meta">Listed for ${HISTORY_RETENTION_SECONDS / 86_400} days after they started, newest first.</p>
 ${table}
@@ -315,13 +390,13 @@ ${pager(page.before, page.next)}`,
       notice = { kind: 'error', text: 'That page of your history does not exist.' };
     }
     const before = cursor || undefined;
-    const [{ rows, next }, approvals, delegations] = await Promise.all([
+    const [{ rows, now, next }, approvals, delegations] = await Promise.all([
       rowsFor(session.data.sub, before),
       deps.approvals.list({ subject: session.data.sub }),
       deps.delegations ? deps.delegations.list({ subject: session.data.sub }) : [],
     ]);
     const names = await namesOf(approvals.map((a) => a.actor));
-    ctx.body = render(session.data, { rows, before, next }, approvals, names, notice, delegations);
+    ctx.body = render(session.data, { rows, now, before, next }, approvals, names, notice, delegations);
   }
 
   async function callback(ctx: Context): Promise<void> {
@@ -362,7 +437,9 @@ ${pager(page.before, page.next)}`,
       return show(ctx, { kind: 'error', text: 'That impersonation is no longer live.' });
     }
     await deps.lifecycle.revokeGrant(record.grantId, 'ended_by_subject', { actor: session.data.sub, request: deps.requestFacts(ctx) });
-    return show(ctx, { kind: 'ok', text: `Ended: ${record.actors.at(-1)} can no longer act as you in ${record.clientId}.` });
+    // Worded for what every service honours: the access is revoked here at once; how soon each API
+    // refuses it depends on how it checks tokens (docs/resource-server.md, "What a revocation reaches").
+    return show(ctx, { kind: 'ok', text: `Ended: the access ${record.actors.at(-1)} had to your account in ${record.clientId} is revoked.` });
   }
 
   /** The signed-in subject approves, declines or revokes one of their own requests. */
@@ -427,7 +504,7 @@ ${pager(page.before, page.next)}`,
       ctx,
       200,
       html`<h1>Support asks for access to your account</h1><div class="card stack"><p><strong>${sentence}</strong></p>${view.scope ? html`<p class="meta">Access asked for: <span class="mono">${view.scope}</span></p>` : ''}
-<p class="meta">Approving lets them start once, within ${Math.round(view.duration_seconds / 60)} minutes. You can revoke it at any time on your account page, which ends it at once.</p>
+<p class="meta">Approving lets them start once, within ${Math.round(view.duration_seconds / 60)} minutes. You can revoke it at any time on your account page, which also revokes any access it opened.</p>
 <div class="row">${form('approve', 'Approve', '')}${form('decline', 'Decline', 'secondary')}</div></div>`,
     );
   }

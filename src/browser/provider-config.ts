@@ -15,7 +15,7 @@ export interface BrowserConfigDependencies {
    * Records a JWT access token by `jti` under its grant (none for client credentials), so that
    * introspection sees its revocation and the token-exchange grant accepts it only while it lives.
    */
-  readonly recordJwt: (jti: string, grantId: string | undefined, ttlSeconds: number) => Promise<void>;
+  readonly recordJwt: (jti: string, grantId: string | undefined, ttlSeconds: number, audience: readonly string[]) => Promise<void>;
 }
 
 type Ctx = KoaContextWithOIDC | undefined;
@@ -207,13 +207,24 @@ export function composeBrowserConfiguration(host: Configuration, deps: BrowserCo
       const theirs = hostExtraClaims ? await hostExtraClaims(ctx, token) : undefined;
       const own = deps.exchangeClaims(token);
       if (own) return { ...theirs, ...own };
-      const model = token as unknown as { jti: string; format?: string; kind: string; grantId?: string; exp?: number; expiration: number };
+      const model = token as unknown as {
+        jti: string;
+        format?: string;
+        kind: string;
+        grantId?: string;
+        exp?: number;
+        expiration: number;
+        aud?: string | string[];
+        resourceServer?: { audience?: string; identifier(): string };
+      };
       const record = await browserRecord(ctx, model.grantId);
       // Every JWT access token of the provider's own flows is recorded too: a JWT carries no
       // revocation state (RFC 7519), and without a record RFC 7009 revocation would change nothing.
       if (model.format === 'jwt') {
         const ttl = record ? record.expiresAt - epoch() : model.exp ? model.exp - epoch() : model.expiration;
-        await deps.recordJwt(model.jti, record?.grantId ?? model.grantId, Math.max(1, ttl));
+        // Its `aud` (RFC 9068 §2.2), so that its revocation reaches the resource servers it is for.
+        const aud = model.aud ?? model.resourceServer?.audience ?? model.resourceServer?.identifier();
+        await deps.recordJwt(model.jti, record?.grantId ?? model.grantId, Math.max(1, ttl), aud === undefined ? [] : Array.isArray(aud) ? aud : [aud]);
       }
       return record ? { ...theirs, ...impersonationClaims(record) } : theirs;
     },

@@ -27,6 +27,29 @@ export function readAct(value: unknown, depth = 0): ActClaim | undefined {
   };
 }
 
+/** What {@link readActStrict} answers: the whole chain, or why it cannot be read. */
+export type StrictAct = { readonly ok: true; readonly act: ActClaim } | { readonly ok: false; readonly reason: 'malformed' | 'too_deep' };
+
+/**
+ * Reads an `act` claim (RFC 8693 §4.1) all the way down, or not at all: any actor not shaped like
+ * one — at any depth — makes the whole claim malformed, and a chain of more than `maxActors`
+ * actors is too deep. Never truncates: a truncated chain would drop the person who started it.
+ */
+export function readActStrict(value: unknown, maxActors: number): StrictAct {
+  const chain: Array<{ sub: string; iss?: string; sub_profile?: string }> = [];
+  for (let current = value; current !== undefined; current = (current as Record<string, unknown>).act) {
+    if (chain.length === maxActors) return { ok: false, reason: 'too_deep' };
+    if (typeof current !== 'object' || current === null || Array.isArray(current)) return { ok: false, reason: 'malformed' };
+    const { sub, iss, sub_profile: profile } = current as Record<string, unknown>;
+    if (typeof sub !== 'string' || sub === '' || (iss !== undefined && typeof iss !== 'string')) return { ok: false, reason: 'malformed' };
+    // The actor's kind (draft-mcguinness-oauth-actor-profile §3.4) travels with it when well-formed.
+    chain.push({ sub, ...(iss !== undefined ? { iss: iss as string } : {}), ...(typeof profile === 'string' && ENTITY_PROFILE.test(profile) ? { sub_profile: profile } : {}) });
+  }
+  let act: ActClaim | undefined;
+  for (let i = chain.length - 1; i >= 0; i -= 1) act = { ...chain[i]!, ...(act ? { act } : {}) };
+  return act ? { ok: true, act } : { ok: false, reason: 'malformed' };
+}
+
 /** How many actors a chain names (0 for none). */
 export function chainLength(act: ActClaim | undefined): number {
   let n = 0;

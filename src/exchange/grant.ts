@@ -35,7 +35,7 @@ import { isIssuedTo, verifyToken, type ImpersonationFacts, type VerifiedToken, t
 export interface ImpersonationRegistry {
   isEnabled(): Promise<boolean>;
   add(record: ImpersonationRecord, ttlSeconds: number): Promise<void>;
-  addJwt(jti: string, grantId: string, ttlSeconds: number): Promise<void>;
+  addJwt(jti: string, grantId: string, ttlSeconds: number, audience?: readonly string[]): Promise<void>;
   /** The live record of an exchanged token's grant (a chained subject token's impersonation). */
   get(grantId: string): Promise<ImpersonationRecord | undefined>;
 }
@@ -392,7 +392,11 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
    */
   async function index(ctx: Ctx, plan: IssuePlan, issued: AboutToIssue): Promise<void> {
     const writes: Array<Promise<void>> = [];
-    if (issued.jwtId && issued.grantId) writes.push(deps.registry.addJwt(issued.jwtId, issued.grantId, plan.lifetime));
+    if (issued.jwtId && issued.grantId) {
+      // The token's `aud` (src/exchange/issue.ts), so its revocation reaches the resource servers it is for.
+      const audience = plan.target ? [plan.target.definition.audience ?? plan.target.identifier] : undefined;
+      writes.push(deps.registry.addJwt(issued.jwtId, issued.grantId, plan.lifetime, audience));
+    }
     if (issued.grantId) {
       writes.push(
         deps.registry.add(

@@ -1,4 +1,4 @@
-import { actorChain as chainOf, readAct } from '../exchange/act.js';
+import { actorChain as chainOf, readActStrict } from '../exchange/act.js';
 import type { DenialCode, Scheme } from './errors.js';
 
 /** One actor of an RFC 8693 §4.1 `act` chain. */
@@ -55,6 +55,12 @@ export interface VerifiedAccess {
 /** The claims a token must carry, as either JWT claims or an introspection answer (RFC 9068 §2.2, RFC 7662 §2.2). */
 export type ClaimsResult = { ok: true; access: VerifiedAccess } | { ok: false; code: DenialCode; detail: string };
 
+/**
+ * The most actors an `act` chain may name here: the provider's own ceiling (`policy.maxActors`,
+ * at most 10). A deeper chain is refused, never cut short.
+ */
+export const MAX_ACTORS = 10;
+
 function audienceOf(aud: unknown): string[] {
   if (typeof aud === 'string') return [aud];
   return Array.isArray(aud) ? aud.filter((a): a is string => typeof a === 'string') : [];
@@ -68,15 +74,17 @@ function impersonationOf(value: unknown): Impersonation | undefined {
 }
 
 /**
- * Turns verified claims into {@link VerifiedAccess}. `act` is read strictly: a token that carries
- * an `act` this cannot read is refused rather than taken for one without an actor.
+ * Turns verified claims into {@link VerifiedAccess}. `act` is read strictly, at every depth: a token
+ * whose `act` this cannot read whole (or that names more than {@link MAX_ACTORS} actors) is refused
+ * rather than taken for one with fewer actors or none.
  */
 export function accessFromClaims(claims: Record<string, unknown>, facts: Omit<TokenFacts, 'claims' | 'id' | 'clientId' | 'audience' | 'issuedAt' | 'expiresAt' | 'keyThumbprint'>): ClaimsResult {
   const { sub, scope, act, exp, iat, jti, client_id: clientId, cnf } = claims;
   if (typeof sub !== 'string' || sub === '') return { ok: false, code: 'token_claims', detail: 'sub missing' };
   if (typeof exp !== 'number') return { ok: false, code: 'token_claims', detail: 'exp missing' };
-  const parsedAct = act === undefined ? undefined : readAct(act);
-  if (act !== undefined && !parsedAct) return { ok: false, code: 'token_claims', detail: 'act is not an RFC 8693 actor claim' };
+  const strict = act === undefined ? undefined : readActStrict(act, MAX_ACTORS);
+  if (strict && !strict.ok) return { ok: false, code: 'token_act', detail: strict.reason === 'too_deep' ? `act names more than ${MAX_ACTORS} actors` : 'act is not an RFC 8693 actor claim at every depth' };
+  const parsedAct = strict?.ok ? strict.act : undefined;
   if (scope !== undefined && typeof scope !== 'string') return { ok: false, code: 'token_claims', detail: 'scope is not a string' };
   const jkt = typeof cnf === 'object' && cnf !== null ? (cnf as { jkt?: unknown }).jkt : undefined;
   if (cnf !== undefined && typeof jkt !== 'string') return { ok: false, code: 'token_claims', detail: 'cnf without jkt' };

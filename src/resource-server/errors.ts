@@ -1,3 +1,5 @@
+import type { ProofFailureCode } from '../dpop/proof.js';
+
 /**
  * Stable machine-readable codes: the one check that refused a request. Logged (with a private
  * detail) and set on {@link AccessDenied}; the client sees only the RFC 6750 error and a fixed text.
@@ -21,25 +23,25 @@ export type DenialCode =
   | 'token_claims'
   | 'token_opaque'
   | 'token_inactive'
+  | 'token_revoked'
+  | 'token_act'
   // sender constraint (RFC 9449 §7)
   | 'token_bound_presented_as_bearer'
   | 'token_not_bound'
   | 'dpop_required'
   | 'dpop_key_mismatch'
-  | 'dpop_proof_missing'
-  | 'dpop_proof_multiple'
-  | 'dpop_proof_invalid'
-  | 'dpop_proof_method'
-  | 'dpop_proof_url'
-  | 'dpop_proof_iat'
-  | 'dpop_proof_ath'
+  | 'dpop_unavailable'
+  | ProofFailureCode
   | 'dpop_proof_replayed'
   // guards (RFC 6750 §3.1 insufficient_scope)
   | 'scope_missing'
   | 'impersonated'
   | 'read_only'
   // the authorization server could not answer
-  | 'issuer_unavailable';
+  | 'issuer_unavailable'
+  | 'revocations_unavailable'
+  | 'replay_cache_unavailable'
+  | 'introspection_budget';
 
 /** RFC 6750 §3.1 error codes, RFC 9449 §7.1 `invalid_dpop_proof`, and 503 when the issuer is unreachable. */
 export type ResourceErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof' | 'temporarily_unavailable';
@@ -75,10 +77,13 @@ const REFUSALS: Record<DenialCode, Refusal> = {
   token_claims: INVALID_TOKEN,
   token_opaque: INVALID_TOKEN,
   token_inactive: INVALID_TOKEN,
+  token_revoked: INVALID_TOKEN,
+  token_act: { status: 401, error: 'invalid_token', description: 'the access token names who acts (act) in a form that cannot be read whole, or names too many actors' },
   token_bound_presented_as_bearer: { status: 401, error: 'invalid_token', description: 'this access token is DPoP-bound: present it with the DPoP scheme and a proof' },
   token_not_bound: { status: 401, error: 'invalid_token', description: 'this access token is not DPoP-bound: present it with the Bearer scheme' },
   dpop_required: { status: 401, error: 'invalid_token', description: 'this API accepts only DPoP-bound access tokens' },
   dpop_key_mismatch: { status: 401, error: 'invalid_token', description: 'invalid DPoP key binding' },
+  dpop_unavailable: { status: 401, error: 'invalid_token', description: 'this API cannot check DPoP proofs: its public origin is not configured' },
   dpop_proof_missing: { status: 401, error: 'invalid_dpop_proof', description: 'a DPoP proof is required' },
   dpop_proof_multiple: INVALID_PROOF,
   dpop_proof_invalid: INVALID_PROOF,
@@ -91,6 +96,9 @@ const REFUSALS: Record<DenialCode, Refusal> = {
   impersonated: { status: 403, error: 'insufficient_scope', description: 'this action is not allowed while someone else acts for the user' },
   read_only: { status: 403, error: 'insufficient_scope', description: 'a read-only impersonation cannot change anything' },
   issuer_unavailable: { status: 503, error: 'temporarily_unavailable', description: 'the authorization server could not be reached; retry later' },
+  introspection_budget: { status: 503, error: 'temporarily_unavailable', description: 'too many unknown access tokens to check at the moment; retry later' },
+  replay_cache_unavailable: { status: 503, error: 'temporarily_unavailable', description: 'the service is temporarily unavailable; retry later' },
+  revocations_unavailable: { status: 503, error: 'temporarily_unavailable', description: 'the authorization server could not be reached; retry later' },
 };
 
 /** What a challenge needs to know about the resource server (RFC 6750 §3, RFC 9449 §7.1). */

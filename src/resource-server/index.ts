@@ -1,6 +1,7 @@
 import type { ResourceServerOptions } from '../config.js';
 import type { Guard, VerifiedAccess } from './access.js';
 import { AccessDenied } from './errors.js';
+import type { RevocationFeedHealth } from './revocation-feed.js';
 import { createVerifier, type RequestParts } from './verifier.js';
 
 export { ASYMMETRIC_ALGORITHMS, ConfigurationError, type ReplayCache, type ResolvedResourceServerOptions, type ResourceServerOptions } from '../config.js';
@@ -19,12 +20,15 @@ export {
 } from './access.js';
 export { MemoryReplayCache } from './dpop.js';
 export { AccessDenied, type DenialCode, type ResourceErrorCode, type Scheme } from './errors.js';
+export type { RevocationFeedHealth } from './revocation-feed.js';
 
 /** The slice of a Koa context the middleware uses (typed structurally: no dependency on koa). */
 export interface KoaLikeContext {
   readonly method: string;
   /** The full request URL (`ctx.href`). */
   readonly href: string;
+  /** The client's address (honours `app.proxy`): its share of the introspection budget. */
+  readonly ip?: string;
   get(field: string): string;
   state: Record<string, unknown>;
   status: number;
@@ -37,6 +41,8 @@ export interface ExpressLikeRequest {
   readonly method: string;
   readonly protocol: string;
   readonly originalUrl: string;
+  /** The client's address (honours `trust proxy`): its share of the introspection budget. */
+  readonly ip?: string | undefined;
   get(name: string): string | undefined;
 }
 
@@ -59,13 +65,39 @@ export interface ResourceServer {
   verifyRequest(request: Request, ...guards: Guard[]): Promise<VerifiedAccess>;
   /**
    * Koa middleware: puts {@link VerifiedAccess} on `ctx.state.access`, or answers the refusal
-   * (401/403 with `WWW-Authenticate`, RFC 6750 §3). When an earlier one already verified the
-   * request, only the guards run: `app.use(api.koa())`, then `api.koa(denyWhenImpersonated())` on a route.
+   * (401/403 with `WWW-Authenticate`, RFC 6750 §3). When an earlier one of this resource server (or
+   * one with the same issuer, audience, mode, DPoP requirement, origin and feed) already verified
+   * the request, only the guards run: `app.use(api.koa())`, then `api.koa(denyWhenImpersonated())` on
+   * a route. A result made under other settings is never trusted: the request is verified again.
    */
   koa(...guards: Guard[]): (ctx: KoaLikeContext, next: () => Promise<unknown>) => Promise<void>;
   /** Express middleware: the same, with the result on `res.locals.access`. */
   express(...guards: Guard[]): (req: ExpressLikeRequest, res: ExpressLikeResponse, next: (err?: unknown) => void) => Promise<void>;
+  /**
+   * What the toolkit can tell a health check: `ok`, or `degraded` while the revocation feed is
+   * stale (then JWTs are refused or introspected, as `revocationFeed.whenStale` says).
+   */
+  health(): ResourceServerHealth;
+  /** Polls the revocation feed now; resolves once it answered (rejects if it failed). Nothing without a feed. */
+  syncRevocations(): Promise<void>;
+  /** Stops the revocation feed's polling (for tests and graceful shutdown). */
+  close(): void;
 }
+
+/** The toolkit's health output. */
+export interface ResourceServerHealth {
+  readonly status: 'ok' | 'degraded';
+  /** Present when `revocationFeed` is configured. */
+  readonly revocationFeed?: RevocationFeedHealth & { readonly whenStale: 'refuse' | 'introspect' };
+}
+
+/**
+ * Which settings verified an access: a result is reused by another middleware only when made under
+ * the same issuer, audience, mode, DPoP requirement, origin and revocation feed — else verified again.
+ */
+const verifiedUnder = new WeakMap<object, string>();
+/** DPoP proofs accepted per request (keyed by its `ctx.state` / `res.locals`). */
+const proofsOf = new WeakMap<object, Set<string>>();
 
 function isAccess(value: unknown): value is VerifiedAccess {
   return typeof value === 'object' && value !== null && 'subject' in value && 'token' in value;
@@ -82,20 +114,42 @@ function isAccess(value: unknown): value is VerifiedAccess {
  */
 export function createResourceServer(options: ResourceServerOptions): ResourceServer {
   const verifier = createVerifier(options);
+  const resolved = verifier.options;
+  const settings = JSON.stringify([
+    resolved.issuer,
+    [...resolved.audience].sort(),
+    resolved.mode,
+    resolved.dpop.required,
+    resolved.publicOrigin ?? null,
+    resolved.revocationFeed ? (resolved.revocationFeed.whenStale ?? 'refuse') : null,
+  ]);
 
-  async function settle(parts: RequestParts, state: { access?: unknown }, guards: readonly Guard[]): Promise<VerifiedAccess> {
+  async function settle(parts: Omit<RequestParts, 'acceptedProofs'>, state: { access?: unknown }, guards: readonly Guard[]): Promise<VerifiedAccess> {
     const known = state.access;
-    return isAccess(known) ? verifier.guard(known, guards, parts) : verifier.verify(parts, guards);
+    if (isAccess(known) && verifiedUnder.get(known) === settings) return verifier.guard(known, guards, parts);
+    let acceptedProofs = proofsOf.get(state);
+    if (!acceptedProofs) proofsOf.set(state, (acceptedProofs = new Set()));
+    const access = await verifier.verify({ ...parts, acceptedProofs }, guards);
+    verifiedUnder.set(access, settings);
+    return access;
   }
 
   return {
+    health() {
+      const feed = verifier.feedHealth();
+      if (!feed) return { status: 'ok' };
+      return { status: feed.state === 'fresh' ? 'ok' : 'degraded', revocationFeed: { ...feed, whenStale: resolved.revocationFeed!.whenStale } };
+    },
+    syncRevocations: () => verifier.syncRevocations(),
+    close: () => verifier.close(),
+
     verifyRequest(request, ...guards) {
       return verifier.verify({ method: request.method, url: request.url, authorization: request.headers.get('authorization'), dpop: request.headers.get('dpop') }, guards);
     },
 
     koa(...guards) {
       return async function resourceServerKoa(ctx, next) {
-        const parts: RequestParts = { method: ctx.method, url: ctx.href, authorization: ctx.get('authorization') || null, dpop: ctx.get('dpop') || null };
+        const parts: RequestParts = { method: ctx.method, url: ctx.href, authorization: ctx.get('authorization') || null, dpop: ctx.get('dpop') || null, address: ctx.ip };
         try {
           ctx.state.access = await settle(parts, ctx.state, guards);
         } catch (err) {
@@ -113,7 +167,13 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
     express(...guards) {
       return async function resourceServerExpress(req, res, next) {
         const host = req.get('host') ?? '';
-        const parts: RequestParts = { method: req.method, url: `${req.protocol}://${host}${req.originalUrl}`, authorization: req.get('authorization') ?? null, dpop: req.get('dpop') ?? null };
+        const parts: RequestParts = {
+          method: req.method,
+          url: `${req.protocol}://${host}${req.originalUrl}`,
+          authorization: req.get('authorization') ?? null,
+          dpop: req.get('dpop') ?? null,
+          address: req.ip,
+        };
         let access: VerifiedAccess;
         try {
           access = await settle(parts, res.locals, guards);

@@ -32,7 +32,7 @@ function denialOf(err: unknown): { code: DenialCode; detail: string } | undefine
 
 /**
  * RFC 9068 §4: `typ` is `at+jwt`, `iss` is exactly the issuer, `aud` names this API, `alg` is on
- * the allow-list (asymmetric only: never `none`, never HS*), `exp`/`nbf` hold within the bounded
+ * the allow-list (asymmetric only: never `none`, never HS*), `exp`/`nbf`/`iat` hold within the bounded
  * clock tolerance, and the signature verifies with a key of the issuer's JWKS (fetched and cached by
  * jose's remote key set: an unknown `kid` refetches, at most once per cooldown). Errors that are not
  * about the token (the JWKS unreachable) are thrown.
@@ -48,6 +48,9 @@ export async function verifyAccessTokenJwt(token: string, keys: JWTVerifyGetKey,
       currentDate: new Date(check.now()),
       requiredClaims: ['exp', 'iat', 'sub', 'client_id', 'jti'],
     });
+    // RFC 7519 §4.1.6: `iat` is when it was issued, a moment past. jose checks it only against a
+    // maximum age; a token "issued" in the future is refused with the grant's tolerance (src/exchange/verify.ts).
+    if (typeof payload.iat === 'number' && payload.iat > check.now() / 1000 + check.clockTolerance) return { ok: false, code: 'token_not_yet_valid', detail: 'iat in the future' };
     return { ok: true, claims: payload };
   } catch (err) {
     const denial = denialOf(err);

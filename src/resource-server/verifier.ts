@@ -5,8 +5,9 @@ import { readCredentials } from './credentials.js';
 import { DiscoveryFailed, discovery } from './discovery.js';
 import { MemoryReplayCache, rememberProof, verifyProof, type VerifiedProof } from './dpop.js';
 import { AccessDenied, type ChallengeSettings, type DenialCode, type Scheme } from './errors.js';
-import { IntrospectionClient, IntrospectionUnavailable } from './introspection.js';
+import { IntrospectionBudgetExceeded, IntrospectionClient, IntrospectionUnavailable } from './introspection.js';
 import { looksLikeJwt, verifyAccessTokenJwt } from './jwt.js';
+import { RevocationFeedClient, type RevocationFeedHealth } from './revocation-feed.js';
 
 /** The parts of an HTTP request the verification reads: nothing else (never the body). */
 export interface RequestParts {
@@ -15,6 +16,13 @@ export interface RequestParts {
   readonly url: string;
   readonly authorization: string | null;
   readonly dpop: string | null;
+  /**
+   * DPoP proofs already accepted for this very request by another middleware of the app (a route
+   * verifying again under its own settings): not a replay. Absent for `verifyRequest`.
+   */
+  readonly acceptedProofs?: Set<string>;
+  /** The caller's address, when the framework knows it (Koa `ctx.ip`, Express `req.ip`): its share of the introspection budget. */
+  readonly address?: string | undefined;
 }
 
 /** The verification core every entry point (fetch `Request`, Koa, Express) goes through. */
@@ -23,6 +31,12 @@ export interface Verifier {
   verify(parts: RequestParts, guards: readonly Guard[]): Promise<VerifiedAccess>;
   /** Runs guards on a request verified before (a route guard after an app-wide middleware). */
   guard(access: VerifiedAccess, guards: readonly Guard[], parts: RequestParts): VerifiedAccess;
+  /** The revocation feed's state, when one is configured. */
+  feedHealth(): RevocationFeedHealth | undefined;
+  /** Polls the revocation feed now (resolves once it answered; rejects if it failed). */
+  syncRevocations(): Promise<void>;
+  /** Stops the revocation feed's polling. */
+  close(): void;
 }
 
 /** The key set or the introspection endpoint could not be reached: a 503, not the token's fault. */
@@ -66,14 +80,35 @@ export function createVerifier(input: ResourceServerOptions): Verifier {
       )
     : undefined;
 
+  // The revocation feed (docs/resource-server.md, "The revocation feed"): local JWT verification
+  // learns of revocations within seconds instead of at `exp`.
+  const feedOptions = options.revocationFeed;
+  const feed =
+    feedOptions && options.mode !== 'introspect'
+      ? new RevocationFeedClient({
+          endpoint: feedOptions.endpoint ?? `${options.issuer.replace(/\/$/, '')}/revocations`,
+          clientId: feedOptions.clientId ?? options.introspection!.clientId,
+          clientSecret: feedOptions.clientSecret ?? options.introspection!.clientSecret,
+          issuer: options.issuer,
+          algorithms: options.algorithms,
+          keys,
+          pollIntervalMs: feedOptions.pollIntervalMs,
+          maxStalenessSeconds: feedOptions.maxStalenessSeconds,
+          timeoutMs: feedOptions.timeoutMs,
+          now,
+          logger: options.logger,
+        })
+      : undefined;
+  feed?.start();
+
   const deny = (code: DenialCode, scheme: Scheme | undefined, detail?: string, scope?: string) => new AccessDenied(code, { settings, scheme, detail, scope });
 
   /** RFC 9068 locally, or RFC 7662 when the mode says so (opaque tokens, or every token). */
-  async function verifyToken(token: string, scheme: Scheme): Promise<ClaimsResult> {
+  async function verifyToken(token: string, scheme: Scheme, address: string | undefined): Promise<ClaimsResult> {
     const jwt = looksLikeJwt(token);
     const base = { format: jwt ? ('jwt' as const) : ('opaque' as const), scheme, issuer: options.issuer };
     if (options.mode === 'introspect' || (!jwt && options.mode === 'auto')) {
-      const answer = await introspection!.introspect(token);
+      const answer = await introspection!.introspect(token, address);
       return answer.ok ? accessFromClaims(answer.claims, { ...base, verifiedBy: 'introspection' }) : answer;
     }
     if (!jwt) return { ok: false, code: 'token_opaque', detail: 'opaque token and no introspection' };
@@ -92,12 +127,28 @@ export function createVerifier(input: ResourceServerOptions): Verifier {
     }).catch((err: unknown) => {
       throw new IssuerUnavailable(err);
     });
-    return verified.ok ? accessFromClaims(verified.claims, { ...base, verifiedBy: 'jwt' }) : verified;
+    if (!verified.ok) return verified;
+    if (feed) {
+      if (!feed.isFresh()) {
+        await feed.firstPoll();
+        if (!feed.isFresh()) {
+          // Stale past the bound: introspect instead, or refuse (the default: fail closed).
+          if (feedOptions!.whenStale === 'refuse') return { ok: false, code: 'revocations_unavailable', detail: 'revocation feed stale' };
+          const answer = await introspection!.introspect(token, address);
+          return answer.ok ? accessFromClaims(answer.claims, { ...base, verifiedBy: 'introspection' }) : answer;
+        }
+      }
+      if (feed.isRevoked(verified.claims.jti!)) return { ok: false, code: 'token_revoked', detail: 'jti in the revocation feed' };
+    }
+    return accessFromClaims(verified.claims, { ...base, verifiedBy: 'jwt' });
   }
 
-  /** RFC 9449 §4.3: the URI the client addressed; behind a proxy, `publicOrigin` stands for ours. */
-  function addressed(url: URL): string {
-    return options.publicOrigin ? new URL(`${url.pathname}${url.search}`, options.publicOrigin).href : url.href;
+  /**
+   * RFC 9449 §4.3: the URI the client addressed, on the configured `publicOrigin` — never on an
+   * origin built from the request's `Host` header, which the client chooses.
+   */
+  function addressed(url: URL, publicOrigin: string): string {
+    return new URL(`${url.pathname}${url.search}`, publicOrigin).href;
   }
 
   /** The built-in read-only rule first, then the call's guards in order; the first refusal wins. */
@@ -124,7 +175,9 @@ export function createVerifier(input: ResourceServerOptions): Verifier {
 
     let proof: VerifiedProof | undefined;
     if (scheme === 'DPoP') {
-      const checked = await verifyProof(credentials.proof, { method: parts.method, url: addressed(url) }, token, {
+      // Without the origin clients address, `htu` could only be compared with the Host header.
+      if (!options.publicOrigin) throw deny('dpop_unavailable', scheme, 'publicOrigin is not configured');
+      const checked = await verifyProof(credentials.proof, { method: parts.method, url: addressed(url, options.publicOrigin) }, token, {
         algorithms: options.dpop.algorithms,
         iatWindowSeconds: options.dpop.iatWindowSeconds,
         clockToleranceSeconds: options.clockToleranceSeconds,
@@ -136,8 +189,9 @@ export function createVerifier(input: ResourceServerOptions): Verifier {
 
     let result: ClaimsResult;
     try {
-      result = await verifyToken(token, scheme);
+      result = await verifyToken(token, scheme, parts.address);
     } catch (err) {
+      if (err instanceof IntrospectionBudgetExceeded) throw deny('introspection_budget', scheme, err.message);
       if (err instanceof IssuerUnavailable || err instanceof DiscoveryFailed || err instanceof IntrospectionUnavailable || err instanceof joseErrors.JWKSTimeout) {
         throw deny('issuer_unavailable', scheme, `${err.name}${err.cause instanceof Error ? `: ${err.cause.name}` : ''}`);
       }
@@ -152,7 +206,18 @@ export function createVerifier(input: ResourceServerOptions): Verifier {
     if (proof) {
       if (bound === undefined) throw deny('token_not_bound', scheme, 'no cnf.jkt');
       if (bound !== proof.thumbprint) throw deny('dpop_key_mismatch', scheme, 'proof key is not the bound key');
-      if (!(await rememberProof(replayCache, proof))) throw deny('dpop_proof_replayed', scheme, 'jti seen before (or the replay cache is full)');
+      const sameRequest = parts.acceptedProofs?.has(credentials.proof!) === true;
+      let fresh = sameRequest;
+      if (!sameRequest) {
+        try {
+          fresh = await rememberProof(replayCache, proof);
+        } catch (err) {
+          // A shared cache that cannot answer: refuse (503), never take the proof for a fresh one.
+          throw deny('replay_cache_unavailable', scheme, `replay cache: ${err instanceof Error ? err.name : 'failed'}`);
+        }
+      }
+      if (!fresh) throw deny('dpop_proof_replayed', scheme, 'jti seen before (or the replay cache is full)');
+      parts.acceptedProofs?.add(credentials.proof!);
     }
     return access;
   }
@@ -190,5 +255,8 @@ export function createVerifier(input: ResourceServerOptions): Verifier {
       }
     },
     guard: (access, guards, parts) => logged(parts, () => runGuards(access, guards, parts)),
+    feedHealth: () => feed?.health(),
+    syncRevocations: () => feed?.sync() ?? Promise.resolve(),
+    close: () => feed?.stop(),
   };
 }

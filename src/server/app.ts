@@ -10,6 +10,7 @@ import type { Store } from '../store/index.js';
 import { FixtureAccounts } from './accounts.js';
 import type { Fixtures } from './fixtures.js';
 import { interactionRoutes } from './interactions.js';
+import { favicon } from '../web/favicon.js';
 import { createReferenceProvider, type ReferenceProvider } from './provider.js';
 
 export interface ReferenceServerOptions {
@@ -24,6 +25,13 @@ export interface ReferenceServerOptions {
   readonly hooks?: TokenExchangeOptions['hooks'];
   /** Overrides of the fixture policy (tests). */
   readonly policy?: Record<string, unknown>;
+  /** The bearer token `GET /metrics` asks for (`METRICS_TOKEN`); without one, `/metrics` is not served. */
+  readonly metricsToken?: string;
+  /**
+   * How many reverse proxies in front set `X-Forwarded-For` / `-Proto` / `-Host` (`TRUST_PROXY`):
+   * Koa's `proxy` and `maxIpsCount` on the provider. Unset: those headers are ignored.
+   */
+  readonly proxy?: number;
 }
 
 export interface ReferenceServer extends ReferenceProvider {
@@ -75,9 +83,16 @@ export async function createReferenceServer(options: ReferenceServerOptions): Pr
     reference.provider.middleware.unshift(requestLog(options.logger));
     refusalDebugLog(reference.provider, options.logger);
   }
-  reference.provider.use(metricsRoute(reference.exchange.metrics.registry));
+  if (options.proxy) {
+    // Koa takes the client's address from the right of X-Forwarded-For, one entry per proxy we trust.
+    reference.provider.proxy = true;
+    reference.provider.maxIpsCount = options.proxy;
+  }
+  if (options.metricsToken) reference.provider.use(metricsRoute(reference.exchange.metrics.registry, options.metricsToken));
+  reference.provider.use(favicon);
   reference.provider.use(interactionRoutes(reference.provider, accounts));
   reference.provider.use(reference.exchange.adminApi());
+  reference.provider.use(reference.exchange.revocationFeed());
   const accountClient = fixtures.clients.find((c) => c.client_id === 'account');
   if (accountClient?.client_secret) {
     reference.provider.use(reference.exchange.accountPage({ clientId: accountClient.client_id, clientSecret: accountClient.client_secret, product: 'Acme account' }));

@@ -7,6 +7,7 @@ import { silentLogger, type Logger } from '../observability/logger.js';
 import { DemoSessions, type DemoSession, type SignedInUser } from './demo-sessions.js';
 import { DEMO_APP_CSS, demoPage, errorPage, notFoundPage, ordersCard, signedInHome, signedOutHome, signedOutPage, type DemoOrder } from './demo-app-views.js';
 import { readForm } from '../web/forms.js';
+import { favicon } from '../web/favicon.js';
 
 /** How the demo relying party is set up; `main.ts` fills it from the environment and config/clients.json. */
 export interface DemoAppOptions {
@@ -307,6 +308,7 @@ export async function createDemoApp(options: DemoAppOptions): Promise<DemoApp> {
       html(ctx, 502, 'Unavailable', errorPage('Acme Orders is unavailable', 'The identity provider could not be reached. Please try again in a moment.', 'temporarily_unavailable'), current(ctx));
     }
   });
+  app.use(favicon);
   app.use(async (ctx) => {
     const route = `${ctx.method} ${ctx.path}`;
     if (route === 'GET /') return home(ctx);

@@ -2,6 +2,7 @@ import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { FixtureAccounts } from './accounts.js';
 import { readForm } from '../web/forms.js';
+import { pageNonce } from '../web/provider-pages.js';
 import { consentPage, loginPage } from './views.js';
 
 const ROUTE = /^\/interaction\/([\w-]+)(?:\/(login|confirm|abort))?$/;
@@ -11,17 +12,23 @@ const ROUTE = /^\/interaction\/([\w-]+)(?:\/(login|confirm|abort))?$/;
  * form posts `login` and `password` (SPEC §8).
  */
 export function interactionRoutes(provider: Provider, accounts: FixtureAccounts) {
+  /** What the pages call the client: its `client_name`, else its id. */
+  async function appName(clientId: string): Promise<string> {
+    const client = await provider.Client.find(clientId).catch(() => undefined);
+    return typeof client?.clientName === 'string' && client.clientName ? client.clientName : clientId;
+  }
+
   async function show(ctx: Context): Promise<void> {
     const details = await provider.interactionDetails(ctx.req, ctx.res);
-    const clientId = String(details.params.client_id ?? '');
+    const clientId = await appName(String(details.params.client_id ?? ''));
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
     if (details.prompt.name === 'login') {
-      ctx.body = loginPage(`/interaction/${details.uid}/login`, clientId);
+      ctx.body = loginPage(pageNonce(ctx), `/interaction/${details.uid}/login`, clientId);
       return;
     }
     const missing = (details.prompt.details.missingOIDCScope as string[] | undefined) ?? [];
-    ctx.body = consentPage(`/interaction/${details.uid}/confirm`, clientId, missing);
+    ctx.body = consentPage(pageNonce(ctx), `/interaction/${details.uid}/confirm`, clientId, missing);
   }
 
   async function login(ctx: Context): Promise<void> {
@@ -31,7 +38,7 @@ export function interactionRoutes(provider: Provider, accounts: FixtureAccounts)
     if (!accountId) {
       ctx.status = 401;
       ctx.type = 'html';
-      ctx.body = loginPage(`/interaction/${details.uid}/login`, String(details.params.client_id ?? ''), 'Invalid login or password.');
+      ctx.body = loginPage(pageNonce(ctx), `/interaction/${details.uid}/login`, await appName(String(details.params.client_id ?? '')), 'Invalid login or password.');
       return;
     }
     await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId } }, { mergeWithLastSubmission: false });

@@ -11,7 +11,7 @@ import { sharedSecrets } from './secrets.js';
 import { openStore } from './store-from-env.js';
 
 /** What `npm start` prints once everything listens: where to go next, readable (the logs are JSON lines). */
-function nextSteps(input: { issuer: string; store: string; demoApp: string | undefined; ordersApi: string | undefined; logLevel: string }): string {
+function nextSteps(input: { issuer: string; store: string; demoApp: string | undefined; ordersApi: string | undefined; logLevel: string; demoMetricsToken: boolean }): string {
   const { issuer } = input;
   const at = (path: string) => new URL(path, issuer).href;
   const rows: Array<[string, string, string?]> = [
@@ -20,7 +20,7 @@ function nextSteps(input: { issuer: string; store: string; demoApp: string | und
     ['Account page', at('/account/impersonations'), 'as alice: who acted for her'],
     ...(input.demoApp ? [['Demo app', input.demoApp, 'Acme Orders, with the banner'] as [string, string, string]] : []),
     ...(input.ordersApi ? [['Orders API', `${input.ordersApi}/orders`, 'GET with a bearer token'] as [string, string, string]] : []),
-    ['Metrics', at('/metrics')],
+    ['Metrics', at('/metrics'), input.demoMetricsToken ? `bearer ${DEMO_METRICS_TOKEN} (demo: set METRICS_TOKEN)` : 'bearer token from METRICS_TOKEN'],
   ];
   const width = Math.max(...rows.map(([, url]) => url.length));
   return [
@@ -35,6 +35,23 @@ function nextSteps(input: { issuer: string; store: string; demoApp: string | und
     `  Logs follow as JSON lines (LOG_LEVEL=${input.logLevel}; debug adds why each token request was refused). Stop: Ctrl-C.`,
     '',
   ].join('\n');
+}
+
+/** `/metrics`'s credential when `METRICS_TOKEN` is unset: documented (docs/reference-server.md), so a demo only. */
+const DEMO_METRICS_TOKEN = 'demo-metrics-token';
+
+/** `TRUST_PROXY`: how many reverse proxies set `X-Forwarded-*` (unset or `0`: none, the headers are ignored). */
+function trustedProxies(value: string | undefined): number {
+  if (value === undefined || value === '') return 0;
+  if (!/^\d{1,2}$/.test(value)) throw new Error(`TRUST_PROXY: must be the number of proxies in front (0, 1, 2, …), not "${value.slice(0, 40)}"`);
+  return Number(value);
+}
+
+/** `METRICS_TOKEN`: the bearer token `/metrics` asks for. */
+function metricsToken(value: string | undefined): string {
+  if (value === undefined) return DEMO_METRICS_TOKEN;
+  if (!/^[\x21-\x7e]{16,}$/.test(value)) throw new Error('METRICS_TOKEN: must be at least 16 visible ASCII characters');
+  return value;
 }
 
 function closeServer(server: Server): Promise<void> {
@@ -59,6 +76,8 @@ async function main(): Promise<void> {
   const demoOrigin = process.env.DEMO_APP_URL ?? `http://localhost:${demoPort ?? 3001}`;
   const configDir = process.env.CONFIG_DIR ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'config');
   const logLevel = process.env.LOG_LEVEL ?? 'info';
+  const proxy = trustedProxies(process.env.TRUST_PROXY);
+  const metrics = metricsToken(process.env.METRICS_TOKEN);
   const fixtures = await loadFixtures(configDir, issuer, demoOrigin);
   const { store, auditLog, description } = await openStore(process.env);
   const servers: Server[] = [];
@@ -75,11 +94,11 @@ async function main(): Promise<void> {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 
-  const { jwks, cookieKeys } = await sharedSecrets(store);
+  const { jwks, cookieKeys } = await sharedSecrets(store, issuer);
   const logger = pino({ level: logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
-  reference = await createReferenceServer({ issuer, fixtures, store, jwks, cookieKeys, logger, ...(auditLog ? { auditLog } : {}) });
+  reference = await createReferenceServer({ issuer, fixtures, store, jwks, cookieKeys, logger, metricsToken: metrics, proxy, ...(auditLog ? { auditLog } : {}) });
   servers.push(await reference.listen(port, host));
-  logger.info({ issuer, host, port, store: description }, 'oidc-provider-token-exchange reference server listening');
+  logger.info({ issuer, host, port, store: description, trustedProxies: proxy }, 'oidc-provider-token-exchange reference server listening');
   const ordersPort = process.env.ORDERS_API_PORT === 'off' ? undefined : Number(process.env.ORDERS_API_PORT ?? 3002);
   if (ordersPort !== undefined) {
     servers.push(await startOrdersApi({ issuer, fixtures, port: ordersPort, host, logger: logger.child({ component: 'orders-api' }) }));
@@ -101,7 +120,7 @@ async function main(): Promise<void> {
     demoApp = demo.origin;
   }
   const ordersApi = ordersPort === undefined ? undefined : `http://localhost:${ordersPort}`;
-  process.stdout.write(`${nextSteps({ issuer, store: description, demoApp, ordersApi, logLevel })}\n`);
+  process.stdout.write(`${nextSteps({ issuer, store: description, demoApp, ordersApi, logLevel, demoMetricsToken: metrics === DEMO_METRICS_TOKEN })}\n`);
 }
 
 main().catch((err: unknown) => {

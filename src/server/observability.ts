@@ -1,12 +1,34 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Registry } from 'prom-client';
 import { boundedLogger, type Logger } from '../observability/logger.js';
 
-/** `GET /metrics`: the Prometheus text exposition of the extension's instruments. */
-export function metricsRoute(registry: Registry) {
+const METRICS_REFUSAL = { error: 'invalid_token', error_description: '/metrics needs the metrics bearer token' };
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/**
+ * `GET /metrics`: the Prometheus text exposition of the extension's instruments, for a scraper that
+ * presents `token` as a bearer token (RFC 6750 §2.1). Anything else is answered 401 with a Bearer
+ * challenge (RFC 6750 §3): live impersonation counts and refusal rules are not for everyone.
+ */
+export function metricsRoute(registry: Registry, token: string) {
+  const expected = digest(token);
   return async function metrics(ctx: Context, next: Next): Promise<void> {
     if (ctx.path !== '/metrics' || ctx.method !== 'GET') return next();
+    const authorization = ctx.get('authorization');
+    const given = /^Bearer ([\x21-\x7e]+)$/.exec(authorization)?.[1];
+    if (given === undefined || !timingSafeEqual(digest(given), expected)) {
+      ctx.status = 401;
+      ctx.set('WWW-Authenticate', authorization ? 'Bearer realm="metrics", error="invalid_token"' : 'Bearer realm="metrics"');
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = METRICS_REFUSAL;
+      return;
+    }
+    ctx.set('Cache-Control', 'no-store');
     ctx.type = registry.contentType;
     ctx.body = await registry.metrics();
   };

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import Koa from 'koa';
 import type { ResourceServerOptions } from '../config.js';
 import type { Logger } from '../observability/logger.js';
-import { createResourceServer, denyWhenImpersonated, requireScopes, type VerifiedAccess } from '../resource-server/index.js';
+import { createResourceServer, denyWhenImpersonated, requireScopes, type ResourceServer, type VerifiedAccess } from '../resource-server/index.js';
 import type { Fixtures } from './fixtures.js';
 
 /** The orders API's resource indicator (config/impersonation.json): its tokens are JWTs for this audience. */
@@ -29,8 +29,17 @@ export interface OrdersApiOptions {
   /** The `orders-api` client's credentials, to introspect opaque tokens (RFC 7662). */
   readonly introspection?: { clientId: string; clientSecret: string };
   readonly mode?: ResourceServerOptions['mode'];
+  /**
+   * The provider's revocation feed (docs/resource-server.md, "The revocation feed"), with the same
+   * credentials: on by default when `introspection` is given, so a revoked JWT is refused within
+   * seconds; `false` turns it off.
+   */
+  readonly revocationFeed?: false | NonNullable<ResourceServerOptions['revocationFeed']>;
   readonly logger?: Logger;
 }
+
+/** The orders API's Koa app, with its resource server (its health, and `close()` to stop the feed). */
+export type OrdersApi = Koa & { readonly resourceServer: ResourceServer };
 
 const accessOf = (ctx: Koa.Context) => ctx.state.access as VerifiedAccess;
 
@@ -40,12 +49,14 @@ const accessOf = (ctx: Koa.Context) => ctx.state.access as VerifiedAccess;
  * the order's confirmation again (a change: refused to a read-only impersonation by the toolkit);
  * `POST /account/password` is refused while anyone acts for the user.
  */
-export function createOrdersApi(options: OrdersApiOptions): Koa {
+export function createOrdersApi(options: OrdersApiOptions): OrdersApi {
+  const feed = options.revocationFeed === false || !options.introspection || options.mode === 'introspect' ? undefined : (options.revocationFeed ?? {});
   const api = createResourceServer({
     issuer: options.issuer,
     audience: ORDERS_AUDIENCE,
     ...(options.introspection ? { introspection: options.introspection } : {}),
     ...(options.mode ? { mode: options.mode } : {}),
+    ...(feed ? { revocationFeed: feed } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });
   const readOrders = api.koa(requireScopes('orders:read'));
@@ -56,6 +67,13 @@ export function createOrdersApi(options: OrdersApiOptions): Koa {
   const app = new Koa();
   app.use(async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store');
+    if (ctx.path === '/health' && ctx.method === 'GET') {
+      // 503 while the revocation feed is stale: JWTs are refused then (fail closed).
+      const health = api.health();
+      ctx.status = health.status === 'ok' ? 200 : 503;
+      ctx.body = health;
+      return;
+    }
     if (ctx.path === '/orders' && ctx.method === 'GET') {
       return readOrders(ctx, async () => {
         const access = accessOf(ctx);
@@ -90,7 +108,7 @@ export function createOrdersApi(options: OrdersApiOptions): Koa {
     }
     await next();
   });
-  return app;
+  return Object.assign(app, { resourceServer: api });
 }
 
 /** Starts the orders API with the `orders-api` client of the fixtures as its introspection credentials. */
@@ -103,6 +121,7 @@ export function startOrdersApi(options: { issuer: string; fixtures: Fixtures; po
   });
   return new Promise((resolve, reject) => {
     const server = app.listen(options.port, options.host);
+    server.once('close', () => app.resourceServer.close());
     server.once('listening', () => resolve(server));
     server.once('error', reject);
   });

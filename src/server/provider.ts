@@ -8,7 +8,8 @@ import type { PolicyInput, TokenExchangeOptions } from '../config.js';
 import { tokenExchange, type TokenExchange } from '../extension.js';
 import type { Store } from '../store/index.js';
 import type { FixtureAccounts } from './accounts.js';
-import { loggedOutPage, logoutPage } from './views.js';
+import { pageNonce } from '../web/provider-pages.js';
+import { errorPage, loggedOutPage, logoutPage } from './views.js';
 
 /** Everything the reference provider is built from; the bootstrap reads it from config/ and env. */
 export interface ReferenceSettings {
@@ -108,13 +109,17 @@ export async function createReferenceProvider(settings: ReferenceSettings): Prom
         enabled: true,
         logoutSource: async (ctx, form) => {
           ctx.type = 'html';
-          ctx.body = logoutPage(form, ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId);
+          ctx.body = logoutPage(pageNonce(ctx), form, ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId);
         },
         postLogoutSuccessSource: async (ctx) => {
           ctx.type = 'html';
-          ctx.body = loggedOutPage(ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId);
+          ctx.body = loggedOutPage(pageNonce(ctx), ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId);
         },
       },
+    },
+    renderError: async (ctx, out) => {
+      ctx.type = 'html';
+      ctx.body = errorPage(pageNonce(ctx), out);
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     loadExistingGrant: loadFirstPartyGrant,

@@ -4,14 +4,15 @@ import { escapeHtml } from '../web/html.js';
 export { escapeHtml };
 
 /**
- * The provider's own pages (login, consent, logout): the extension's stylesheet, one card in the
- * middle of the page, no script.
+ * The provider's own pages (login, consent, logout, errors): the extension's stylesheet, one card
+ * in the middle of the page, no script. The stylesheet is inline under the response's CSP nonce
+ * (`pageNonce`, docs/security.md).
  */
-export function page(title: string, body: string): string {
+export function page(title: string, body: string, nonce: string | undefined): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)} · Acme identity</title>
-<style>${STYLESHEET}
+<style${nonce ? ` nonce="${escapeHtml(nonce)}"` : ''}>${STYLESHEET}
 .auth{max-width:27rem;margin:5vh auto 2rem;padding:0 1rem}
 .auth .brand{display:block;text-align:center;font-weight:700;margin-bottom:1.2rem;color:var(--muted)}
 .auth .card{padding:1.6rem 1.6rem 1.8rem}.auth h1{margin-top:0}
@@ -24,26 +25,28 @@ ${body}
 </body></html>`;
 }
 
-export function loginPage(action: string, clientId: string, error?: string): string {
+export function loginPage(nonce: string | undefined, action: string, appName: string, error?: string): string {
   return page(
     'Sign in',
     `<h1>Sign in</h1>
-<p>to continue to <strong>${escapeHtml(clientId)}</strong></p>
+<p>to continue to <strong>${escapeHtml(appName)}</strong></p>
 ${error ? `<p class="alert error" role="alert">${escapeHtml(error)}</p>` : ''}
 <form method="post" action="${escapeHtml(action)}" autocomplete="off">
 <label for="login">Login</label><input id="login" name="login" type="text" autocomplete="username" required autofocus>
 <label for="password">Password</label><input id="password" name="password" type="password" required>
 <button type="submit" class="button">Sign in</button>
 </form>`,
+    nonce,
   );
 }
 
-export function consentPage(action: string, clientId: string, scopes: readonly string[]): string {
+export function consentPage(nonce: string | undefined, action: string, appName: string, scopes: readonly string[]): string {
   return page(
     'Allow access',
     `<h1>Allow access</h1>
-<p><strong>${escapeHtml(clientId)}</strong> asks for: ${scopes.map((s) => `<code>${escapeHtml(s)}</code>`).join(', ') || 'nothing more'}</p>
+<p><strong>${escapeHtml(appName)}</strong> asks for: ${scopes.map((s) => `<code>${escapeHtml(s)}</code>`).join(', ') || 'nothing more'}</p>
 <form method="post" action="${escapeHtml(action)}"><button type="submit" class="button">Allow</button></form>`,
+    nonce,
   );
 }
 
@@ -51,7 +54,7 @@ export function consentPage(action: string, clientId: string, scopes: readonly s
  * RP-initiated logout's confirmation (oidc-provider's `logoutSource`): `form` is the provider's
  * hidden form (`op.logoutForm`, with its xsrf token) that both buttons submit.
  */
-export function logoutPage(form: string, clientName: string | undefined): string {
+export function logoutPage(nonce: string | undefined, form: string, clientName: string | undefined): string {
   return page(
     'Sign out',
     `<h1>Sign out</h1>
@@ -59,10 +62,26 @@ export function logoutPage(form: string, clientName: string | undefined): string
 ${form}
 <button autofocus type="submit" form="op.logoutForm" value="yes" name="logout" class="button">Yes, sign me out</button>
 <button type="submit" form="op.logoutForm" class="button secondary">No, stay signed in</button>`,
+    nonce,
   );
 }
 
 /** Shown after a logout that has no post-logout redirect URI to return to. */
-export function loggedOutPage(clientName: string | undefined): string {
-  return page('Signed out', `<h1>Signed out</h1><p>You have signed out${clientName ? ` of ${escapeHtml(clientName)}` : ''}.</p>`);
+export function loggedOutPage(nonce: string | undefined, clientName: string | undefined): string {
+  return page('Signed out', `<h1>Signed out</h1><p>You have signed out${clientName ? ` of ${escapeHtml(clientName)}` : ''}.</p>`, nonce);
+}
+
+/**
+ * oidc-provider's `renderError`: the OAuth error and its description (RFC 6749 §4.1.2.1), nothing
+ * else of the request.
+ */
+export function errorPage(nonce: string | undefined, out: { error?: unknown; error_description?: unknown }): string {
+  const description = typeof out.error_description === 'string' ? out.error_description : '';
+  return page(
+    'Sign-in failed',
+    `<h1>Sign-in failed</h1>
+<p class="alert error" role="alert"><code>${escapeHtml(String(out.error ?? 'server_error'))}</code>${description ? ` ${escapeHtml(description)}` : ''}</p>
+<p>Go back to the application and try again.</p>`,
+    nonce,
+  );
 }

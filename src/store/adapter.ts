@@ -1,6 +1,7 @@
 import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
 import type { Backend } from './backend.js';
 import type { KeyLayout } from './keys.js';
+import { RevocationLog } from './revocations.js';
 import { currentBatch, type StoreWrite } from './write-batch.js';
 
 /** Models whose entities oidc-provider revokes together through their `grantId`. */
@@ -103,10 +104,16 @@ export function createAdapter(backend: Backend, keys: KeyLayout): AdapterConstru
   };
 }
 
-/** Deletes every entity indexed under the grants, their user-code pointers, and the indexes. */
+/**
+ * Deletes every entity indexed under the grants, their user-code pointers, and the indexes. The JWT
+ * access tokens among them are published to the revocation feed first: should that fail, nothing is
+ * deleted and the revocation fails, rather than end a token the resource servers never hear of.
+ */
 export async function revokeGrantMembers(backend: Backend, keys: KeyLayout, ...grantIds: string[]): Promise<void> {
   const indexes = grantIds.map((grantId) => keys.grant(grantId));
   const members = (await Promise.all(indexes.map((index) => backend.members(index)))).flat();
+  const log = new RevocationLog(backend, keys);
+  await log.publish(await log.revokedBy(members));
   const deviceCodes = keys.entity('DeviceCode', '');
   const pointers = await Promise.all(
     members

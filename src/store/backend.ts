@@ -40,6 +40,26 @@ export function linkIds(value: string | undefined, field: string): string[] {
   }
 }
 
+/** One value of an ordered log ({@link Backend.appendToLog}), with the sequence number it was given. */
+export interface LogEntry {
+  readonly seq: number;
+  readonly value: string;
+}
+
+/** What {@link Backend.readLog} answers. */
+export interface LogRead {
+  /** A random id the log took when it was created: another one means the log was lost and begun again. */
+  readonly epoch: string;
+  /** The live entries after the cursor, oldest first. */
+  readonly entries: readonly LogEntry[];
+  /** Where the next read goes on from: the last sequence number this read looked at (or the cursor). */
+  readonly next: number;
+  /** Whether this read stopped at its limit: more may follow `next`. */
+  readonly more: boolean;
+  /** The highest sequence number the log has given out (0 when none). */
+  readonly head: number;
+}
+
 /**
  * The storage primitives everything persistent is built on: oidc-provider's adapter, the
  * impersonation index, the global switch. Each call touches one key (one Redis Cluster slot);
@@ -55,6 +75,9 @@ export function linkIds(value: string | undefined, field: string): string[] {
  * - `timeline` answers a timeline's members newest first (same millisecond: by member, descending,
  *   bytewise), never one older than `ttlSeconds` before the newest `at` written with it, and the
  *   timeline lives at least `ttlSeconds` after its last write.
+ * - `appendToLog` numbers values strictly increasingly in the order they are appended, and a value
+ *   becomes readable only with every value numbered before it; `readLog` never answers a value past
+ *   its `expiresAt`.
  */
 export interface Backend {
   /** Stores a JSON entity, replacing any previous value and its consumed mark. */
@@ -96,6 +119,14 @@ export interface Backend {
    * command per key on Cluster (sets before entities, so no entity is stored unreachable).
    */
   commit(writes: readonly StoreWrite[]): Promise<void>;
+  /**
+   * Appends values to the ordered log `key` (one slot: its keys share `key`'s hash tag), each kept
+   * until its `expiresAt` (epoch ms) and no longer; values already past it are dropped. A value
+   * appended again moves to the end.
+   */
+  appendToLog(key: string, entries: ReadonlyArray<{ value: string; expiresAt: number }>, now: number): Promise<void>;
+  /** The live values among the next `limit` numbered after `after`, oldest first. */
+  readLog(key: string, after: number, limit: number, now: number): Promise<LogRead>;
   /** Answers when the backend is reachable; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Backend } from './backend.js';
 import { revokeGrantMembers } from './adapter.js';
 import type { KeyLayout } from './keys.js';
+import { decodeJwtRecord, encodeJwtRecord, RevocationLog } from './revocations.js';
 
 /**
  * One live exchanged token: what bulk revocation, the cascade and the console need to know. An
@@ -275,24 +276,31 @@ export class ImpersonationStore {
   /**
    * Records a signed token of this provider by its id (a JWT access token's `jti`, an ID token's
    * digest) under its grant, so revoking the grant removes it. Without a grant (client credentials)
-   * it is recorded as {@link NO_GRANT} and ends with its own revocation or expiry.
+   * it is recorded as {@link NO_GRANT} and ends with its own revocation or expiry. An access token's
+   * `audience` is kept so that its revocation reaches the resource servers it is for (the revocation
+   * feed); an ID token has none.
    */
-  async addJwt(jti: string, grantId: string | undefined, ttlSeconds: number): Promise<void> {
+  async addJwt(jti: string, grantId: string | undefined, ttlSeconds: number, audience?: readonly string[]): Promise<void> {
     const key = this.keys.jwt(jti);
+    const exp = Math.floor(Date.now() / 1000) + Math.ceil(ttlSeconds);
     await this.backend.commit([
       ...(grantId === undefined ? [] : [{ op: 'addToSet' as const, key: this.keys.grant(grantId), member: key, ttlSeconds }]),
-      { op: 'set', key, value: grantId ?? NO_GRANT, ttlSeconds },
+      { op: 'set', key, value: encodeJwtRecord({ grantId: grantId ?? NO_GRANT, exp, audience: audience?.length ? audience : undefined }), ttlSeconds },
     ]);
   }
 
   /** The grant of a recorded token ({@link NO_GRANT} for one without), or `undefined` once revoked or expired. */
   async jwtGrant(jti: string): Promise<string | undefined> {
-    return this.backend.get(this.keys.jwt(jti));
+    const value = await this.backend.get(this.keys.jwt(jti));
+    return value === undefined ? undefined : decodeJwtRecord(value).grantId;
   }
 
-  /** Forgets a recorded token that has no grant (its revocation). */
+  /** Forgets a recorded token that has no grant (its revocation), telling the revocation feed first. */
   async forgetJwt(jti: string): Promise<void> {
-    await this.backend.delete([this.keys.jwt(jti)]);
+    const key = this.keys.jwt(jti);
+    const log = new RevocationLog(this.backend, this.keys);
+    await log.publish(await log.revokedBy([key]));
+    await this.backend.delete([key]);
   }
 
   #knownMarker(): Promise<string> {

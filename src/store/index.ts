@@ -7,6 +7,7 @@ import { ImpersonationStore } from './impersonations.js';
 import { KeyLayout } from './keys.js';
 import { MemoryBackend } from './memory.js';
 import { TicketStore } from './tickets.js';
+import { RevocationLog } from './revocations.js';
 import { batching, WriteBatch } from './write-batch.js';
 
 /** One storage backend, seen as oidc-provider's adapter and as the impersonation store. */
@@ -22,6 +23,8 @@ export interface Store {
   readonly approvals: ApprovalStore;
   /** Users' delegations to agent clients (docs/beyond-impersonation.md). */
   readonly delegations: DelegationStore;
+  /** Revoked JWT access tokens, in order, until their `exp`: what the revocation feed serves. */
+  readonly revocations: RevocationLog;
   /** A batch collecting this store's writes, to commit them together (see {@link WriteBatch}). */
   batch(): WriteBatch;
   close(): Promise<void>;
@@ -38,6 +41,7 @@ export function createStore(backend: Backend, prefix = 'oidc:'): Store {
     tickets: new TicketStore(backend, keys),
     approvals: new ApprovalStore(backend, keys),
     delegations: new DelegationStore(backend, keys),
+    revocations: new RevocationLog(backend, keys),
     batch: () => new WriteBatch(backend),
     close: () => backend.close(),
   };
@@ -48,12 +52,13 @@ export function createMemoryStore(prefix?: string): Store {
   return createStore(new MemoryBackend(), prefix);
 }
 
-export type { Backend, LinkedRead, LinkedValues, TimelineEntry, TimelineRange } from './backend.js';
+export type { Backend, LinkedRead, LinkedValues, LogEntry, LogRead, TimelineEntry, TimelineRange } from './backend.js';
 export type { HistoryCursor, HistoryEntry, ImpersonationFilter, ImpersonationRecord, Standing, SwitchState } from './impersonations.js';
 export { HISTORY_RETENTION_SECONDS } from './impersonations.js';
 export type { StoreAdapter } from './adapter.js';
 export type { Redemption, TicketRecord } from './tickets.js';
 export type { ApprovalRecord, ApprovalStatus } from './approvals.js';
 export type { DelegationRecord, DelegationStatus } from './delegations.js';
+export type { RevocationLog, RevokedToken } from './revocations.js';
 export { KeyLayout } from './keys.js';
 export { WriteBatch, withWriteBatch, type StoreWrite } from './write-batch.js';

@@ -16,6 +16,7 @@
  *   <p>{imp-all}                 set of every live impersonation grant id
  *   <p>{imp-sources}             set of grant ids that some live impersonation derives from
  *   <p>{jwt:<jti>}               JWT access token record (revocation and introspection of JWTs)
+ *   <p>{revocations}:seq|exp|n|epoch  the revocation feed: revoked JWTs in order, until their exp (src/store/redis-log.ts)
  *   <p>{ticket:<sha256>}         a browser-impersonation ticket (hash: payload + consumed), by digest
  *   <p>{web:<id>}                a server-side session of the extension's pages (console, subject's page)
  *   <p>{approval:<id>}           a request for the subject's approval (JSON): the answer and its window
@@ -103,6 +104,11 @@ export class KeyLayout {
 
   jwt(jti: string): string {
     return `${this.prefix}{jwt:${jti}}`;
+  }
+
+  /** The ordered log of revoked JWTs the revocation feed serves (its keys add suffixes in the same slot). */
+  revocations(): string {
+    return `${this.prefix}{revocations}`;
   }
 
   ticket(digest: string): string {

@@ -1,4 +1,5 @@
-import { linkIds, type Backend, type LinkedRead, type LinkedValues, type TimelineEntry, type TimelineRange } from './backend.js';
+import { randomUUID } from 'node:crypto';
+import { linkIds, type Backend, type LinkedRead, type LinkedValues, type LogRead, type TimelineEntry, type TimelineRange } from './backend.js';
 import type { StoreWrite } from './write-batch.js';
 
 /** A timeline: each member and the epoch millisecond it was added at. */
@@ -19,6 +20,8 @@ const expiry = (ttlSeconds: number | undefined) => (ttlSeconds === undefined ? u
  */
 export class MemoryBackend implements Backend {
   readonly #data = new Map<string, Entry>();
+  /** Ordered logs: value → { seq, expiresAt }, in order of sequence (a Map keeps insertion order). */
+  readonly #logs = new Map<string, { epoch: string; head: number; values: Map<string, { seq: number; expiresAt: number }> }>();
   readonly #sweeper: NodeJS.Timeout;
 
   constructor(sweepIntervalMs = 60_000) {
@@ -141,10 +144,43 @@ export class MemoryBackend implements Backend {
     if (value.size === 0) this.#data.delete(key);
   }
 
+  #log(key: string, now: number) {
+    let log = this.#logs.get(key);
+    if (!log) this.#logs.set(key, (log = { epoch: randomUUID(), head: 0, values: new Map() }));
+    for (const [value, { expiresAt }] of log.values) if (expiresAt <= now) log.values.delete(value);
+    return log;
+  }
+
+  async appendToLog(key: string, entries: ReadonlyArray<{ value: string; expiresAt: number }>, now: number): Promise<void> {
+    const log = this.#log(key, now);
+    for (const { value, expiresAt } of entries) {
+      if (expiresAt <= now) continue;
+      log.values.delete(value);
+      log.head += 1;
+      log.values.set(value, { seq: log.head, expiresAt });
+    }
+  }
+
+  async readLog(key: string, after: number, limit: number, now: number): Promise<LogRead> {
+    const log = this.#log(key, now);
+    const entries: Array<{ seq: number; value: string }> = [];
+    let next = after;
+    let scanned = 0;
+    for (const [value, { seq }] of log.values) {
+      if (seq <= after) continue;
+      if (scanned === limit) break;
+      scanned += 1;
+      next = seq;
+      entries.push({ seq, value });
+    }
+    return { epoch: log.epoch, entries, next, more: scanned === limit, head: log.head };
+  }
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
     this.#data.clear();
+    this.#logs.clear();
   }
 }

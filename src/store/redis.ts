@@ -1,6 +1,9 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { AuditLog } from '../audit/log.js';
-import { linkIds, type Backend, type LinkedRead, type LinkedValues, type TimelineEntry, type TimelineRange } from './backend.js';
+import { createHash, randomUUID } from 'node:crypto';
+import type { ReplayCache } from '../config.js';
+import { linkIds, type Backend, type LinkedRead, type LinkedValues, type LogRead, type TimelineEntry, type TimelineRange } from './backend.js';
+import { APPEND_LOG_LUA, READ_LOG_LUA, logKeys } from './redis-log.js';
 import { RedisAuditLog } from './redis-audit.js';
 import { APPLY_WRITES_LUA, encodeWrites, ttlMs } from './redis-writes.js';
 import type { StoreWrite } from './write-batch.js';
@@ -45,10 +48,14 @@ return { value, also, linked }`,
   storeSetIfAbsent: `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return ARGV[1] end
 return redis.call('GET', KEYS[1])`,
+  /** An ordered log's append and read (src/store/redis-log.ts): four keys of one slot. */
+  storeAppendLog: APPEND_LOG_LUA,
+  storeReadLog: READ_LOG_LUA,
 } as const;
 
-/** Scripts whose number of keys each call gives (the others take exactly one). */
+/** Scripts whose number of keys each call gives (the others take exactly one, or as many as below). */
 const VARIADIC = new Set(['storeCommit', 'storeReadLinked']);
+const KEY_COUNTS: Partial<Record<keyof typeof SCRIPTS, number>> = { storeAppendLog: 4, storeReadLog: 4 };
 
 interface Scripts {
   storeConsumeEntity(key: string, at: string): Promise<number>;
@@ -56,6 +63,8 @@ interface Scripts {
   storeSetIfAbsent(key: string, value: string): Promise<string>;
   storeCommit(count: number, ...keysThenArgs: string[]): Promise<number>;
   storeReadLinked(count: number, ...keysThenArgs: string[]): Promise<[string | null, Array<string | null>, number[]]>;
+  storeAppendLog(...keysThenArgs: string[]): Promise<number>;
+  storeReadLog(...keysThenArgs: string[]): Promise<[string, string[], string, number, string]>;
 }
 
 type Client = (Redis | Cluster) & Scripts;
@@ -77,13 +86,31 @@ export class RedisBackend implements Backend {
 
   /** Takes over a connected client; prefer the `connect*` factories. */
   constructor(client: Redis | Cluster) {
-    for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(name, VARIADIC.has(name) ? { lua } : { numberOfKeys: 1, lua });
+    for (const [name, lua] of Object.entries(SCRIPTS)) {
+      client.defineCommand(name, VARIADIC.has(name) ? { lua } : { numberOfKeys: KEY_COUNTS[name as keyof typeof SCRIPTS] ?? 1, lua });
+    }
     this.#client = client as Client;
   }
 
   /** The ioredis client, for libraries that take one (the shared per-actor rate limit). */
   get redisClient(): Redis | Cluster {
     return this.#client;
+  }
+
+  /**
+   * A DPoP replay cache (RFC 9449 §11.1) on this connection, for the resource-server toolkit's
+   * `dpop.replayCache`: every instance of an API sharing it refuses a proof any of them saw. Each
+   * key (digested) is `SET NX` with the proof's expiry, under `prefix`. Fails closed: a Redis error
+   * rejects, which the toolkit answers 503 — never taking the proof for a fresh one.
+   */
+  replayCache(prefix = 'dpop:'): ReplayCache {
+    return {
+      remember: async (key, expiresAt) => {
+        const ttl = Math.max(1, Math.ceil(expiresAt - Date.now()));
+        const digest = createHash('sha256').update(key).digest('base64url');
+        return (await this.#client.set(`${prefix}{proof:${digest}}`, '1', 'PX', ttl, 'NX')) === 'OK';
+      },
+    };
   }
 
   /** The durable audit log (a Redis Stream) on this connection, its keys under `prefix`. */
@@ -206,6 +233,18 @@ export class RedisBackend implements Backend {
 
   async removeFromSet(key: string, members: readonly string[]): Promise<void> {
     if (members.length) await this.#client.srem(key, ...members);
+  }
+
+  async appendToLog(key: string, entries: ReadonlyArray<{ value: string; expiresAt: number }>, now: number): Promise<void> {
+    if (entries.length === 0) return;
+    await this.#client.storeAppendLog(...logKeys(key), String(now), randomUUID(), ...entries.flatMap((e) => [e.value, String(e.expiresAt)]));
+  }
+
+  async readLog(key: string, after: number, limit: number, now: number): Promise<LogRead> {
+    const [epoch, items, last, scanned, head] = await this.#client.storeReadLog(...logKeys(key), String(now), randomUUID(), String(after), String(limit));
+    const entries = [];
+    for (let i = 0; i < items.length; i += 2) entries.push({ value: items[i]!, seq: Number(items[i + 1]) });
+    return { epoch, entries, next: Number(last), more: scanned === limit, head: Number(head) };
   }
 
   async ping(): Promise<void> {

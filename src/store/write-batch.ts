@@ -138,6 +138,8 @@ export function batching(backend: Backend): Backend {
       if (batch) batch.add(...writes);
       else await backend.commit(writes);
     },
+    appendToLog: (key, entries, now) => backend.appendToLog(key, entries, now),
+    readLog: (key, after, limit, now) => backend.readLog(key, after, limit, now),
     ping: () => backend.ping(),
     close: () => backend.close(),
     redisClient: backend.redisClient,

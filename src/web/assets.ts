@@ -6,7 +6,7 @@ html{font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Ar
 body{margin:0}
 a{color:var(--brand)}
 :focus-visible{outline:3px solid var(--focus);outline-offset:2px}
-.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+.visually-hidden{position:absolute;width:1px;height:1px;margin:-1px;padding:0;border:0;overflow:hidden;clip:rect(0 0 0 0);clip-path:inset(50%);white-space:nowrap}
 .skip{position:absolute;left:-999px;top:0;background:#fff;padding:.5rem 1rem;z-index:10}.skip:focus{left:1rem}
 .topbar{background:#111827;color:#fff}
 .topbar-inner{max-width:72rem;margin:0 auto;padding:.7rem 1.25rem;display:flex;align-items:center;gap:1.5rem;flex-wrap:wrap}
@@ -36,7 +36,7 @@ textarea{min-height:6rem;resize:vertical}
 .button.subtle{background:transparent;border-color:#6b7280;color:#e5e7eb;font-weight:500;padding:.3rem .7rem}
 .button.small{padding:.3rem .65rem;font-size:.88rem}
 table{width:100%;border-collapse:collapse;background:var(--card)}
-.table-wrap{overflow-x:auto;border:1px solid var(--line);border-radius:10px;background:var(--card)}
+.table-wrap{position:relative;overflow-x:auto;border:1px solid var(--line);border-radius:10px;background:var(--card)}
 th,td{text-align:left;padding:.6rem .8rem;border-bottom:1px solid var(--line);vertical-align:top;font-size:.94rem}
 th{font-size:.8rem;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);background:#fafbfc}
 tr:last-child td{border-bottom:0}

@@ -2,27 +2,39 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
 
 /**
+ * The extension's Content-Security-Policy: no inline script or style (unless it carries `nonce`),
+ * framing refused, forms posting (and redirecting, CSP 3 `form-action`) only here and to
+ * `formAction`.
+ */
+export function strictPolicy(formAction: readonly string[] = [], nonce?: string): string {
+  const inline = nonce ? ` 'nonce-${nonce}'` : '';
+  return [
+    "default-src 'none'",
+    `script-src 'self'${inline}`,
+    `style-src 'self'${inline}`,
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    `form-action 'self'${formAction.map((origin) => ` ${origin}`).join('')}`,
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+  ].join('; ');
+}
+
+/** The headers beside the policy: framing refused for old browsers too, no sniffing, no referrer. */
+export function framingHeaders(ctx: Context): void {
+  ctx.set('X-Frame-Options', 'DENY');
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.set('Referrer-Policy', 'no-referrer');
+}
+
+/**
  * Headers every page of the extension sends: a strict Content-Security-Policy (no inline script or
  * style; framing refused), no caching, no referrer. `formAction` lists origins a form may post or
  * redirect to beyond this one (CSP applies `form-action` to a form's redirects too).
  */
 export function pageHeaders(ctx: Context, formAction: readonly string[] = []): void {
-  ctx.set(
-    'Content-Security-Policy',
-    [
-      "default-src 'none'",
-      "script-src 'self'",
-      "style-src 'self'",
-      "img-src 'self' data:",
-      "connect-src 'self'",
-      `form-action 'self'${formAction.map((origin) => ` ${origin}`).join('')}`,
-      "frame-ancestors 'none'",
-      "base-uri 'none'",
-    ].join('; '),
-  );
-  ctx.set('X-Frame-Options', 'DENY');
-  ctx.set('X-Content-Type-Options', 'nosniff');
-  ctx.set('Referrer-Policy', 'no-referrer');
+  ctx.set('Content-Security-Policy', strictPolicy(formAction));
+  framingHeaders(ctx);
   ctx.set('Cache-Control', 'no-store');
 }
 

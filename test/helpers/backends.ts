@@ -1,5 +1,6 @@
 import type { Backend } from '../../src/store/index.js';
 import { MemoryBackend } from '../../src/store/memory.js';
+import { LOG_PARTS } from '../../src/store/redis-log.js';
 import { connectRedis, connectRedisCluster } from '../../src/store/redis.js';
 import { requireRedisServerBinary, sharedRedisUrl, startRedisCluster } from './redis.js';
 
@@ -22,6 +23,8 @@ function withClose(backend: Backend, close: () => Promise<void>): Backend {
     timeline: (key, range) => backend.timeline(key, range),
     removeFromSet: (key, members) => backend.removeFromSet(key, members),
     commit: (writes) => backend.commit(writes),
+    appendToLog: (key, entries, now) => backend.appendToLog(key, entries, now),
+    readLog: (key, after, limit, now) => backend.readLog(key, after, limit, now),
     ping: () => backend.ping(),
     close,
   };
@@ -43,7 +46,15 @@ function cleaningUp(backend: Backend): Backend {
     for (const { key } of writes) written.add(key);
     return wrapped.commit(writes);
   };
-  return { ...wrapped, putEntity: note(wrapped.putEntity), set: note(wrapped.set), setIfAbsent: note(wrapped.setIfAbsent), addToSet: note(wrapped.addToSet), addToTimeline: note(wrapped.addToTimeline), addToSets, commit };
+  const appendToLog: Backend['appendToLog'] = (key, entries, now) => {
+    for (const part of LOG_PARTS) written.add(`${key}${part}`);
+    return wrapped.appendToLog(key, entries, now);
+  };
+  const readLog: Backend['readLog'] = (key, after, limit, now) => {
+    for (const part of LOG_PARTS) written.add(`${key}${part}`);
+    return wrapped.readLog(key, after, limit, now);
+  };
+  return { ...wrapped, putEntity: note(wrapped.putEntity), set: note(wrapped.set), setIfAbsent: note(wrapped.setIfAbsent), addToSet: note(wrapped.addToSet), addToTimeline: note(wrapped.addToTimeline), addToSets, commit, appendToLog, readLog };
 }
 
 async function openCluster(): Promise<Backend> {

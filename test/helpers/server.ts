@@ -27,6 +27,8 @@ export const ORDERS_API = { id: 'orders-api', secret: 'orders-api-secret' };
 export const DEMO_APP = { id: 'demo-app', secret: 'demo-app-secret' };
 export const ORDERS = 'https://api.example.test/orders';
 export const BILLING = 'https://api.example.test/billing';
+/** The bearer token `/metrics` asks for in the tests (`METRICS_TOKEN` in the reference server). */
+export const METRICS_TOKEN = 'test-metrics-token-4f1c9a';
 
 /** Clients only the tests use, beside the shipped fixtures. */
 export const TEST_CLIENTS: ClientMetadata[] = [
@@ -109,6 +111,8 @@ export interface TestServerOptions {
   demoApp?: boolean;
   /** Also start the orders API (SPEC §7) on a random port; with `demoApp`, the demo app lists the user's orders from it. */
   ordersApi?: boolean;
+  /** Trust this many proxies' `X-Forwarded-*` headers (`TRUST_PROXY` in the reference server). */
+  proxy?: number;
 }
 
 function listenOnRandomPort(): Promise<{ server: Server; origin: string }> {
@@ -172,10 +176,16 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...(options.jwks ? { jwks: options.jwks } : {}),
     ...(options.store ? { store: options.store } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.proxy ? { proxy: options.proxy } : {}),
+    metricsToken: METRICS_TOKEN,
   });
   http.on('request', reference.provider.callback());
   const ordersHttp = options.ordersApi ? await listenOnRandomPort() : undefined;
-  if (ordersHttp) ordersHttp.server.on('request', createOrdersApi({ issuer, introspection: { clientId: ORDERS_API.id, clientSecret: ORDERS_API.secret } }).callback());
+  if (ordersHttp) {
+    const ordersApi = createOrdersApi({ issuer, introspection: { clientId: ORDERS_API.id, clientSecret: ORDERS_API.secret } });
+    ordersHttp.server.on('request', ordersApi.callback());
+    ordersHttp.server.once('close', () => ordersApi.resourceServer.close());
+  }
   const demoApp = demoHttp
     ? await createDemoApp({ issuer, origin: demoHttp.origin, clientSecret: DEMO_APP.secret, ...(ordersHttp ? { ordersApi: { resource: ORDERS, url: ordersHttp.origin } } : {}) })
     : undefined;
