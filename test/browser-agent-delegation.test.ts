@@ -63,7 +63,7 @@ describe('an AI agent acts for alice only with her consent, in Chromium', () => 
     await until(async () => output.split('orders: A-1001').length > 2);
     await page.goto(`${server.issuer}/account/impersonations`);
     await expect(page.getByRole('region', { name: 'Assistants acting for you' }).getByText(/Orders Assistant AI assistant may act for you — orders:read — until/).isVisible()).resolves.toBe(true);
-    await expect(page.getByText(/^An AI assistant, orders-assistant, viewed your account \(read-only\) in orders-assistant/).first().isVisible()).resolves.toBe(true);
+    await expect(page.getByRole('region', { name: 'Happening now' }).getByText(/^An AI assistant, Orders Assistant \(orders-assistant\), is using Orders Assistant to view your account \(read-only\), until .* UTC, because: Summarise your recent orders\.$/).isVisible()).resolves.toBe(true);
     await screenshot(page, 'agent-2-allowed', { fullPage: true });
     await phone.page.reload();
     await screenshot(phone.page, 'agent-2-allowed-390', { fullPage: true });
