@@ -431,6 +431,22 @@ const resourceServerToolkitSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * Activity receipts (docs/beyond-impersonation.md): every request accepted under an `act` token
+     * is reported to the provider's `POST /receipts` in batches, never blocking or failing the request.
+     */
+    receipts: z
+      .object({
+        endpoint: z.url().optional(),
+        clientId: z.string().min(1).optional(),
+        clientSecret: z.string().min(1).optional(),
+        batchSize: z.number().int().min(1).max(100, 'must be at most 100 (the provider takes at most 100 a batch)').default(50),
+        flushIntervalMs: z.number().int().min(10).max(60_000).default(1000),
+        maxQueue: z.number().int().min(1).max(100_000).default(1000),
+        timeoutMs: z.number().int().min(1).max(60_000).default(5000),
+      })
+      .strict()
+      .optional(),
     realm: z.string().regex(/^[\x20\x21\x23-\x5B\x5D-\x7E]*$/, 'must be printable ASCII without quotes or backslashes').optional(),
     publicOrigin: z.url().optional(),
     logger: objectWith<Logger>('info', 'must be a logger with info, warn and error (pino)').optional(),
@@ -443,6 +459,12 @@ const resourceServerToolkitSchema = z
     }
     if (v.dpop.required && !v.publicOrigin) {
       ctx.addIssue({ code: 'custom', path: ['publicOrigin'], message: 'dpop.required needs publicOrigin: DPoP proofs (RFC 9449 §4.3 htu) are checked against it, never against the Host header' });
+    }
+    const receipts = v.receipts;
+    if (receipts && (receipts.clientId === undefined) !== (receipts.clientSecret === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['receipts'], message: 'give both clientId and clientSecret, or neither (then the introspection credentials are used)' });
+    } else if (receipts && receipts.clientId === undefined && !v.introspection) {
+      ctx.addIssue({ code: 'custom', path: ['receipts', 'clientId'], message: "needs the resource server's client credentials (here or in introspection)" });
     }
     const feed = v.revocationFeed;
     if (feed) {

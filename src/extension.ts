@@ -35,6 +35,7 @@ import { providerTokenLookup } from './exchange/provider-lookup.js';
 import { createActorRateLimiter, createLimiter } from './exchange/rate-limit.js';
 import { audienceOf, ResourceServerRegistry } from './exchange/targets.js';
 import { createRevocationFeed } from './lifecycle/revocation-feed.js';
+import { createReceiptsEndpoint } from './lifecycle/receipts.js';
 import { createLifecycleEndpoints, REVOCATION_NOT_ALLOWED, type ExchangedTokenPolicy } from './lifecycle/endpoints.js';
 import { ImpersonationLifecycle } from './lifecycle/service.js';
 import { createMemoryStore, type ImpersonationFilter, type ImpersonationRecord, type Store } from './store/index.js';
@@ -105,6 +106,12 @@ export interface TokenExchange {
    * poll to refuse revoked tokens within seconds.
    */
   revocationFeed(options?: { path?: string }): Middleware;
+  /**
+   * Koa middleware for `provider.use`: activity receipts, `POST /receipts` (docs/beyond-impersonation.md,
+   * "Activity receipts"), where resource servers report the requests they accepted under an `act`
+   * token; each becomes an `api.request` audit record.
+   */
+  receipts(options?: { path?: string }): Middleware;
   /** The chained audit log (absent when a plain `audit` sink was given). */
   readonly auditLog: AuditLog | undefined;
   /** Prometheus instruments; serve `metrics.registry.metrics()`. */
@@ -545,6 +552,18 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         auth: adminAuthenticator(),
         ...adminOptions,
       });
+    },
+    receipts(receiptOptions) {
+      registered();
+      return createReceiptsEndpoint({
+        provider: providerRef!,
+        impersonations: store.impersonations,
+        recorder,
+        servedBy: (clientId) => resourceServers.servedBy(clientId),
+        requestFacts: (ctx) => requestFacts(ctx),
+        logger,
+        ...(receiptOptions?.path ? { path: receiptOptions.path } : {}),
+      }) as unknown as Middleware;
     },
     revocationFeed(feedOptions) {
       registered();

@@ -93,6 +93,7 @@ export async function createReferenceServer(options: ReferenceServerOptions): Pr
   reference.provider.use(interactionRoutes(reference.provider, accounts));
   reference.provider.use(reference.exchange.adminApi());
   reference.provider.use(reference.exchange.revocationFeed());
+  reference.provider.use(reference.exchange.receipts());
   const accountClient = fixtures.clients.find((c) => c.client_id === 'account');
   if (accountClient?.client_secret) {
     reference.provider.use(reference.exchange.accountPage({ clientId: accountClient.client_id, clientSecret: accountClient.client_secret, product: 'Acme account' }));
