@@ -8,6 +8,7 @@ import type { VerifiedAccess } from '../src/resource-server/index.js';
 import { createOrdersApi, type OrdersApi } from '../src/server/orders-api.js';
 import { BILLING, ORDERS, ORDERS_API, SUPPORT_CONSOLE, impersonate, startTestServer, type TestServer } from './helpers/server.js';
 import { until } from './helpers/until.js';
+import { HttpBrowser } from './helpers/http-browser.js';
 
 let server: TestServer;
 let support: string;
@@ -66,6 +67,11 @@ describe('activity receipts: what was done while someone acted as alice', () => 
       status: 200,
       at: expect.any(String),
     });
+  });
+
+  it('shows what was done under the impersonation on alice’s page', async () => {
+    const page = await new HttpBrowser().navigate(`${server.issuer}/account/impersonations`, { until: () => false, login: { login: 'alice', password: 'demo-password' } });
+    expect(page.html).toMatch(/<summary>What was done \(1 request\)<\/summary><ul class="plain"><li><span class="mono">GET \/orders<\/span> → 200 <span class="meta">https:\/\/api\.example\.test\/orders · support · /);
   });
 
   it('answers the receipts of a subject from the admin API', async () => {

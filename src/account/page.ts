@@ -14,6 +14,8 @@ import { WebSessions } from '../web/sessions.js';
 import type { DelegationService, DelegationView } from '../delegations/service.js';
 import { describeActor, profileLabel } from '../exchange/actor-profiles.js';
 import { createDelegationSection } from './delegations.js';
+import { ACTIVITY_SHOWN, activityList } from './activity.js';
+import type { ActivityEntry } from '../store/impersonations.js';
 import { createSignIn } from '../web/sign-in.js';
 
 /** How the subject's page signs its user in: a confidential first-party client of this provider. */
@@ -38,6 +40,9 @@ interface Row {
   readonly actor: string;
   /** The actor's kind (`act.sub_profile`) when it acted directly: `user`, `ai_agent`, `service`. */
   readonly actorProfile?: string | undefined;
+  /** The grant backing it, and what was done under it (activity receipts). */
+  readonly grantId?: string | undefined;
+  readonly activity?: readonly ActivityEntry[] | undefined;
   /** For a chain: the service that acts for that person now. */
   readonly via?: string | undefined;
   /** A browser session (a ticket redeemed) or a token issued to an app. */
@@ -129,6 +134,7 @@ export function createAccountPage(deps: {
   function liveRow(record: ImpersonationRecord): Row {
     return {
       actor: record.actors.at(-1)!,
+      grantId: record.grantId,
       ...(record.actors.length === 1 && record.actorProfiles?.[0] ? { actorProfile: record.actorProfiles[0] } : {}),
       kind: record.kind === 'browser' ? 'browser' : 'api',
       actorName: undefined,
@@ -153,6 +159,7 @@ export function createAccountPage(deps: {
     const liveByGrant = new Map(live.map((r) => [r.grantId, r]));
     const rows: Row[] = history.entries.map((entry) => ({
       actor: entry.actor,
+      grantId: entry.grantId,
       actorProfile: entry.actorProfile,
       kind: entry.kind === 'browser' ? 'browser' : 'api',
       actorName: undefined,
@@ -182,7 +189,13 @@ export function createAccountPage(deps: {
       return origin === undefined ? -1 : origin - 0.5;
     };
     const current = (await named(now)).sort((a, b) => rank(a.live!) - rank(b.live!));
-    return { rows: await named(rows), now: current, next: history.next };
+    return { rows: await withActivity(await named(rows)), now: current, next: history.next };
+  }
+
+  /** What was done under each listed impersonation (docs/beyond-impersonation.md "Activity receipts"). */
+  async function withActivity(rows: Row[]): Promise<Row[]> {
+    const found = await Promise.all(rows.map((r) => (r.grantId ? deps.store.impersonations.activity(r.grantId, ACTIVITY_SHOWN) : [])));
+    return rows.map((r, i) => (found[i]!.length ? { ...r, activity: found[i] } : r));
   }
 
   /** Rows with the person behind each chain, and people and apps by their names, newest first. */
@@ -348,7 +361,7 @@ ${history}</section>`;
           (row) => html`<tr>
 <td title="${sentence(row, Boolean(row.live))}"><strong>${row.actorName ?? row.actor}</strong>${row.actorProfile && profileLabel(row.actorProfile) !== 'person' ? html` <span class="badge">${profileLabel(row.actorProfile)}</span>` : ''}${row.actorName && row.actorName !== row.actor ? html` <span class="meta">(${row.actor})</span>` : ''}${row.via ? html`<br><span class="meta">through ${row.via === row.clientId ? (row.appName ?? row.via) : row.via}</span>` : ''}</td>
 <td>${row.appName ?? row.clientId}${row.kind === 'browser' ? html`<br><span class="meta">signed in as you</span>` : html`<br><span class="meta">a token for an app</span>`}</td>
-<td>${row.reason ?? html`<span class="meta">(no reason recorded)</span>`}</td>
+<td>${row.reason ?? html`<span class="meta">(no reason recorded)</span>`}${activityList(row.activity ?? [])}</td>
 <td>${when(iso(row.startedAt))}</td>
 <td>${when(iso(row.live?.expiresAt ?? row.endsAt))}</td>
 <td>${status(row)}</td>

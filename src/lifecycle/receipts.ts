@@ -130,6 +130,7 @@ export function createReceiptsEndpoint(deps: Dependencies) {
     const audience = token.audience.filter((aud) => served.includes(aud));
     if (audience.length === 0) return 'wrong_audience';
     const record = await deps.impersonations.get(token.grantId);
+    const acceptedAt = new Date(time).toISOString();
     await deps.recorder.record(
       'api.request',
       {
@@ -143,11 +144,15 @@ export function createReceiptsEndpoint(deps: Dependencies) {
         method,
         path: requestPath,
         status,
-        at: new Date(time).toISOString(),
+        at: acceptedAt,
         reason: record?.reason,
       },
       facts,
     );
+    // What was done, by impersonation: the subject's page and the console list it (the token's own
+    // grant, and the grants it came from, so a passed-on token's requests show under its start).
+    const entry = { method, path: requestPath, status, at: acceptedAt, audience, actor: chain[0]!.sub };
+    await Promise.all([token.grantId, ...(record?.sources ?? [])].map((grantId) => deps.impersonations.addActivity(grantId, entry)));
     return undefined;
   }
 

@@ -62,6 +62,18 @@ export interface HistoryEntry {
   readonly ended?: { readonly at: number; readonly rule: string } | undefined;
 }
 
+/** One request an API accepted under an impersonation's token, as its receipt said. */
+export interface ActivityEntry {
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  /** ISO 8601. */
+  readonly at: string;
+  readonly audience: readonly string[];
+  /** The actor acting then (the outermost of the chain). */
+  readonly actor: string;
+}
+
 /** Where a page of the history starts: below this epoch millisecond, passing over `skip` entries added at it. */
 export interface HistoryCursor {
   readonly at: number;
@@ -181,6 +193,20 @@ export class ImpersonationStore {
     await this.backend.commit(
       started.map((r) => ({ op: 'set' as const, key: this.keys.impersonationEnding(r.grantId), value: JSON.stringify({ at, rule }), ttlSeconds: HISTORY_RETENTION_SECONDS })),
     );
+  }
+
+  /**
+   * Notes a request an API accepted under the impersonation backed by `grantId` (an activity
+   * receipt, docs/beyond-impersonation.md): the subject's page and the console show what was done.
+   */
+  async addActivity(grantId: string, entry: ActivityEntry): Promise<void> {
+    await this.backend.addToTimeline(this.keys.impersonationActivity(grantId), JSON.stringify(entry), Date.now(), HISTORY_RETENTION_SECONDS);
+  }
+
+  /** The newest `limit` requests accepted under the impersonation backed by `grantId`, newest first. */
+  async activity(grantId: string, limit: number): Promise<ActivityEntry[]> {
+    const read = await this.backend.timeline(this.keys.impersonationActivity(grantId), { since: Date.now() - HISTORY_RETENTION_SECONDS * 1000, until: Number.MAX_SAFE_INTEGER, skip: 0, limit });
+    return read.map((e) => JSON.parse(e.member) as ActivityEntry);
   }
 
   /**

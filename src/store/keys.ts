@@ -24,6 +24,7 @@
  *   <p>{approval-link:<id>}      the one-time link's single use (hash: payload + consumed), expires with the request
  *   <p>{approvals-subject:<s>}   set of approval ids of a subject
  *   <p>{approvals-actor:<a>}     set of approval ids an actor asked for
+ *   <p>{imp-activity:<grantId>}  timeline of the requests an API accepted under an impersonation's token (receipts), 90 days
  *   <p>{delegation:<id>}         a delegation to an agent (JSON): who, what, until when, its state
  *   <p>{delegation-collect:<id>} the single collection of its subject token (hash: payload + consumed)
  *   <p>{delegations-subject:<s>} set of delegation ids of a subject
@@ -32,6 +33,10 @@
  */
 export class KeyLayout {
   constructor(readonly prefix: string) {}
+
+  impersonationActivity(grantId: string): string {
+    return `${this.prefix}{imp-activity:${grantId}}`;
+  }
 
   delegation(id: string): string {
     return `${this.prefix}{delegation:${id}}`;
