@@ -4,6 +4,7 @@ import { expectRefusal } from './helpers/refusal.js';
 import { BILLING, ORDERS, ORDERS_API, SUPPORT_CONSOLE, startTestServer, TokenType, impersonate, type TestServer } from './helpers/server.js';
 import { startedMessage } from '../src/notify/notice.js';
 import { actOf } from '../src/browser/provider-config.js';
+import { ConfigurationError, resolveOptions } from '../src/config.js';
 
 const AGENT = { id: 'orders-assistant', secret: 'orders-assistant-secret' };
 
@@ -68,6 +69,12 @@ describe('policy gates on the kind of actor (policy.actorProfiles)', () => {
       () => server.exchange({ subject_token: admin, subject_token_type: TokenType.accessToken, actor_token: actor, actor_token_type: TokenType.accessToken, resource: ORDERS }, AGENT),
       { status: 400, error: 'invalid_request', description: 'subject cannot be impersonated by this actor', rule: 'subject_protected' },
     );
+  });
+
+  it('refuses at start-up a read-only kind without policy.readOnlyScopes', () => {
+    const start = () => resolveOptions({ accounts: { findAccount: async () => undefined }, policy: { actorProfiles: { ai_agent: { readOnly: true } } } });
+    expect(start).toThrow(ConfigurationError);
+    expect(start).toThrow('policy.readOnlyScopes: is required when an actorProfiles rule is readOnly: list the scopes a read-only actor may carry');
   });
 
   it('makes an impersonation by a read-only kind of person read-only', async () => {
