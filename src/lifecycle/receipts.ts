@@ -112,7 +112,21 @@ export function createReceiptsEndpoint(deps: Dependencies) {
     return actors.reduceRight<Record<string, unknown> | undefined>((inner, sub) => ({ sub, ...(inner ? { act: inner } : {}) }), undefined);
   }
 
-  async function one(receipt: Receipt, clientId: string, served: readonly string[], facts: RequestFacts): Promise<Refusal | undefined> {
+  type Facts = Awaited<ReturnType<typeof tokenFacts>>;
+  type Known = { facts: Facts; record: Awaited<ReturnType<ImpersonationStore['get']>> };
+
+  /** A token's facts, read once per batch (an API's receipts mostly repeat a few tokens). */
+  function cached(cache: Map<string, Promise<Known>>, receipt: Receipt): Promise<Known> {
+    const key = typeof receipt.jti === 'string' ? `j:${receipt.jti}` : typeof receipt.token === 'string' ? `t:${receipt.token}` : '';
+    let known = cache.get(key);
+    if (!known) {
+      known = tokenFacts(receipt).then(async (facts) => ({ facts, record: facts ? await deps.impersonations.get(facts.grantId) : undefined }));
+      cache.set(key, known);
+    }
+    return known;
+  }
+
+  async function one(receipt: Receipt, clientId: string, served: readonly string[], facts: RequestFacts, cache: Map<string, Promise<Known>>): Promise<Refusal | undefined> {
     const { method, path: requestPath, status, at } = receipt;
     const time = typeof at === 'string' ? Date.parse(at) : NaN;
     if (
@@ -123,13 +137,12 @@ export function createReceiptsEndpoint(deps: Dependencies) {
     ) {
       return 'malformed';
     }
-    const token = await tokenFacts(receipt);
+    const { facts: token, record } = await cached(cache, receipt);
     if (!token) return 'unknown_token';
     const chain = actorChain(readAct(token.act));
     if (chain.length === 0) return 'not_impersonated';
     const audience = token.audience.filter((aud) => served.includes(aud));
     if (audience.length === 0) return 'wrong_audience';
-    const record = await deps.impersonations.get(token.grantId);
     const acceptedAt = new Date(time).toISOString();
     await deps.recorder.record(
       'api.request',
@@ -168,8 +181,9 @@ export function createReceiptsEndpoint(deps: Dependencies) {
     if (receipts.length > MAX_RECEIPTS_PER_BATCH) return refuse(ctx, 413, 'invalid_request', `at most ${MAX_RECEIPTS_PER_BATCH} receipts per batch`);
     const facts = deps.requestFacts(ctx);
     const refused: Array<{ index: number; error: Refusal }> = [];
+    const cache = new Map<string, Promise<Known>>();
     for (const [index, receipt] of receipts.entries()) {
-      const error = typeof receipt === 'object' && receipt !== null ? await one(receipt as Receipt, clientId, served, facts) : 'malformed';
+      const error = typeof receipt === 'object' && receipt !== null ? await one(receipt as Receipt, clientId, served, facts, cache) : 'malformed';
       if (error) refused.push({ index, error });
     }
     ctx.status = 200;

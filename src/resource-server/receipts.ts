@@ -37,7 +37,17 @@ interface Receipt {
   readonly method: string;
   readonly path: string;
   readonly status: number;
-  readonly at: string;
+  /** Epoch ms; sent as ISO 8601. */
+  readonly at: number;
+}
+
+/** The path of an absolute URL, without query or fragment (cheaper than parsing the whole URL on every request). */
+function pathOf(url: string): string {
+  const afterScheme = url.indexOf('//');
+  const start = afterScheme < 0 ? 0 : url.indexOf('/', afterScheme + 2);
+  if (start < 0) return '/';
+  const end = url.slice(start).search(/[?#]/);
+  return end < 0 ? url.slice(start) : url.slice(start, start + end);
 }
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
@@ -68,13 +78,13 @@ export class ReceiptEmitter {
         this.#dropped += 1;
         return;
       }
-      const path = new URL(request.url).pathname;
+      const path = pathOf(request.url);
       const id = access.token.format === 'jwt' ? access.token.id : undefined;
       if (id === undefined && (access.token.format === 'jwt' || request.token === undefined)) {
         this.#dropped += 1;
         return;
       }
-      this.#queue.push({ ...(id !== undefined ? { jti: id } : { token: request.token! }), method: request.method, path, status: request.status, at: new Date().toISOString() });
+      this.#queue.push({ ...(id !== undefined ? { jti: id } : { token: request.token! }), method: request.method, path, status: request.status, at: Date.now() });
       this.#timer ??= setInterval(() => void this.flush(), this.#settings.flushIntervalMs);
       this.#timer.unref?.();
       if (this.#queue.length >= this.#settings.batchSize) setImmediate(() => void this.flush());
@@ -96,7 +106,7 @@ export class ReceiptEmitter {
         const response = await fetch(await this.#settings.endpoint(), {
           method: 'POST',
           headers: { authorization: basic(this.#settings.clientId, this.#settings.clientSecret), 'content-type': 'application/json', accept: 'application/json' },
-          body: JSON.stringify({ receipts: batch }),
+          body: JSON.stringify({ receipts: batch.map((r) => ({ ...r, at: new Date(r.at).toISOString() })) }),
           signal: AbortSignal.timeout(this.#settings.timeoutMs),
         });
         if (!response.ok) {
