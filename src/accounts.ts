@@ -10,6 +10,11 @@ export interface DirectoryAccount {
   readonly disabled?: boolean | undefined;
   readonly name?: string | undefined;
   readonly email?: string | undefined;
+  /**
+   * The kind of entity the account is (draft-mora-oauth-entity-profiles §3.1): absent means
+   * `user`, a person. Named in `act.sub_profile` when the account acts for someone.
+   */
+  readonly profile?: string | undefined;
 }
 
 /**

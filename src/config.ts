@@ -123,9 +123,22 @@ export const policySchema = z
       .default(false),
     readOnlyScopes: z.array(scopeToken).min(1, 'must list at least one scope: a read-only impersonation carries only these').optional(),
     readOnlyRoles: z.array(z.string().min(1)).default([]),
+    /**
+     * Rules by kind of actor (`act.sub_profile`, docs/policy.md "Typed actors"), e.g.
+     * `{ "ai_agent": { "readOnly": true, "protectedSubjects": false } }`.
+     */
+    actorProfiles: z
+      .record(
+        z.string().regex(/^[a-z0-9._-]+$/, 'must be one entity profile in lower case (e.g. ai_agent)'),
+        z.object({ readOnly: z.boolean().default(false), protectedSubjects: z.boolean().default(true) }).strict(),
+      )
+      .default({}),
   })
   .strict()
   .superRefine((v, ctx) => {
+    if (Object.values(v.actorProfiles).some((rule) => rule.readOnly) && v.readOnlyScopes === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['readOnlyScopes'], message: 'is required when an actorProfiles rule is readOnly: list the scopes a read-only actor may carry' });
+    }
     if (v.readOnlyRoles.length > 0 && v.readOnlyScopes === undefined) {
       ctx.addIssue({ code: 'custom', path: ['readOnlyScopes'], message: 'is required when readOnlyRoles is set: list the scopes a read-only impersonation may carry' });
     }
@@ -191,6 +204,23 @@ const approvalsSchema = z
   })
   .strict();
 
+/** Delegations to agent clients (docs/beyond-impersonation.md "Delegation to agents"). */
+const delegationsSchema = z
+  .object({
+    /** The agent clients users may delegate to (client ids); none: delegation is off. */
+    agents: z.array(z.string().min(1)).default([]),
+    /** How long an agent's request waits for the user's answer. */
+    requestLifetimeSeconds: z.number().int().min(60, 'must be at least 60 seconds').max(APPROVAL_REQUEST_MAX_SECONDS, `must be at most ${APPROVAL_REQUEST_MAX_SECONDS} seconds (7 days)`).default(600),
+    /** The duration offered when the user grants (capped by `policy.maxLifetimeSeconds`). */
+    defaultDurationSeconds: z
+      .number()
+      .int()
+      .min(APPROVAL_MIN_DURATION_SECONDS, `must be at least ${APPROVAL_MIN_DURATION_SECONDS} seconds`)
+      .max(HARD_MAX_LIFETIME_SECONDS, `must be at most ${HARD_MAX_LIFETIME_SECONDS} seconds`)
+      .default(1800),
+  })
+  .strict();
+
 const hookFunction = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function');
 
 const optionsSchema = z
@@ -221,6 +251,7 @@ const optionsSchema = z
     policy: policySchema.default(() => policySchema.parse({})),
     tickets: ticketSchema.default(() => ticketSchema.parse({})),
     approvals: approvalsSchema.default(() => approvalsSchema.parse({})),
+    delegations: delegationsSchema.default(() => delegationsSchema.parse({})),
     trustedIssuers: z.array(trustedIssuerSchema).default([]),
     resourceServers: z.record(z.string().min(1), resourceServerSchema).default({}),
     hooks: z
@@ -254,6 +285,8 @@ export interface TokenExchangeOptions {
   tickets?: z.input<typeof ticketSchema>;
   /** Subject-approved access (`policy.requireSubjectApproval`): `{ requestLifetimeSeconds, defaultDurationSeconds }`. */
   approvals?: z.input<typeof approvalsSchema>;
+  /** Delegations to agent clients: `{ agents, requestLifetimeSeconds, defaultDurationSeconds }` (default: no agents). */
+  delegations?: z.input<typeof delegationsSchema>;
   trustedIssuers?: Array<{ issuer: string; jwks?: { keys: Array<Record<string, unknown>> }; jwksUri?: string }>;
   /** Resource servers by RFC 8707 indicator; each chooses its access token format. */
   resourceServers?: Record<string, z.input<typeof resourceServerSchema>>;
@@ -271,6 +304,7 @@ export interface ResolvedOptions {
   readonly policy: ImpersonationPolicy;
   readonly tickets: z.infer<typeof ticketSchema>;
   readonly approvals: z.infer<typeof approvalsSchema>;
+  readonly delegations: z.infer<typeof delegationsSchema>;
   readonly trustedIssuers: readonly TrustedIssuer[];
   readonly resourceServers: Readonly<Record<string, ResourceServerDefinition>>;
   readonly hooks: ExchangeHooks;
@@ -304,11 +338,11 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   if (!result.success) {
     throw new ConfigurationError(`invalid token exchange options: ${describeIssues(result.error)}`, issuesOf(result.error));
   }
-  const { accounts, audit, auditLog, webhooks, logger, store, policy, tickets, approvals, trustedIssuers, resourceServers, hooks } = result.data;
+  const { accounts, audit, auditLog, webhooks, logger, store, policy, tickets, approvals, delegations, trustedIssuers, resourceServers, hooks } = result.data;
   if (audit && (auditLog || webhooks.endpoints.length)) {
     throw new ConfigurationError('invalid token exchange options: audit: give either audit (a plain sink) or auditLog (+ webhooks), not both');
   }
-  return { accounts, audit, auditLog, webhooks, logger, store, policy, tickets, approvals, trustedIssuers, resourceServers, hooks: hooks as ExchangeHooks };
+  return { accounts, audit, auditLog, webhooks, logger, store, policy, tickets, approvals, delegations, trustedIssuers, resourceServers, hooks: hooks as ExchangeHooks };
 }
 
 /** Validates a policy document alone (e.g. the shipped config/ file). */
@@ -397,6 +431,22 @@ const resourceServerToolkitSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * Activity receipts (docs/beyond-impersonation.md): every request accepted under an `act` token
+     * is reported to the provider's `POST /receipts` in batches, never blocking or failing the request.
+     */
+    receipts: z
+      .object({
+        endpoint: z.url().optional(),
+        clientId: z.string().min(1).optional(),
+        clientSecret: z.string().min(1).optional(),
+        batchSize: z.number().int().min(1).max(100, 'must be at most 100 (the provider takes at most 100 a batch)').default(50),
+        flushIntervalMs: z.number().int().min(10).max(60_000).default(1000),
+        maxQueue: z.number().int().min(1).max(100_000).default(1000),
+        timeoutMs: z.number().int().min(1).max(60_000).default(5000),
+      })
+      .strict()
+      .optional(),
     realm: z.string().regex(/^[\x20\x21\x23-\x5B\x5D-\x7E]*$/, 'must be printable ASCII without quotes or backslashes').optional(),
     publicOrigin: z.url().optional(),
     logger: objectWith<Logger>('info', 'must be a logger with info, warn and error (pino)').optional(),
@@ -409,6 +459,12 @@ const resourceServerToolkitSchema = z
     }
     if (v.dpop.required && !v.publicOrigin) {
       ctx.addIssue({ code: 'custom', path: ['publicOrigin'], message: 'dpop.required needs publicOrigin: DPoP proofs (RFC 9449 §4.3 htu) are checked against it, never against the Host header' });
+    }
+    const receipts = v.receipts;
+    if (receipts && (receipts.clientId === undefined) !== (receipts.clientSecret === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['receipts'], message: 'give both clientId and clientSecret, or neither (then the introspection credentials are used)' });
+    } else if (receipts && receipts.clientId === undefined && !v.introspection) {
+      ctx.addIssue({ code: 'custom', path: ['receipts', 'clientId'], message: "needs the resource server's client credentials (here or in introspection)" });
     }
     const feed = v.revocationFeed;
     if (feed) {

@@ -58,6 +58,7 @@ export type RefusalRule =
   | 'subject_other_tenant'
   | 'subject_may_act'
   | 'subject_denied_by_hook'
+  | 'delegation_inactive'
   | 'chain_too_long'
   | 'lifetime_exhausted'
   // scope and target

@@ -14,6 +14,8 @@ import { composeBrowserConfiguration } from './browser/provider-config.js';
 import { createAllowedScopes } from './browser/scopes.js';
 import { createTicketService, type MintedTicket, type TicketRequest, type TicketService } from './browser/tickets.js';
 import { ChainedAuditSink } from './audit/chained-sink.js';
+import { createAgentApi } from './delegations/agent-api.js';
+import { createDelegationService, type DelegationService } from './delegations/service.js';
 import type { AuditEvent } from './audit/events.js';
 import { MemoryAuditLog, type AuditLog } from './audit/log.js';
 import { AuditRecorder, type RequestFacts } from './audit/recorder.js';
@@ -22,7 +24,8 @@ import { boundedLogger, silentLogger } from './observability/logger.js';
 import { createSubjectNotifier } from './notify/notifier.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { ConfigurationError, resolveOptions, type ResolvedOptions, type TokenExchangeOptions } from './config.js';
-import { GRANT_PARAMETERS, IMPERSONATION_AMR, REPEATABLE_PARAMETERS, TOKEN_EXCHANGE_GRANT } from './constants.js';
+import { GRANT_PARAMETERS, IMPERSONATION_AMR, REPEATABLE_PARAMETERS, TOKEN_EXCHANGE_GRANT, TokenType } from './constants.js';
+import { AI_AGENT_PROFILE, CLIENT_PROFILE, isEntityProfile, SERVICE_PROFILE, USER_PROFILE } from './exchange/actor-profiles.js';
 import { createTokenExchangeHandler } from './exchange/grant.js';
 import { createEndpointGuard, type GuardedPaths } from './exchange/guard.js';
 import { auditableTokenId } from './exchange/token-ids.js';
@@ -33,6 +36,7 @@ import { providerTokenLookup } from './exchange/provider-lookup.js';
 import { createActorRateLimiter, createLimiter } from './exchange/rate-limit.js';
 import { audienceOf, ResourceServerRegistry } from './exchange/targets.js';
 import { createRevocationFeed } from './lifecycle/revocation-feed.js';
+import { createReceiptsEndpoint } from './lifecycle/receipts.js';
 import { createLifecycleEndpoints, REVOCATION_NOT_ALLOWED, type ExchangedTokenPolicy } from './lifecycle/endpoints.js';
 import { ImpersonationLifecycle } from './lifecycle/service.js';
 import { createMemoryStore, type ImpersonationFilter, type ImpersonationRecord, type Store } from './store/index.js';
@@ -44,6 +48,8 @@ type Middleware = (ctx: KoaContextWithOIDC, next: () => Promise<unknown>) => Pro
 export interface TokenExchange {
   /** Validated options, every default filled in. */
   readonly options: ResolvedOptions;
+  /** Users' delegations to agent clients: ask, grant, pause, resume, end, collect (docs/beyond-impersonation.md). */
+  readonly delegations: DelegationService;
   /** The store: pass `store.adapter` to oidc-provider (done by `configuration()` when you set none). */
   readonly store: Store;
   /**
@@ -101,6 +107,12 @@ export interface TokenExchange {
    * poll to refuse revoked tokens within seconds.
    */
   revocationFeed(options?: { path?: string }): Middleware;
+  /**
+   * Koa middleware for `provider.use`: activity receipts, `POST /receipts` (docs/beyond-impersonation.md,
+   * "Activity receipts"), where resource servers report the requests they accepted under an `act`
+   * token; each becomes an `api.request` audit record.
+   */
+  receipts(options?: { path?: string }): Middleware;
   /** The chained audit log (absent when a plain `audit` sink was given). */
   readonly auditLog: AuditLog | undefined;
   /** Prometheus instruments; serve `metrics.registry.metrics()`. */
@@ -196,6 +208,16 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
   let tickets: TicketService | undefined;
   let lifecycle: ImpersonationLifecycle | undefined;
   let approvals: ApprovalService | undefined;
+  /** Users' delegations to agent clients (docs/beyond-impersonation.md). */
+  const delegations = createDelegationService({
+    options,
+    provider: () => providerRef!,
+    store: store.delegations,
+    lifecycle: () => registered(),
+    recorder,
+    attachClaims: (token, claims) => tokenClaims.set(token, claims),
+    isEnabled: () => registered().isEnabled(),
+  });
   let rulesRef: ReturnType<typeof createImpersonationRules> | undefined;
   /** Where the account page answers one-time approval links, once it is mounted. */
   let approvalLinkRoute: string | undefined;
@@ -250,8 +272,35 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       exchangeClaims: (token) => tokenClaims.get(token),
       recordJwt: (jti, grantId, ttl, audience) => store.impersonations.addJwt(jti, grantId, ttl, audience),
     });
+    const browserMetadata = browser.extraClientMetadata ?? {};
     return {
       ...browser,
+      // draft-mora-oauth-entity-profiles §6: a client declares its kind (`client_profile`), which
+      // names it in `act.sub_profile` when it acts for someone (docs/beyond-impersonation.md).
+      extraClientMetadata: {
+        ...browserMetadata,
+        properties: [...new Set([...(browserMetadata.properties ?? []), CLIENT_PROFILE])],
+        validator(ctx, key, value, metadata) {
+          if (key === CLIENT_PROFILE && value !== undefined && !isEntityProfile(value)) {
+            throw new errors.InvalidClientMetadata(`${CLIENT_PROFILE} must be space-separated entity profiles (e.g. ai_agent)`);
+          }
+          return browserMetadata.validator?.(ctx, key, value, metadata);
+        },
+      },
+      // draft-mcguinness-oauth-actor-profile §10.1 and draft-mora-oauth-entity-profiles §5: which
+      // kinds of actor this provider names, and what its token exchange accepts.
+      discovery: {
+        ...host.discovery,
+        entity_profiles_supported: {
+          actor: [...new Set([USER_PROFILE, SERVICE_PROFILE, AI_AGENT_PROFILE, ...Object.keys(options.policy.actorProfiles)])],
+          subject: [USER_PROFILE],
+        },
+        actor_profile_token_exchange: {
+          subject_token_types_supported: [TokenType.accessToken, TokenType.idToken, TokenType.jwt],
+          actor_token_types_supported: [TokenType.accessToken, TokenType.idToken, TokenType.jwt],
+          requested_token_types_supported: [TokenType.accessToken, TokenType.jwt, TokenType.idToken],
+        },
+      },
       adapter: host.adapter ?? store.adapter,
       features: {
         // RP-initiated logout of an impersonated session ends it without a question (docs/browser-impersonation.md).
@@ -368,6 +417,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       logger,
       notifier,
       confirmStarted: approvalService.confirmStarted,
+      delegations,
     });
     provider.registerGrantType(TOKEN_EXCHANGE_GRANT, handler, GRANT_PARAMETERS, REPEATABLE_PARAMETERS);
     provider.use(
@@ -399,6 +449,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
       },
     });
     tickets = service;
+    if (options.delegations.agents.length) provider.use(createAgentApi({ provider, delegations, requestFacts }) as unknown as Parameters<Provider['use']>[0]);
     provider.use(
       createImpersonationInteraction({
         provider,
@@ -438,6 +489,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
 
   return {
     options,
+    delegations,
     store,
     configuration,
     register,
@@ -475,6 +527,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         options: pageOptions,
         lifecycle: life,
         approvals: approvals!,
+        delegations,
         accounts: options.accounts,
         store,
         requestFacts: (ctx) => requestFacts(ctx as KoaContextWithOIDC),
@@ -513,6 +566,18 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         auth: adminAuthenticator(),
         ...adminOptions,
       });
+    },
+    receipts(receiptOptions) {
+      registered();
+      return createReceiptsEndpoint({
+        provider: providerRef!,
+        impersonations: store.impersonations,
+        recorder,
+        servedBy: (clientId) => resourceServers.servedBy(clientId),
+        requestFacts: (ctx) => requestFacts(ctx),
+        logger,
+        ...(receiptOptions?.path ? { path: receiptOptions.path } : {}),
+      }) as unknown as Middleware;
     },
     revocationFeed(feedOptions) {
       registered();

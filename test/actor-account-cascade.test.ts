@@ -46,7 +46,7 @@ describe('the cascade re-reads the person who started an impersonation', () => {
   it("ends a trusted-issuer agent's impersonation when the local account it maps to is disabled", async () => {
     const foreign = await signJwt(partner.privateJwk, { iss: PARTNER, sub: 'agent-7', aud: SUPPORT_CONSOLE.id, iat: now(), exp: now() + 600 });
     const token = await impersonation(foreign, { actor_token_type: TokenType.jwt });
-    expect(decodeJwt(token).act).toEqual({ sub: 'agent-7', iss: PARTNER });
+    expect(decodeJwt(token).act).toEqual({ sub: 'agent-7', iss: PARTNER, sub_profile: 'user' });
     expect((await introspect(token)).active).toBe(true);
     const [record] = await server.reference.exchange.list({ actor: 'admin' });
     expect(record).toMatchObject({ actors: ['agent-7'], actorAccount: 'admin', tokenId: decodeJwt(token).jti });

@@ -79,6 +79,7 @@ describe('options are validated at start-up, naming the bad field', () => {
       unauthenticatedRateLimit: { points: 60, durationSeconds: 60 },
       requireSubjectApproval: false,
       readOnlyRoles: [],
+      actorProfiles: {},
     });
   });
 

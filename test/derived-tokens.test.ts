@@ -36,7 +36,7 @@ async function issued(params: Record<string, string | string[]>, client: { id: s
 describe('subject tokens that act for someone must be revocable (finding 2)', () => {
   it("refuses an impersonation's ID token as subject token: nothing could revoke what it yields", async () => {
     const idToken = (await issued(impersonate(support, 'alice', { requested_token_type: TokenType.idToken, scope: 'openid' }))).access_token as string;
-    expect(decodeJwt(idToken).act).toEqual({ sub: 'support' });
+    expect(decodeJwt(idToken).act).toEqual({ sub: 'support', sub_profile: 'user' });
     await expectRefusal(server, () => server.exchange({ subject_token: idToken, subject_token_type: TokenType.idToken, scope: 'billing:read' }), UNREVOCABLE);
     await expectRefusal(server, () => server.exchange({ subject_token: idToken, subject_token_type: TokenType.jwt, resource: BILLING }), UNREVOCABLE);
   });

@@ -57,7 +57,7 @@ describe('opaque access tokens', () => {
     expect(introspection.body).toEqual({
       active: true,
       sub: 'alice',
-      act: { sub: 'support' },
+      act: { sub: 'support', sub_profile: 'user' },
       impersonation: { id: expect.any(String), reason: REASON, started_at: expect.any(Number) },
       client_id: SUPPORT_CONSOLE.id,
       scope: 'billing:read',
@@ -73,7 +73,7 @@ describe('opaque access tokens', () => {
     const result = await server.exchange(impersonate(support, 'alice', { resource: BILLING, requested_token_type: TokenType.jwt }));
     expect(result.body).toMatchObject({ issued_token_type: TokenType.jwt, token_type: 'Bearer' });
     const { payload } = await jwtVerify(result.body.access_token as string, jwks, { issuer: server.issuer, audience: BILLING });
-    expect(payload.act).toEqual({ sub: 'support' });
+    expect(payload.act).toEqual({ sub: 'support', sub_profile: 'user' });
   });
 
   it('serves userinfo for the subject, naming the actor, with a token without audience', async () => {
@@ -83,7 +83,7 @@ describe('opaque access tokens', () => {
       sub: 'alice',
       name: 'Alice Anders',
       tenant: 'acme',
-      act: { sub: 'support' },
+      act: { sub: 'support', sub_profile: 'user' },
       impersonation: { id: expect.any(String), reason: REASON, started_at: expect.any(Number) },
     });
   });
@@ -153,7 +153,7 @@ describe('trusted issuers', () => {
     const idToken = await signJwt(partnerKey.privateJwk, { iss: PARTNER, sub: 'support', aud: SUPPORT_CONSOLE.id, iat: now(), exp: now() + 600 });
     const result = await server.exchange(impersonate(idToken, 'alice', { actor_token_type: TokenType.idToken, resource: ORDERS }));
     expect(result.status).toBe(200);
-    expect(decodeJwt(result.body.access_token as string).act).toEqual({ sub: 'support', iss: PARTNER });
+    expect(decodeJwt(result.body.access_token as string).act).toEqual({ sub: 'support', iss: PARTNER, sub_profile: 'user' });
   });
 
   it('accepts a subject JWT from a trusted issuer', async () => {

@@ -29,7 +29,7 @@ describe('the own-provider example (README, Add it to your own provider)', () =>
       expect(introspection).toEqual({
         active: true,
         sub: 'alice',
-        act: { sub: 'agent-7' },
+        act: { sub: 'agent-7', sub_profile: 'user' },
         scope: 'orders:read',
         client_id: 'support-tool',
         impersonation: { id: expect.any(String), reason: 'Ticket 4711: alice cannot see her orders', started_at: expect.any(Number) },

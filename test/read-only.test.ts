@@ -140,7 +140,7 @@ describe('policy.readOnlyRoles and an undeclared read-only set', () => {
   beforeAll(async () => {
     [forced, bare] = await Promise.all([
       startTestServer({ policy: { rateLimit: false, readOnlyScopes: READ_ONLY, readOnlyRoles: ['support'] } }),
-      startTestServer({ policy: { rateLimit: false, readOnlyScopes: undefined } }),
+      startTestServer({ policy: { rateLimit: false, readOnlyScopes: undefined, actorProfiles: {} } }),
     ]);
   });
   afterAll(async () => Promise.all([forced.close(), bare.close()]));

@@ -96,6 +96,7 @@ describe('the webhook addresses the subject', () => {
       subject: 'alice',
       actor: 'support',
       actor_name: 'Sam Support',
+      actor_profile: 'user',
       reason: REASON,
       client_id: SUPPORT_CONSOLE.id,
       started_at: ISO,

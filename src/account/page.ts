@@ -11,6 +11,11 @@ import { readForm } from '../web/forms.js';
 import { html, layout, type Html } from '../web/html.js';
 import { csrfHolds, newCsrfToken, pageHeaders } from '../web/security.js';
 import { WebSessions } from '../web/sessions.js';
+import type { DelegationService, DelegationView } from '../delegations/service.js';
+import { describeActor, profileLabel } from '../exchange/actor-profiles.js';
+import { createDelegationSection } from './delegations.js';
+import { ACTIVITY_SHOWN, activityList } from './activity.js';
+import type { ActivityEntry } from '../store/impersonations.js';
 import { createSignIn } from '../web/sign-in.js';
 
 /** How the subject's page signs its user in: a confidential first-party client of this provider. */
@@ -33,6 +38,11 @@ interface AccountSession {
 interface Row {
   /** The person behind it: the actor, or for a chain the person who started it (RFC 8693 §4.1). */
   readonly actor: string;
+  /** The actor's kind (`act.sub_profile`) when it acted directly: `user`, `ai_agent`, `service`. */
+  readonly actorProfile?: string | undefined;
+  /** The grant backing it, and what was done under it (activity receipts). */
+  readonly grantId?: string | undefined;
+  readonly activity?: readonly ActivityEntry[] | undefined;
   /** For a chain: the service that acts for that person now. */
   readonly via?: string | undefined;
   /** A browser session (a ticket redeemed) or a token issued to an app. */
@@ -64,6 +74,8 @@ const ENDINGS: Record<string, string> = {
   ended_by_subject: 'Ended by you',
   ended_by_logout: 'Signed out',
   approval_revoked: 'Ended when you revoked your approval',
+  delegation_paused: 'Paused by you',
+  delegation_ended: 'Ended by you',
 };
 
 /** How an approval request stands, in words. */
@@ -98,6 +110,8 @@ export function createAccountPage(deps: {
   readonly options: AccountPageOptions;
   readonly lifecycle: ImpersonationLifecycle;
   readonly approvals: ApprovalService;
+  /** Delegations to agents (docs/beyond-impersonation.md), when the extension offers them. */
+  readonly delegations?: DelegationService | undefined;
   readonly accounts: AccountDirectory;
   readonly store: Store;
   readonly requestFacts: (ctx: Context) => RequestFacts;
@@ -108,6 +122,7 @@ export function createAccountPage(deps: {
   const product = deps.options.product ?? 'Your account';
   const assetsPath = `${base}/assets`;
   const ownOrigin = new URL(deps.issuer).origin;
+  const assistants = deps.delegations ? createDelegationSection({ delegations: deps.delegations, base, requestFacts: deps.requestFacts }) : undefined;
   const sessions = new WebSessions<AccountSession>(deps.store.backend, deps.store.keys, { name: 'account.session', path: base });
   const signIn = createSignIn(
     { issuer: deps.issuer, clientId: deps.options.clientId, clientSecret: deps.options.clientSecret, redirectUri: `${deps.issuer.replace(/\/$/, '')}${base}/callback`, scope: 'openid profile' },
@@ -119,6 +134,8 @@ export function createAccountPage(deps: {
   function liveRow(record: ImpersonationRecord): Row {
     return {
       actor: record.actors.at(-1)!,
+      grantId: record.grantId,
+      ...(record.actors.length === 1 && record.actorProfiles?.[0] ? { actorProfile: record.actorProfiles[0] } : {}),
       kind: record.kind === 'browser' ? 'browser' : 'api',
       actorName: undefined,
       mode: record.mode ?? 'full',
@@ -142,6 +159,8 @@ export function createAccountPage(deps: {
     const liveByGrant = new Map(live.map((r) => [r.grantId, r]));
     const rows: Row[] = history.entries.map((entry) => ({
       actor: entry.actor,
+      grantId: entry.grantId,
+      actorProfile: entry.actorProfile,
       kind: entry.kind === 'browser' ? 'browser' : 'api',
       actorName: undefined,
       mode: entry.mode === 'read' ? 'read' : 'full',
@@ -154,11 +173,12 @@ export function createAccountPage(deps: {
     }));
     const seen = new Set(history.entries.map((e) => e.grantId));
     for (const record of before || history.next ? [] : live) {
-      if (!seen.has(record.grantId) && record.actors.length === 1) rows.push(liveRow(record));
+      if (!seen.has(record.grantId) && record.actors.length === 1 && !record.quiet) rows.push(liveRow(record));
     }
     // What is happening now: every live impersonation of the subject, chains passed on by a
     // service included (they add no history entry: they continue the impersonation they came from).
-    const now = live.map(liveRow);
+    // A delegation's later tokens (quiet) are not listed again.
+    const now = live.filter((record) => !record.quiet).map(liveRow);
     // Newest first as the index orders them (its times are finer than a record's seconds); a chain
     // passed on by a service comes right before the impersonation it came from.
     const position = new Map(history.entries.map((entry, i) => [entry.grantId, i]));
@@ -169,7 +189,13 @@ export function createAccountPage(deps: {
       return origin === undefined ? -1 : origin - 0.5;
     };
     const current = (await named(now)).sort((a, b) => rank(a.live!) - rank(b.live!));
-    return { rows: await named(rows), now: current, next: history.next };
+    return { rows: await withActivity(await named(rows)), now: current, next: history.next };
+  }
+
+  /** What was done under each listed impersonation (docs/beyond-impersonation.md "Activity receipts"). */
+  async function withActivity(rows: Row[]): Promise<Row[]> {
+    const found = await Promise.all(rows.map((r) => (r.grantId ? deps.store.impersonations.activity(r.grantId, ACTIVITY_SHOWN) : [])));
+    return rows.map((r, i) => (found[i]!.length ? { ...r, activity: found[i] } : r));
   }
 
   /** Rows with the person behind each chain, and people and apps by their names, newest first. */
@@ -218,8 +244,11 @@ export function createAccountPage(deps: {
 
   /** What happened, in plain words: who (and through which service), did what, where, until when, why. */
   function sentence(row: Row, live: boolean): string {
-    const person = row.actorName && row.actorName !== row.actor ? `${row.actorName} (${row.actor})` : row.actor;
     const app = row.appName ?? row.clientId;
+    // Typed actors (docs/beyond-impersonation.md): "an AI assistant, Orders Assistant (orders-assistant)," vs "Sam Support (support)".
+    const agentName = row.actorProfile && profileLabel(row.actorProfile) !== 'person' && row.actor === row.clientId ? row.appName : undefined;
+    const described = describeActor(row.actor, row.actorName ?? agentName, row.actorProfile);
+    const person = `${described.charAt(0).toUpperCase()}${described.slice(1)}`;
     const read = row.mode === 'read';
     const until = `until ${utc(iso(row.live?.expiresAt ?? row.endsAt))}`;
     const why = row.reason === undefined ? '' : `, because: ${row.reason}`;
@@ -321,6 +350,7 @@ ${history}</section>`;
     approvals: readonly ApprovalView[],
     names: Map<string, string | undefined>,
     notice?: Notice,
+    delegations: readonly DelegationView[] = [],
   ): string {
     const { rows } = page;
     const table = rows.length
@@ -329,9 +359,9 @@ ${history}</section>`;
 <thead><tr><th scope="col">Who</th><th scope="col">Where</th><th scope="col">Why</th><th scope="col">Started</th><th scope="col">Ends</th><th scope="col">Status</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>
 <tbody>${rows.map(
           (row) => html`<tr>
-<td title="${sentence(row, Boolean(row.live))}"><strong>${row.actorName ?? row.actor}</strong>${row.actorName && row.actorName !== row.actor ? html` <span class="meta">(${row.actor})</span>` : ''}${row.via ? html`<br><span class="meta">through ${row.via === row.clientId ? (row.appName ?? row.via) : row.via}</span>` : ''}</td>
+<td title="${sentence(row, Boolean(row.live))}"><strong>${row.actorName ?? row.actor}</strong>${row.actorProfile && profileLabel(row.actorProfile) !== 'person' ? html` <span class="badge">${profileLabel(row.actorProfile)}</span>` : ''}${row.actorName && row.actorName !== row.actor ? html` <span class="meta">(${row.actor})</span>` : ''}${row.via ? html`<br><span class="meta">through ${row.via === row.clientId ? (row.appName ?? row.via) : row.via}</span>` : ''}</td>
 <td>${row.appName ?? row.clientId}${row.kind === 'browser' ? html`<br><span class="meta">signed in as you</span>` : html`<br><span class="meta">a token for an app</span>`}</td>
-<td>${row.reason ?? html`<span class="meta">(no reason recorded)</span>`}</td>
+<td>${row.reason ?? html`<span class="meta">(no reason recorded)</span>`}${activityList(row.activity ?? [])}</td>
 <td>${when(iso(row.startedAt))}</td>
 <td>${when(iso(row.live?.expiresAt ?? row.endsAt))}</td>
 <td>${status(row)}</td>
@@ -353,6 +383,7 @@ ${history}</section>`;
 <p class="lead">When a support agent needs to see exactly what you see, they can sign in as you for at most an hour, and must say why. Every time it happened is listed here. You can end a live one here, and answer when support asks for access.</p>
 ${notice ? html`<div class="alert ${notice.kind}" role="${notice.kind === 'error' ? 'alert' : 'status'}">${notice.text}</div>` : ''}
 ${approvalsSection(session, approvals, names)}
+${assistants ? assistants.render(session.csrf, delegations) : ''}
 ${page.before ? '' : noticesSection(page.now)}
 <h2>Every impersonation</h2>
 <p class="meta">Listed for ${HISTORY_RETENTION_SECONDS / 86_400} days after they started, newest first.</p>
@@ -372,9 +403,13 @@ ${pager(page.before, page.next)}`,
       notice = { kind: 'error', text: 'That page of your history does not exist.' };
     }
     const before = cursor || undefined;
-    const [{ rows, now, next }, approvals] = await Promise.all([rowsFor(session.data.sub, before), deps.approvals.list({ subject: session.data.sub })]);
+    const [{ rows, now, next }, approvals, delegations] = await Promise.all([
+      rowsFor(session.data.sub, before),
+      deps.approvals.list({ subject: session.data.sub }),
+      deps.delegations ? deps.delegations.list({ subject: session.data.sub }) : [],
+    ]);
     const names = await namesOf(approvals.map((a) => a.actor));
-    ctx.body = render(session.data, { rows, now, before, next }, approvals, names, notice);
+    ctx.body = render(session.data, { rows, now, before, next }, approvals, names, notice, delegations);
   }
 
   async function callback(ctx: Context): Promise<void> {
@@ -525,6 +560,12 @@ ${pager(page.before, page.next)}`,
     if (ctx.method === 'GET' && path === '/login') return signIn.start(ctx, `${base}/impersonations`);
     if (ctx.method === 'GET' && path === '/callback') return callback(ctx);
     if (ctx.method === 'GET' && path === '/approvals/respond') return linkShow(ctx);
+    if (assistants && ctx.method === 'POST' && path.startsWith('/delegations/') && (assistants.paths as readonly string[]).includes(path.slice('/delegations/'.length))) {
+      const form = await readForm(ctx);
+      const session = await sessions.read(ctx);
+      if (!session || !csrfHolds(ctx, session.data.csrf, form.get('csrf'), ownOrigin)) return expired(ctx);
+      return show(ctx, await assistants.answer(ctx, session.data.sub, path.slice('/delegations/'.length), form));
+    }
     if (ctx.method === 'POST' && ['/impersonations/end', '/logout', '/approvals/answer', '/approvals/revoke', '/approvals/respond'].includes(path)) {
       const form = await readForm(ctx);
       if (path === '/logout') return logout(ctx, form);

@@ -24,6 +24,8 @@ import { csrfHolds, newCsrfToken, pageHeaders } from '../web/security.js';
 import { WebSessions } from '../web/sessions.js';
 import { createSignIn } from '../web/sign-in.js';
 import { AdminError, type AdminAuthenticator, type AdminCaller } from './auth.js';
+import { ACTIVITY_SHOWN, activityList } from '../account/activity.js';
+import { profileLabel } from '../exchange/actor-profiles.js';
 
 /** How the console signs support agents in, and which applications an impersonation may open. */
 export interface AdminConsoleOptions {
@@ -170,12 +172,18 @@ ${
     });
   }
 
-  function impersonationTable(session: ConsoleSession, records: readonly ImpersonationRecord[], empty: string, back: string): Html {
+  /** What was done under each live impersonation (activity receipts, docs/beyond-impersonation.md). */
+  async function activityOf(records: readonly ImpersonationRecord[]): Promise<Map<string, Html>> {
+    const found = await Promise.all(records.map((r) => deps.store.impersonations.activity(r.grantId, ACTIVITY_SHOWN)));
+    return new Map(records.map((r, i) => [r.grantId, activityList(found[i]!)]));
+  }
+
+  function impersonationTable(session: ConsoleSession, records: readonly ImpersonationRecord[], empty: string, back: string, activity: Map<string, Html> = new Map()): Html {
     if (!records.length) return html`<div class="card empty">${empty}</div>`;
     return html`<div class="table-wrap"><table><caption class="visually-hidden">Live impersonations</caption>
 <thead><tr><th scope="col">Subject</th><th scope="col">Acting</th><th scope="col">Application</th><th scope="col">Reason</th><th scope="col">Started</th><th scope="col">Ends</th><th scope="col">Kind</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
 <tbody>${records.map(
-      (r) => html`<tr><td><strong>${r.subject}</strong></td><td>${r.actors.join(' for ')}</td><td>${r.clientId}</td><td>${r.reason ?? ''}</td><td>${time(iso(r.startedAt))}</td><td>${time(iso(r.expiresAt))}</td><td>${r.kind === 'browser' ? 'browser' : 'API'}${r.mode === 'read' ? html` <span class="badge info">read-only</span>` : ''}</td>
+      (r) => html`<tr><td><strong>${r.subject}</strong></td><td>${r.actors.map((a, i) => html`${i ? ' for ' : ''}${a}${r.actorProfiles?.[i] && profileLabel(r.actorProfiles[i]) !== 'person' ? html` <span class="badge">${profileLabel(r.actorProfiles[i])}</span>` : ''}`)}</td><td>${r.clientId}</td><td>${r.reason ?? ''}${activity.get(r.grantId) ?? ''}</td><td>${time(iso(r.startedAt))}</td><td>${time(iso(r.expiresAt))}</td><td>${r.kind === 'browser' ? 'browser' : 'API'}${r.mode === 'read' ? html` <span class="badge info">read-only</span>` : ''}</td>
 <td class="actions"><form method="post" action="${base}/impersonations/revoke">${hidden(session, { grant: r.grantId, back })}<button class="button danger small" type="submit" aria-label="Revoke the impersonation of ${r.subject} by ${r.actors.at(-1)}">Revoke</button></form></td></tr>`,
     )}</tbody></table></div>`;
   }
@@ -267,7 +275,7 @@ ${impersonateDialog(session, account, facts)}`
 ${facts.required ? askSection(session, account, facts) : ''}
 ${facts.approvals.length ? html`<h2>Requests for ${account.id}'s approval</h2>${approvalsTable(facts.approvals)}` : ''}
 <h2>Live impersonations of ${account.id}</h2>
-${impersonationTable(session, live, `Nobody is acting as ${account.id} right now.`, back)}
+${impersonationTable(session, live, `Nobody is acting as ${account.id} right now.`, back, await activityOf(live))}
 ${live.length ? html`<form method="post" action="${base}/impersonations/revoke">${hidden(session, { subject: account.id, back })}<button class="button secondary" type="submit">End every impersonation of ${account.id}</button></form>` : ''}`,
     }, status);
   }
@@ -404,7 +412,7 @@ ${
 </div>`
     : ''
 }
-${impersonationTable(session, live, 'Nobody is acting as anyone right now.', back)}`,
+${impersonationTable(session, live, 'Nobody is acting as anyone right now.', back, await activityOf(live))}`,
     });
   }
 

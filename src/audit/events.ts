@@ -13,6 +13,14 @@ export const AUDIT_EVENT_NAMES = [
   'approval.granted',
   'approval.declined',
   'approval.revoked',
+  'delegation.requested',
+  'delegation.granted',
+  'delegation.declined',
+  'delegation.paused',
+  'delegation.resumed',
+  'delegation.ended',
+  'delegation.collected',
+  'api.request',
 ] as const;
 
 export type AuditEventName = (typeof AUDIT_EVENT_NAMES)[number];
@@ -36,6 +44,16 @@ export interface AuditEvent {
   readonly mode?: 'read' | 'full' | undefined;
   /** The subject's approval a record is about, or that an impersonation was started under. */
   readonly approval_id?: string | undefined;
+  /** The user's delegation to an agent a record is about, or that a token was derived from. */
+  readonly delegation_id?: string | undefined;
+  /** `api.request`: every actor of the token's `act` chain, the current one first (RFC 8693 §4.1). */
+  readonly actors?: readonly string[] | undefined;
+  /** `api.request`: the HTTP method, the path without its query, and the status the API answered. */
+  readonly method?: string | undefined;
+  readonly path?: string | undefined;
+  readonly status?: number | undefined;
+  /** `api.request`: when the API accepted the request (ISO 8601); `time` is when the provider recorded it. */
+  readonly at?: string | undefined;
   readonly ip?: string | undefined;
   readonly user_agent?: string | undefined;
   readonly request_id?: string | undefined;

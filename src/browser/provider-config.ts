@@ -59,7 +59,12 @@ function impersonationDeadline(ctx: Ctx, maxLifetime: number): number | undefine
 
 /** RFC 8693 §4.1 `act` from an impersonation record's actors (direct actor first, the human last). */
 export function actOf(record: ImpersonationRecord): Record<string, unknown> {
-  return record.actors.reduceRight<Record<string, unknown> | undefined>((inner, sub) => ({ sub, ...(inner ? { act: inner } : {}) }), undefined)!;
+  // draft-mcguinness-oauth-actor-profile §3.4: each actor's kind, as recorded when it started.
+  const profileAt = (i: number) => record.actorProfiles?.[i] || undefined;
+  return record.actors.reduceRight<Record<string, unknown> | undefined>(
+    (inner, sub, i) => ({ sub, ...(profileAt(i) ? { sub_profile: profileAt(i) } : {}), ...(inner ? { act: inner } : {}) }),
+    undefined,
+  )!;
 }
 
 /** The claims every token of an impersonation carries (SPEC §4.4): `act` and the impersonation facts. */

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { accountProfile } from '../exchange/actor-profiles.js';
 import type Provider from 'oidc-provider';
 import type { Client } from 'oidc-provider';
 import type { AuditRecorder, RequestFacts } from '../audit/recorder.js';
@@ -325,6 +326,7 @@ export function createTicketService(deps: Dependencies) {
         grantId,
         impersonationId: record.impersonationId,
         actors: [record.actor],
+        actorProfiles: [accountProfile(actor)],
         actorAccount: record.actor,
         subject: record.subject,
         clientId: record.clientId,
@@ -342,6 +344,7 @@ export function createTicketService(deps: Dependencies) {
         subject: record.subject,
         actor: record.actor,
         actor_name: actor.name,
+        actor_profile: accountProfile(actor),
         reason: record.reason,
         client_id: record.clientId,
         started_at: new Date(now * 1000).toISOString(),

@@ -5,11 +5,13 @@ import type { ResolvedOptions } from '../config.js';
 import { TokenType } from '../constants.js';
 import { ExchangeRefusal, invalidRequest, subjectRefused, toProviderError } from '../errors.js';
 import type { ImpersonationRecord } from '../store/impersonations.js';
+import type { DirectoryAccount } from '../accounts.js';
 import type { WriteBatch } from '../store/write-batch.js';
 import type { Logger } from '../observability/logger.js';
 import { startedNotice, type ImpersonationStartedNotice } from '../notify/notice.js';
 import type { SubjectNotifier } from '../notify/notifier.js';
 import { actorChain, wrapActor, type ActClaim } from './act.js';
+import { accountProfile, clientProfile, profileRule, type ActorProfileRule } from './actor-profiles.js';
 import { assertBoundTokenProven, verifyDpopProof } from './dpop.js';
 import type { AboutToIssue, IssueDependencies, IssuePlan } from './issue.js';
 import { AuditBeforeIssueError, issueTokens } from './issue.js';
@@ -53,6 +55,8 @@ export interface GrantDependencies {
   readonly logger: Logger;
   /** Tells the subject an impersonation of their account started (`hooks.notifySubject`). */
   readonly notifier: SubjectNotifier;
+  /** The user's delegation a subject token was collected for, while it is active and this token's. */
+  readonly delegations: { standing(id: string, grantId: string | undefined): Promise<{ id: string; agent: string; reason: string | undefined; grantedAt?: number | undefined; first: boolean } | undefined> };
   /** Ends an impersonation whose approval was revoked while it started. */
   readonly confirmStarted: (approvalId: string | undefined, grantId: string, facts: RequestFacts) => Promise<void>;
 }
@@ -174,7 +178,8 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
       mayAct: subject.token?.mayAct,
     });
     const access = await deps.rules.access({ actor: actorAccount, subject: subjectAccount, approvalId: request.approvalId, mode: request.impersonationMode });
-    const act = wrapActor({ sub: actor.sub, iss: actor.ownIssuer ? undefined : actor.issuer }, undefined);
+    // draft-mcguinness-oauth-actor-profile §3.4: the actor's kind, read live from the directory.
+    const act = wrapActor({ sub: actor.sub, iss: actor.ownIssuer ? undefined : actor.issuer, sub_profile: accountProfile(actorAccount) }, undefined);
     const impersonation: ImpersonationFacts = { id: randomUUID(), reason: request.reason, started_at: epoch(), ...(access.mode === 'read' ? { mode: 'read' as const } : {}) };
     return { actorAccount, subjectAccount, act, impersonation, access, fresh: true, person: actorAccount.id };
   }
@@ -183,16 +188,17 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
    * An exchange that passes an impersonation on keeps its mode and may narrow it to read-only
    * (`impersonation_mode=read`), never widen it; only starting an impersonation spends an approval.
    */
-  function chainedAccess(request: ExchangeRequest, prior: ImpersonationFacts | undefined): { impersonation: ImpersonationFacts | undefined; access: Access } {
+  function chainedAccess(request: ExchangeRequest, prior: ImpersonationFacts | undefined, rule: ActorProfileRule): { impersonation: ImpersonationFacts | undefined; access: Access } {
     if (request.approvalId !== undefined) throw invalidRequest('approval_not_applicable', 'approval_id applies only to starting an impersonation');
-    const wasRead = prior?.mode === 'read';
+    const wasRead = prior?.mode === 'read' || (prior !== undefined && rule.readOnly);
+    if (request.impersonationMode === 'full' && rule.readOnly) throw invalidRequest('impersonation_mode_not_allowed', 'this kind of actor may only act read-only', 'policy.actorProfiles');
     if (request.impersonationMode === 'full' && wasRead) throw invalidRequest('impersonation_mode_not_allowed', 'a read-only impersonation cannot be widened');
     if (request.impersonationMode === 'read' && !prior) throw invalidRequest('impersonation_mode_invalid', 'impersonation_mode applies only to an impersonation');
     if (request.impersonationMode === 'read' && policy.readOnlyScopes === undefined) {
       throw invalidRequest('impersonation_mode_unavailable', 'read-only impersonation is not configured', 'policy.readOnlyScopes is not set');
     }
-    const read = wasRead || request.impersonationMode === 'read';
-    const impersonation = prior && read && !wasRead ? { ...prior, mode: 'read' as const } : prior;
+    const read = wasRead || request.impersonationMode === 'read' || rule.readOnly;
+    const impersonation = prior && read && prior.mode !== 'read' ? { ...prior, mode: 'read' as const } : prior;
     const scopeLimits = read && policy.readOnlyScopes ? [{ source: 'read_only' as const, scopes: policy.readOnlyScopes }] : [];
     return { impersonation, access: { mode: read ? 'read' : 'full', approval: undefined, scopeLimits, notAfter: undefined } };
   }
@@ -204,15 +210,16 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
    */
   async function decideChain(ctx: Ctx, request: ExchangeRequest, actor: VerifiedToken | undefined, subject: Subject, prior: ActClaim) {
     await deps.rules.chargeChain(prior);
-    const { impersonation, access } = chainedAccess(request, subject.token?.impersonation);
+    const actorAccount = actor?.principal === 'user' ? await deps.rules.actorAccountOf(actor) : undefined;
     const acting: ActingParty = actor
       ? { sub: actor.sub, iss: actor.ownIssuer ? undefined : actor.issuer, token: actor }
       : { sub: ctx.oidc.client.clientId, iss: undefined, token: undefined };
-    const actorAccount = actor?.principal === 'user' ? await deps.rules.actorAccountOf(actor) : undefined;
     const subjectAccount = assertSubjectActive(await options.accounts.findAccount(subject.id), subject.id);
     assertMayAct(subject.token?.mayAct, { sub: acting.sub, iss: acting.iss ?? deps.verify.ownIssuer, clientId: ctx.oidc.client.clientId });
-    const act = wrapActor(acting, prior);
+    const act = wrapActor({ ...acting, sub_profile: await actingProfile(ctx, actor, actorAccount) }, prior);
     assertChainLength(act, policy);
+    const rule = gateByProfile(act, subjectAccount);
+    const { impersonation, access } = chainedAccess(request, subject.token?.impersonation, rule);
     // The person who started the chain stays the one the cascade re-reads (SPEC §3).
     const person = subject.token?.grantId === undefined ? undefined : (await deps.registry.get(subject.token.grantId))?.actorAccount;
     return { actorAccount, subjectAccount, act, impersonation, access, fresh: false, person };
@@ -226,8 +233,56 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     if (actor) {
       assertMayAct(subject.token?.mayAct, { sub: actor.sub, iss: actor.issuer, clientId: ctx.oidc.client.clientId });
     }
-    const act = actor ? wrapActor({ sub: actor.sub, iss: actor.ownIssuer ? undefined : actor.issuer }, undefined) : undefined;
-    return { actorAccount: undefined, subjectAccount, act, impersonation: undefined, access: undefined, fresh: false, person: undefined };
+    const delegation = await delegationOf(subject, actor);
+    const act = actor ? wrapActor({ sub: actor.sub, iss: actor.ownIssuer ? undefined : actor.issuer, sub_profile: await actingProfile(ctx, actor, undefined) }, undefined) : undefined;
+    const rule = act ? gateByProfile(act, subjectAccount) : undefined;
+    // A read-only kind of actor carries only the read-only scopes (policy.actorProfiles).
+    const access: Access | undefined = rule?.readOnly
+      ? { mode: 'read', approval: undefined, scopeLimits: [{ source: 'read_only', scopes: policy.readOnlyScopes }], notAfter: undefined }
+      : undefined;
+    // Under a user's delegation every rule of an impersonation applies (docs/beyond-impersonation.md
+    // "Delegation to agents"): the token carries its facts, is listed, audited and ends with it.
+    const impersonation: ImpersonationFacts | undefined = delegation
+      ? { id: delegation.id, reason: delegation.reason, started_at: delegation.grantedAt ?? epoch(), ...(rule?.readOnly ? { mode: 'read' as const } : {}) }
+      : undefined;
+    return { actorAccount: undefined, subjectAccount, act, impersonation, access, fresh: false, person: undefined, delegationId: delegation?.id, quiet: delegation ? !delegation.first : undefined };
+  }
+
+  /**
+   * A subject token collected under a user's delegation is good only while the delegation is
+   * active and this token is its current one (pausing or ending it ends the token), and only with
+   * the agent's own token as actor_token.
+   */
+  async function delegationOf(subject: Subject, actor: VerifiedToken | undefined) {
+    const id = subject.token?.delegationId;
+    if (id === undefined) return undefined;
+    const delegation = await deps.delegations.standing(id, subject.token?.grantId);
+    if (!delegation) throw invalidRequest('delegation_inactive', 'subject_token is invalid, expired or revoked', `delegation ${id} is paused, ended or no longer this token's`);
+    if (!actor) throw invalidRequest('actor_token_required', "actor_token is required to act under a delegation: send the agent's own token");
+    return delegation;
+  }
+
+  /**
+   * The kind of the acting party (draft-mcguinness-oauth-actor-profile §3.4), read live: a person's
+   * from the account directory, a client's from its registered `client_profile`
+   * (draft-mora-oauth-entity-profiles §6); the requesting client when no actor token was sent.
+   */
+  async function actingProfile(ctx: Ctx, actor: VerifiedToken | undefined, account: { profile?: string | undefined } | undefined): Promise<string> {
+    if (actor?.principal === 'user') return accountProfile(account ?? (await options.accounts.findAccount(actor.sub)));
+    if (!actor || actor.sub === ctx.oidc.client.clientId) return clientProfile(ctx.oidc.client);
+    return clientProfile(await ctx.oidc.provider.Client.find(actor.sub));
+  }
+
+  /**
+   * `policy.actorProfiles` over every actor of the chain (docs/policy.md "Typed actors"): a kind
+   * that may not act for protected accounts is refused like any subject rule; a read-only kind
+   * makes the whole chain read-only.
+   */
+  function gateByProfile(act: ActClaim, subject: DirectoryAccount): ActorProfileRule {
+    const rule = profileRule(policy, actorChain(act).map((a) => a.sub_profile));
+    const protectedRole = rule.protectedSubjects ? undefined : subject.roles.find((role) => policy.protectedRoles.includes(role));
+    if (protectedRole) throw subjectRefused('subject_protected', `${subject.id} holds ${protectedRole}; policy.actorProfiles forbids this kind of actor`);
+    return rule;
   }
 
   /** RFC 9449 §4.3: a DPoP proof, when sent, binds the issued token to the proof's key. */
@@ -323,6 +378,8 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
       proofKey,
       sources: [actor?.grantId, subject.token?.grantId].filter((id): id is string => id !== undefined),
       approvalId: decision.access?.approval?.id,
+      delegationId: 'delegationId' in decision ? decision.delegationId : undefined,
+      quiet: 'quiet' in decision ? decision.quiet : undefined,
       startedBy: decision.fresh ? { name: decision.actorAccount?.name } : undefined,
       actorAccount: decision.person,
     };
@@ -347,6 +404,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
             grantId: issued.grantId,
             impersonationId: plan.impersonation?.id ?? issued.grantId,
             actors: actorChain(plan.act).map((a) => a.sub),
+            actorProfiles: actorChain(plan.act).map((a) => a.sub_profile ?? ''),
             ...(plan.actorAccount ? { actorAccount: plan.actorAccount } : {}),
             subject: plan.subjectId,
             clientId: ctx.oidc.client.clientId,
@@ -357,6 +415,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
             tokenId: issued.tokenId,
             ...(plan.impersonation?.mode ? { mode: plan.impersonation.mode } : {}),
             ...(plan.approvalId ? { approvalId: plan.approvalId } : {}),
+            ...(plan.quiet ? { quiet: true } : {}),
           },
           plan.lifetime,
         ),
@@ -372,6 +431,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
       subject: plan.subjectId,
       actor: plan.act.sub,
       actor_name: plan.startedBy.name,
+      ...(plan.act.sub_profile ? { actor_profile: plan.act.sub_profile } : {}),
       reason: plan.impersonation.reason,
       client_id: ctx.oidc.client.clientId,
       started_at: new Date(plan.impersonation.started_at * 1000).toISOString(),
@@ -400,6 +460,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
         expires_at: new Date(issued.expiresAt * 1000).toISOString(),
         mode: plan.impersonation?.mode,
         approval_id: plan.approvalId,
+        delegation_id: plan.delegationId,
       },
       deps.requestFacts(ctx),
       { notice: started.notice, batch },

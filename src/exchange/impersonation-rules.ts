@@ -8,6 +8,7 @@ import { actorChain, type ActClaim } from './act.js';
 import type { ScopeLimit } from './policy.js';
 import { assertActorMayImpersonate, assertMayAct, assertReason, assertSubjectMayBeImpersonated } from './policy.js';
 import type { ActorRateLimiter } from './rate-limit.js';
+import { accountProfile, profileRule } from './actor-profiles.js';
 
 /** The person starting an impersonation, however they proved who they are (an actor token, an admin API token). */
 export interface ActorIdentity {
@@ -123,7 +124,7 @@ export function createImpersonationRules(deps: { options: ResolvedOptions; rateL
 
   /** Whether policy holds this actor to read-only impersonation (`policy.readOnlyRoles`). */
   function readOnlyOnly(actor: DirectoryAccount): boolean {
-    return policy.readOnlyRoles.some((role) => actor.roles.includes(role));
+    return policy.readOnlyRoles.some((role) => actor.roles.includes(role)) || profileRule(policy, [accountProfile(actor)]).readOnly;
   }
 
   /**
@@ -137,7 +138,7 @@ export function createImpersonationRules(deps: { options: ResolvedOptions; rateL
       throw invalidRequest(
         'impersonation_mode_not_allowed',
         forced ? 'this actor may only impersonate read-only' : 'the subject approved read-only access',
-        forced ? `${actor.id} holds one of ${policy.readOnlyRoles.join(', ')}` : 'approval mode read',
+        forced ? `${actor.id} holds one of ${policy.readOnlyRoles.join(', ')} or is a read-only kind (policy.actorProfiles)` : 'approval mode read',
       );
     }
     const mode: ImpersonationMode = forced || approvalMode === 'read' || requested === 'read' ? 'read' : 'full';

@@ -25,6 +25,10 @@ export interface IssuePlan {
   readonly sources: readonly string[];
   /** The subject's approval this impersonation starts under (already spent). */
   readonly approvalId?: string | undefined;
+  /** The user's delegation to an agent this token acts under. */
+  readonly delegationId?: string | undefined;
+  /** Not listed again in the subject's history (a later exchange of a delegation already listed). */
+  readonly quiet?: boolean | undefined;
   /** Set when this exchange starts an impersonation: the actor as the subject will be told. */
   readonly startedBy?: { readonly name: string | undefined } | undefined;
   /** The local account of the person who started the impersonation (absent when a service acts). */

@@ -78,6 +78,8 @@ export interface VerifiedToken {
   readonly grantId: string | undefined;
   /** An access token (opaque or RFC 9068), as opposed to an ID token or another JWT. */
   readonly isAccessToken: boolean;
+  /** The user's delegation to an agent this (stored) subject token was collected for. */
+  readonly delegationId?: string | undefined;
   /**
    * For a token of this provider: whether this provider recorded it when it issued it, so that its
    * grant and scope are known and its revocation shows. Policy refuses an untracked one.
@@ -149,6 +151,7 @@ async function verifyStoredToken(value: string, role: Role, context: VerifyConte
     grantId: stored.grantId,
     isAccessToken: true,
     tracked: true,
+    ...(typeof (extra.delegation as { id?: unknown } | undefined)?.id === 'string' ? { delegationId: (extra.delegation as { id: string }).id } : {}),
   };
 }
 

@@ -27,7 +27,7 @@ interface Dependencies {
 }
 
 /** RFC 6749 §2.3.1: the client id and secret are form-encoded inside HTTP Basic. */
-function basicCredentials(header: string | undefined): { id: string; secret: string } | undefined {
+export function basicCredentials(header: string | undefined): { id: string; secret: string } | undefined {
   const match = /^Basic ([A-Za-z0-9+/]+=*)$/i.exec(header ?? '');
   if (!match) return undefined;
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
@@ -41,7 +41,7 @@ function basicCredentials(header: string | undefined): { id: string; secret: str
   }
 }
 
-function sameSecret(a: string, b: string): boolean {
+export function sameSecret(a: string, b: string): boolean {
   const left = Buffer.from(a);
   const right = Buffer.from(b);
   return left.length === right.length && timingSafeEqual(left, right);

@@ -19,7 +19,9 @@ export type RevocationCause =
   | 'cascade_actor_ineligible'
   | 'ended_by_subject'
   | 'ended_by_logout'
-  | 'approval_revoked';
+  | 'approval_revoked'
+  | 'delegation_paused'
+  | 'delegation_ended';
 
 const BATCH = 2000;
 

@@ -1,4 +1,5 @@
 import type { ImpersonationMode } from '../constants.js';
+import { describeActor } from '../exchange/actor-profiles.js';
 
 /**
  * The subject is told (beyond RFC 8693): an impersonation of their account started. Addressed to
@@ -11,6 +12,8 @@ export interface ImpersonationStartedNotice {
   readonly actor: string;
   /** The actor's display name from the account directory, when it has one. */
   readonly actor_name: string | undefined;
+  /** The actor's kind, as `act.sub_profile` names it (`user`, `ai_agent`, `service`). */
+  readonly actor_profile?: string | undefined;
   readonly reason: string | undefined;
   readonly client_id: string;
   /** ISO 8601. */
@@ -66,7 +69,8 @@ function until(startedAt: string, end: string): string {
 export function startedMessage(n: Omit<ImpersonationStartedNotice, 'type' | 'message' | 'subject'>, options: { withReason?: boolean } = {}): string {
   const what = n.mode === 'read' ? 'viewed your account (read-only)' : 'signed in as you';
   const why = n.reason === undefined ? '' : options.withReason === false ? ' (reason withheld here)' : `, because: ${n.reason}`;
-  return `${who(n.actor, n.actor_name)} ${what} in ${n.client_id} on ${utc(n.started_at)}, until ${until(n.started_at, n.until)}${why}.`;
+  const actor = describeActor(n.actor, n.actor_name, n.actor_profile);
+  return `${actor.charAt(0).toUpperCase()}${actor.slice(1)} ${what} in ${n.client_id} on ${utc(n.started_at)}, until ${until(n.started_at, n.until)}${why}.`;
 }
 
 /** The sentence asking the subject for approval. */

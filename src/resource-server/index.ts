@@ -3,6 +3,7 @@ import type { Guard, VerifiedAccess } from './access.js';
 import { AccessDenied } from './errors.js';
 import type { RevocationFeedHealth } from './revocation-feed.js';
 import { createVerifier, type RequestParts } from './verifier.js';
+import { ReceiptEmitter, type ReceiptStats } from './receipts.js';
 
 export { ASYMMETRIC_ALGORITHMS, ConfigurationError, type ReplayCache, type ResolvedResourceServerOptions, type ResourceServerOptions } from '../config.js';
 export {
@@ -21,6 +22,7 @@ export {
 export { MemoryReplayCache } from './dpop.js';
 export { AccessDenied, type DenialCode, type ResourceErrorCode, type Scheme } from './errors.js';
 export type { RevocationFeedHealth } from './revocation-feed.js';
+export type { ReceiptStats } from './receipts.js';
 
 /** The slice of a Koa context the middleware uses (typed structurally: no dependency on koa). */
 export interface KoaLikeContext {
@@ -50,6 +52,10 @@ export interface ExpressLikeRequest {
 export interface ExpressLikeResponse {
   /** `access` is set once the request is verified. */
   locals: { access?: VerifiedAccess };
+  /** The status sent (read once the response finished, for activity receipts). */
+  readonly statusCode?: number;
+  /** Node's `finish` event: activity receipts are queued once the response is sent. */
+  on?(event: 'finish', listener: () => void): unknown;
   status(code: number): unknown;
   setHeader(name: string, value: string | readonly string[]): unknown;
   json(body: unknown): unknown;
@@ -80,8 +86,13 @@ export interface ResourceServer {
   health(): ResourceServerHealth;
   /** Polls the revocation feed now; resolves once it answered (rejects if it failed). Nothing without a feed. */
   syncRevocations(): Promise<void>;
-  /** Stops the revocation feed's polling (for tests and graceful shutdown). */
-  close(): void;
+  /**
+   * Activity receipts for a fetch handler (Koa and Express middleware report by themselves): call
+   * once the answer's status is known. Queues and returns at once; nothing without `receipts`.
+   */
+  receipt(access: VerifiedAccess, request: Request, status: number): void;
+  /** Stops the revocation feed's polling and sends the receipts still queued (for tests and graceful shutdown). */
+  close(): void | Promise<void>;
 }
 
 /** The toolkit's health output. */
@@ -89,6 +100,14 @@ export interface ResourceServerHealth {
   readonly status: 'ok' | 'degraded';
   /** Present when `revocationFeed` is configured. */
   readonly revocationFeed?: RevocationFeedHealth & { readonly whenStale: 'refuse' | 'introspect' };
+  /** Present when `receipts` is configured: queued, sent, dropped (queue full) and failed receipts. */
+  readonly receipts?: ReceiptStats;
+}
+
+/** The presented token's value, from `Authorization: Bearer|DPoP <token>` (RFC 6750 §2.1, RFC 9449 §7.1). */
+function presented(authorization: string | null | undefined): string | undefined {
+  const match = /^(?:Bearer|DPoP) ([\x21-\x7E]+)$/i.exec(authorization ?? '');
+  return match?.[1];
 }
 
 /**
@@ -124,6 +143,26 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
     resolved.revocationFeed ? (resolved.revocationFeed.whenStale ?? 'refuse') : null,
   ]);
 
+  const receiptOptions = resolved.receipts;
+  const receipts = receiptOptions
+    ? new ReceiptEmitter({
+        endpoint: async () => receiptOptions.endpoint ?? `${resolved.issuer.replace(/\/$/, '')}/receipts`,
+        clientId: receiptOptions.clientId ?? resolved.introspection!.clientId,
+        clientSecret: receiptOptions.clientSecret ?? resolved.introspection!.clientSecret,
+        batchSize: receiptOptions.batchSize,
+        flushIntervalMs: receiptOptions.flushIntervalMs,
+        maxQueue: receiptOptions.maxQueue,
+        timeoutMs: receiptOptions.timeoutMs,
+      })
+    : undefined;
+  /** One receipt per request, however many middlewares of this toolkit it passed. */
+  const receipted = new WeakSet<object>();
+  function receipt(access: unknown, request: { method: string; url: string; status: number; authorization: string | null | undefined }): void {
+    if (!receipts || !isAccess(access) || receipted.has(access)) return;
+    receipted.add(access);
+    receipts.record(access, { method: request.method, url: request.url, status: request.status, token: presented(request.authorization) });
+  }
+
   async function settle(parts: Omit<RequestParts, 'acceptedProofs'>, state: { access?: unknown }, guards: readonly Guard[]): Promise<VerifiedAccess> {
     const known = state.access;
     if (isAccess(known) && verifiedUnder.get(known) === settings) return verifier.guard(known, guards, parts);
@@ -137,11 +176,18 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
   return {
     health() {
       const feed = verifier.feedHealth();
-      if (!feed) return { status: 'ok' };
-      return { status: feed.state === 'fresh' ? 'ok' : 'degraded', revocationFeed: { ...feed, whenStale: resolved.revocationFeed!.whenStale } };
+      const counted = receipts ? { receipts: receipts.stats() } : {};
+      if (!feed) return { status: 'ok', ...counted };
+      return { status: feed.state === 'fresh' ? 'ok' : 'degraded', revocationFeed: { ...feed, whenStale: resolved.revocationFeed!.whenStale }, ...counted };
     },
     syncRevocations: () => verifier.syncRevocations(),
-    close: () => verifier.close(),
+    receipt(access, request, status) {
+      receipt(access, { method: request.method, url: request.url, status, authorization: request.headers.get('authorization') });
+    },
+    close() {
+      verifier.close();
+      return receipts?.close();
+    },
 
     verifyRequest(request, ...guards) {
       return verifier.verify({ method: request.method, url: request.url, authorization: request.headers.get('authorization'), dpop: request.headers.get('dpop') }, guards);
@@ -161,6 +207,7 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
           return;
         }
         await next();
+        receipt(ctx.state.access, { method: ctx.method, url: ctx.href, status: ctx.status, authorization: parts.authorization });
       };
     },
 
@@ -189,6 +236,7 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
           return;
         }
         res.locals.access = access;
+        res.on?.('finish', () => receipt(access, { method: req.method, url: parts.url, status: res.statusCode ?? 200, authorization: parts.authorization }));
         next();
       };
     },

@@ -38,7 +38,7 @@ export class FixtureAccounts implements AccountDirectory {
   }
 
   static #directoryView(account: FixtureAccount): DirectoryAccount {
-    return { id: account.id, tenant: account.tenant, roles: [...account.roles], disabled: account.disabled ?? false, name: account.name, email: account.email };
+    return { id: account.id, tenant: account.tenant, roles: [...account.roles], disabled: account.disabled ?? false, name: account.name, email: account.email, ...(account.profile ? { profile: account.profile } : {}) };
   }
 
   /** The account whose login and password match, unless it is disabled. */

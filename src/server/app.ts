@@ -71,6 +71,7 @@ export async function createReferenceServer(options: ReferenceServerOptions): Pr
     ...(options.auditLog ? { auditLog: options.auditLog } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(fixtures.webhooks ? { webhooks: fixtures.webhooks } : {}),
+    ...(fixtures.delegations ? { delegations: fixtures.delegations } : {}),
     ...(options.store ? { store: options.store } : {}),
     ...(options.jwks ? { jwks: options.jwks } : {}),
     ...(options.cookieKeys ? { cookieKeys: options.cookieKeys } : {}),
@@ -92,6 +93,7 @@ export async function createReferenceServer(options: ReferenceServerOptions): Pr
   reference.provider.use(interactionRoutes(reference.provider, accounts));
   reference.provider.use(reference.exchange.adminApi());
   reference.provider.use(reference.exchange.revocationFeed());
+  reference.provider.use(reference.exchange.receipts());
   const accountClient = fixtures.clients.find((c) => c.client_id === 'account');
   if (accountClient?.client_secret) {
     reference.provider.use(reference.exchange.accountPage({ clientId: accountClient.client_id, clientSecret: accountClient.client_secret, product: 'Acme account' }));

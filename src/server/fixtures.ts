@@ -17,6 +17,7 @@ const accountsFile = z.object({
         name: z.string(),
         email: z.string(),
         passwordHash: z.string().startsWith('scrypt$'),
+        profile: z.string().regex(/^[A-Za-z0-9._-]+( [A-Za-z0-9._-]+)*$/).optional(),
       })
       .strict(),
   ),
@@ -29,6 +30,7 @@ const exchangeFile = z.object({
   resourceServers: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
   trustedIssuers: z.array(z.record(z.string(), z.unknown())).default([]),
   webhooks: z.record(z.string(), z.unknown()).optional(),
+  delegations: z.record(z.string(), z.unknown()).optional(),
 });
 
 /** The reference server's configuration as read from a config/ folder. */
@@ -39,6 +41,7 @@ export interface Fixtures {
   readonly resourceServers: NonNullable<TokenExchangeOptions['resourceServers']>;
   readonly trustedIssuers: NonNullable<TokenExchangeOptions['trustedIssuers']>;
   readonly webhooks?: TokenExchangeOptions['webhooks'];
+  readonly delegations?: TokenExchangeOptions['delegations'];
 }
 
 /** A file's path as the operator would type it: relative to the working directory when inside it. */
@@ -114,5 +117,6 @@ export async function loadFixtures(dir: string, issuer: string, demoAppOrigin: s
     resourceServers: exchange.resourceServers as Fixtures['resourceServers'],
     trustedIssuers: exchange.trustedIssuers as Fixtures['trustedIssuers'],
     ...(exchange.webhooks ? { webhooks: exchange.webhooks as Fixtures['webhooks'] } : {}),
+    ...(exchange.delegations ? { delegations: exchange.delegations as Fixtures['delegations'] } : {}),
   };
 }

@@ -35,6 +35,8 @@ export interface OrdersApiOptions {
    * seconds; `false` turns it off.
    */
   readonly revocationFeed?: false | NonNullable<ResourceServerOptions['revocationFeed']>;
+  /** Activity receipts (docs/beyond-impersonation.md), with the same credentials; off unless given. */
+  readonly receipts?: NonNullable<ResourceServerOptions['receipts']>;
   readonly logger?: Logger;
 }
 
@@ -57,6 +59,7 @@ export function createOrdersApi(options: OrdersApiOptions): OrdersApi {
     ...(options.introspection ? { introspection: options.introspection } : {}),
     ...(options.mode ? { mode: options.mode } : {}),
     ...(feed ? { revocationFeed: feed } : {}),
+    ...(options.receipts && options.introspection ? { receipts: options.receipts } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });
   const readOrders = api.koa(requireScopes('orders:read'));
@@ -116,7 +119,7 @@ export function startOrdersApi(options: { issuer: string; fixtures: Fixtures; po
   const client = options.fixtures.clients.find((c) => c.client_id === 'orders-api');
   const app = createOrdersApi({
     issuer: options.issuer,
-    ...(client?.client_secret ? { introspection: { clientId: client.client_id, clientSecret: client.client_secret } } : {}),
+    ...(client?.client_secret ? { introspection: { clientId: client.client_id, clientSecret: client.client_secret }, receipts: {} } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });
   return new Promise((resolve, reject) => {

@@ -24,6 +24,7 @@ export interface ReferenceSettings {
   readonly audit?: AuditSink;
   readonly auditLog?: AuditLog;
   readonly webhooks?: TokenExchangeOptions['webhooks'];
+  readonly delegations?: TokenExchangeOptions['delegations'];
   readonly logger?: Logger;
   readonly store?: Store;
   readonly jwks?: { keys: JWK[] };
@@ -78,6 +79,7 @@ export async function createReferenceProvider(settings: ReferenceSettings): Prom
     ...(settings.audit ? { audit: settings.audit } : {}),
     ...(settings.auditLog ? { auditLog: settings.auditLog } : {}),
     ...(settings.webhooks ? { webhooks: settings.webhooks } : {}),
+    ...(settings.delegations ? { delegations: settings.delegations } : {}),
     ...(settings.logger ? { logger: settings.logger } : {}),
     ...(settings.store ? { store: settings.store } : {}),
     policy: settings.policy,

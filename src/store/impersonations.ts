@@ -15,6 +15,10 @@ export interface ImpersonationRecord {
   readonly impersonationId: string;
   /** Who acts: the direct actor first, then every prior actor of the `act` chain; empty for a delegation. */
   readonly actors: readonly string[];
+  /** Not added to the subject's history: a later token of a delegation the history already lists. */
+  readonly quiet?: boolean | undefined;
+  /** The kind of each actor, in the order of `actors` (`act.sub_profile`; '' when unknown). */
+  readonly actorProfiles?: readonly string[] | undefined;
   /**
    * The local account of the person who started it (a trusted issuer's actor mapped to its account):
    * the cascade re-reads this account, and a deleted one ends it. Absent when a service acts.
@@ -46,6 +50,8 @@ export interface ImpersonationRecord {
 export interface HistoryEntry {
   readonly grantId: string;
   readonly actor: string;
+  /** The actor's kind (`act.sub_profile`): `user`, `ai_agent`, `service`, ... */
+  readonly actorProfile?: string | undefined;
   readonly clientId: string;
   readonly reason?: string | undefined;
   readonly startedAt: number;
@@ -54,6 +60,18 @@ export interface HistoryEntry {
   readonly kind?: 'browser' | undefined;
   /** How and when it ended, when it was ended before its expiry (the `rule` of its `token.revoked` record). */
   readonly ended?: { readonly at: number; readonly rule: string } | undefined;
+}
+
+/** One request an API accepted under an impersonation's token, as its receipt said. */
+export interface ActivityEntry {
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  /** ISO 8601. */
+  readonly at: string;
+  readonly audience: readonly string[];
+  /** The actor acting then (the outermost of the chain). */
+  readonly actor: string;
 }
 
 /** Where a page of the history starts: below this epoch millisecond, passing over `skip` entries added at it. */
@@ -149,6 +167,7 @@ export class ImpersonationStore {
     const started: HistoryEntry = {
       grantId: record.grantId,
       actor: record.actors[0]!,
+      ...(record.actorProfiles?.[0] ? { actorProfile: record.actorProfiles[0] } : {}),
       clientId: record.clientId,
       reason: record.reason,
       startedAt: record.startedAt,
@@ -160,7 +179,7 @@ export class ImpersonationStore {
     await this.backend.commit([
       ...this.#indexes(record).map((key) => ({ op: 'addToSet' as const, key, member: record.grantId, ttlSeconds })),
       ...record.sources.map((source) => ({ op: 'addToSet' as const, key: this.keys.sourceGrants(), member: source, ttlSeconds })),
-      ...(record.actors.length === 1
+      ...(record.actors.length === 1 && !record.quiet
         ? [{ op: 'addToTimeline' as const, key: this.keys.impersonationHistory(record.subject), member: JSON.stringify(started), at: Date.now(), ttlSeconds: HISTORY_RETENTION_SECONDS }]
         : []),
       { op: 'set', key: this.keys.impersonation(record.grantId), value: JSON.stringify(record), ttlSeconds },
@@ -174,6 +193,20 @@ export class ImpersonationStore {
     await this.backend.commit(
       started.map((r) => ({ op: 'set' as const, key: this.keys.impersonationEnding(r.grantId), value: JSON.stringify({ at, rule }), ttlSeconds: HISTORY_RETENTION_SECONDS })),
     );
+  }
+
+  /**
+   * Notes a request an API accepted under the impersonation backed by `grantId` (an activity
+   * receipt, docs/beyond-impersonation.md): the subject's page and the console show what was done.
+   */
+  async addActivity(grantId: string, entry: ActivityEntry): Promise<void> {
+    await this.backend.addToTimeline(this.keys.impersonationActivity(grantId), JSON.stringify(entry), Date.now(), HISTORY_RETENTION_SECONDS);
+  }
+
+  /** The newest `limit` requests accepted under the impersonation backed by `grantId`, newest first. */
+  async activity(grantId: string, limit: number): Promise<ActivityEntry[]> {
+    const read = await this.backend.timeline(this.keys.impersonationActivity(grantId), { since: Date.now() - HISTORY_RETENTION_SECONDS * 1000, until: Number.MAX_SAFE_INTEGER, skip: 0, limit });
+    return read.map((e) => JSON.parse(e.member) as ActivityEntry);
   }
 
   /**

@@ -2,6 +2,7 @@ import type { AdapterConstructor } from 'oidc-provider';
 import { createAdapter } from './adapter.js';
 import type { Backend } from './backend.js';
 import { ApprovalStore } from './approvals.js';
+import { DelegationStore } from './delegations.js';
 import { ImpersonationStore } from './impersonations.js';
 import { KeyLayout } from './keys.js';
 import { MemoryBackend } from './memory.js';
@@ -20,6 +21,8 @@ export interface Store {
   readonly tickets: TicketStore;
   /** Requests for the subject's approval (`policy.requireSubjectApproval`). */
   readonly approvals: ApprovalStore;
+  /** Users' delegations to agent clients (docs/beyond-impersonation.md). */
+  readonly delegations: DelegationStore;
   /** Revoked JWT access tokens, in order, until their `exp`: what the revocation feed serves. */
   readonly revocations: RevocationLog;
   /** A batch collecting this store's writes, to commit them together (see {@link WriteBatch}). */
@@ -37,6 +40,7 @@ export function createStore(backend: Backend, prefix = 'oidc:'): Store {
     impersonations: new ImpersonationStore(batching(backend), keys),
     tickets: new TicketStore(backend, keys),
     approvals: new ApprovalStore(backend, keys),
+    delegations: new DelegationStore(backend, keys),
     revocations: new RevocationLog(backend, keys),
     batch: () => new WriteBatch(backend),
     close: () => backend.close(),
@@ -54,6 +58,7 @@ export { HISTORY_RETENTION_SECONDS } from './impersonations.js';
 export type { StoreAdapter } from './adapter.js';
 export type { Redemption, TicketRecord } from './tickets.js';
 export type { ApprovalRecord, ApprovalStatus } from './approvals.js';
+export type { DelegationRecord, DelegationStatus } from './delegations.js';
 export type { RevocationLog, RevokedToken } from './revocations.js';
 export { KeyLayout } from './keys.js';
 export { WriteBatch, withWriteBatch, type StoreWrite } from './write-batch.js';

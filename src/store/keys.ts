@@ -24,10 +24,35 @@
  *   <p>{approval-link:<id>}      the one-time link's single use (hash: payload + consumed), expires with the request
  *   <p>{approvals-subject:<s>}   set of approval ids of a subject
  *   <p>{approvals-actor:<a>}     set of approval ids an actor asked for
+ *   <p>{imp-activity:<grantId>}  timeline of the requests an API accepted under an impersonation's token (receipts), 90 days
+ *   <p>{delegation:<id>}         a delegation to an agent (JSON): who, what, until when, its state
+ *   <p>{delegation-collect:<id>} the single collection of its subject token (hash: payload + consumed)
+ *   <p>{delegations-subject:<s>} set of delegation ids of a subject
+ *   <p>{delegations-agent:<a>}   set of delegation ids of an agent client
  *   <p>{settings}:<name>         shared settings: the switch, key material
  */
 export class KeyLayout {
   constructor(readonly prefix: string) {}
+
+  impersonationActivity(grantId: string): string {
+    return `${this.prefix}{imp-activity:${grantId}}`;
+  }
+
+  delegation(id: string): string {
+    return `${this.prefix}{delegation:${id}}`;
+  }
+
+  delegationCollect(id: string): string {
+    return `${this.prefix}{delegation-collect:${id}}`;
+  }
+
+  delegationsOfSubject(subject: string): string {
+    return `${this.prefix}{delegations-subject:${subject}}`;
+  }
+
+  delegationsOfAgent(agent: string): string {
+    return `${this.prefix}{delegations-agent:${agent}}`;
+  }
 
   entity(model: string, id: string): string {
     return `${this.prefix}{${model}:${id}}`;

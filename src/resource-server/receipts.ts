@@ -1,0 +1,137 @@
+import type { VerifiedAccess } from './access.js';
+
+/*
+ * Activity receipts, the toolkit's side (docs/beyond-impersonation.md "Activity receipts"). Every
+ * request an API accepted under an `act` token (RFC 8693 §4.1) is queued and sent to the provider's
+ * `POST /receipts` in batches, which writes one `api.request` audit record each. Sending never
+ * blocks nor fails the request: the queue is bounded, full means the receipt is dropped, and every
+ * drop or failed batch is counted (`health().receipts`), never silent.
+ */
+
+/** The settings the emitter runs with (`receipts` of the toolkit's options, credentials filled in). */
+export interface ReceiptSettings {
+  readonly endpoint: () => Promise<string>;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly batchSize: number;
+  readonly flushIntervalMs: number;
+  readonly maxQueue: number;
+  readonly timeoutMs: number;
+}
+
+/** What the emitter did so far: visible in `health()`. */
+export interface ReceiptStats {
+  /** Waiting to be sent. */
+  readonly queued: number;
+  /** Accepted by the provider. */
+  readonly sent: number;
+  /** Dropped because the queue was full (back-pressure). */
+  readonly dropped: number;
+  /** Lost in a batch the provider could not be reached for, or refused. */
+  readonly failed: number;
+}
+
+interface Receipt {
+  readonly jti?: string;
+  readonly token?: string;
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  /** Epoch ms; sent as ISO 8601. */
+  readonly at: number;
+}
+
+/** The path of an absolute URL, without query or fragment (cheaper than parsing the whole URL on every request). */
+function pathOf(url: string): string {
+  const afterScheme = url.indexOf('//');
+  const start = afterScheme < 0 ? 0 : url.indexOf('/', afterScheme + 2);
+  if (start < 0) return '/';
+  const end = url.slice(start).search(/[?#]/);
+  return end < 0 ? url.slice(start) : url.slice(start, start + end);
+}
+
+const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+
+/** Queues receipts and sends them in the background. */
+export class ReceiptEmitter {
+  readonly #settings: ReceiptSettings;
+  #queue: Receipt[] = [];
+  #sent = 0;
+  #dropped = 0;
+  #failed = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #sending: Promise<void> | undefined;
+
+  constructor(settings: ReceiptSettings) {
+    this.#settings = settings;
+  }
+
+  /**
+   * Queues a receipt for a request accepted under `access`, if it acts for someone. `token` is the
+   * presented value, kept only for an opaque token (the provider resolves it as it introspects).
+   * Returns at once; never throws.
+   */
+  record(access: VerifiedAccess | undefined, request: { method: string; url: string; status: number; token?: string | undefined }): void {
+    try {
+      if (!access || access.actorChain.length === 0) return;
+      if (this.#queue.length >= this.#settings.maxQueue) {
+        this.#dropped += 1;
+        return;
+      }
+      const path = pathOf(request.url);
+      const id = access.token.format === 'jwt' ? access.token.id : undefined;
+      if (id === undefined && (access.token.format === 'jwt' || request.token === undefined)) {
+        this.#dropped += 1;
+        return;
+      }
+      this.#queue.push({ ...(id !== undefined ? { jti: id } : { token: request.token! }), method: request.method, path, status: request.status, at: Date.now() });
+      this.#timer ??= setInterval(() => void this.flush(), this.#settings.flushIntervalMs);
+      this.#timer.unref?.();
+      if (this.#queue.length >= this.#settings.batchSize) setImmediate(() => void this.flush());
+    } catch {
+      this.#dropped += 1;
+    }
+  }
+
+  /** Sends what is queued, one batch after another; resolves when done. Never rejects. */
+  flush(): Promise<void> {
+    this.#sending ??= this.#drain().finally(() => (this.#sending = undefined));
+    return this.#sending;
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length) {
+      const batch = this.#queue.splice(0, this.#settings.batchSize);
+      try {
+        const response = await fetch(await this.#settings.endpoint(), {
+          method: 'POST',
+          headers: { authorization: basic(this.#settings.clientId, this.#settings.clientSecret), 'content-type': 'application/json', accept: 'application/json' },
+          body: JSON.stringify({ receipts: batch.map((r) => ({ ...r, at: new Date(r.at).toISOString() })) }),
+          signal: AbortSignal.timeout(this.#settings.timeoutMs),
+        });
+        if (!response.ok) {
+          this.#failed += batch.length;
+          await response.body?.cancel();
+          continue;
+        }
+        const answer = (await response.json()) as { accepted?: unknown };
+        const accepted = typeof answer.accepted === 'number' ? answer.accepted : 0;
+        this.#sent += accepted;
+        this.#failed += batch.length - accepted;
+      } catch {
+        this.#failed += batch.length;
+      }
+    }
+  }
+
+  stats(): ReceiptStats {
+    return { queued: this.#queue.length, sent: this.#sent, dropped: this.#dropped, failed: this.#failed };
+  }
+
+  /** Sends what is left and stops the timer. */
+  async close(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.flush();
+  }
+}
