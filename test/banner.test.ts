@@ -25,6 +25,15 @@ describe('the banner server helper (SPEC §6)', () => {
     });
   });
 
+  it('says an AI assistant acts when the actor is an AI agent (act.sub_profile), in the element and its fallback', () => {
+    const view = impersonationBanner({ sub: 'alice', act: { sub: 'orders-assistant', sub_profile: 'ai_agent' } })!;
+    expect(view.actorProfile).toBe('ai_agent');
+    const html = renderImpersonationBanner(view);
+    expect(html).toContain(' actor-profile="ai_agent"');
+    expect(html).toContain('Viewing as <strong>alice</strong> — an AI assistant acts: <strong>orders-assistant</strong> ');
+    expect(renderImpersonationBanner(impersonationBanner({ sub: 'alice', act: { sub: 'support', sub_profile: 'user' } })!)).toContain('— signed in by <strong>support</strong>');
+  });
+
   it('still shows a banner when act is present but unreadable', () => {
     expect(impersonationBanner({ sub: 'alice', act: 'support' })).toEqual({ subject: 'alice', actor: 'an unknown actor', chain: [] });
   });

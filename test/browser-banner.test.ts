@@ -124,6 +124,11 @@ describe('<impersonation-banner> in a browser (SPEC §6)', () => {
     expect(await page.locator('impersonation-banner .text').innerText()).toBe('Viewing as alice — signed in by support (via orders-api)');
   });
 
+  it('says an AI assistant acts when the actor is an AI agent (act.sub_profile)', async () => {
+    const { page } = await impersonatedHome({ act: { sub: 'orders-assistant', sub_profile: 'ai_agent' } });
+    expect(await page.locator('impersonation-banner .text').innerText()).toBe('Viewing as alice — an AI assistant acts: orders-assistant');
+  });
+
   it('is an alert region with a label', async () => {
     const { page } = await impersonatedHome();
     const region = page.getByRole('alert', { name: 'Impersonation in progress' });

@@ -11,6 +11,7 @@
  * Attributes (all text, all optional but `subject` and `actor`):
  * - `subject`     the user whose identity is taken on (`sub` of the ID token)
  * - `actor`       the person really signed in (the innermost `act.sub`: the human of the chain)
+ * - `actor-profile` that actor's kind (`act.sub_profile`): `ai_agent` and `service` are worded as acting
  * - `via`         the outermost actor when it differs from `actor` (a service in between)
  * - `expires-at`  ISO 8601 time the impersonation ends, shown as a local clock time
  * - `action`      where "End impersonation" POSTs (default `/logout`: the app's RP-initiated logout)
@@ -167,7 +168,7 @@ function h(tag, attributes = {}, children = []) {
 
 export class ImpersonationBannerElement extends HTMLElement {
   static get observedAttributes() {
-    return ['subject', 'actor', 'via', 'expires-at', 'action', 'csrf-field', 'csrf-token'];
+    return ['subject', 'actor', 'actor-profile', 'via', 'expires-at', 'action', 'csrf-field', 'csrf-token'];
   }
 
   /** @type {ShadowRoot} */
@@ -217,7 +218,10 @@ export class ImpersonationBannerElement extends HTMLElement {
     const via = this.getAttribute('via');
     const until = clockTime(this.getAttribute('expires-at'));
 
-    const text = h('p', { class: 'text', part: 'text' }, ['Viewing as ', h('strong', {}, [subject]), ' — signed in by ', h('strong', {}, [actor])]);
+    const profile = this.getAttribute('actor-profile');
+    // Worded as actingWords() in index.ts: a person signs in; an AI agent or a service acts.
+    const acting = profile === 'ai_agent' ? 'an AI assistant acts:' : profile === 'service' ? 'a service acts:' : 'signed in by';
+    const text = h('p', { class: 'text', part: 'text' }, ['Viewing as ', h('strong', {}, [subject]), ` — ${acting} `, h('strong', {}, [actor])]);
     if (via && via !== actor) text.append(h('span', { class: 'meta' }, [` (via ${via})`]));
     if (until) text.append(h('span', { class: 'meta' }, [` · until ${until}`]));
 

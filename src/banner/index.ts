@@ -20,6 +20,8 @@ export interface ImpersonationBannerView {
   readonly actor: string;
   /** The outermost (current) actor, when the chain is longer than one: a service in between. */
   readonly via?: string;
+  /** The kind of entity `actor` is (`act.sub_profile`, draft-mcguinness-oauth-actor-profile): `user`, `ai_agent`, `service`. */
+  readonly actorProfile?: string;
   /** Every actor, the current one first, as the `act` claim nests them. */
   readonly chain: readonly ActClaim[];
   /** The `impersonation.id` claim, when the provider sets it. */
@@ -37,6 +39,7 @@ export function impersonationBanner(claims: Readonly<Record<string, unknown>>): 
   const chain = actorChain(readAct(claims.act));
   const subject = typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : 'another user';
   const human = chain.at(-1)?.sub ?? 'an unknown actor';
+  const profile = chain.at(-1)?.sub_profile;
   const current = chain[0]?.sub;
   const impersonation = claims.impersonation;
   const id = typeof impersonation === 'object' && impersonation !== null ? (impersonation as { id?: unknown }).id : undefined;
@@ -44,9 +47,20 @@ export function impersonationBanner(claims: Readonly<Record<string, unknown>>): 
     subject,
     actor: human,
     ...(current !== undefined && chain.length > 1 ? { via: current } : {}),
+    ...(profile !== undefined ? { actorProfile: profile } : {}),
     chain,
     ...(typeof id === 'string' ? { impersonationId: id } : {}),
   };
+}
+
+/**
+ * How the banner names who acts, by kind (draft-mora-oauth-entity-profiles §3.1): a person signed
+ * in; an AI agent or a service acts. The element (`impersonation-banner.js`) words it the same.
+ */
+export function actingWords(profile: string | undefined): string {
+  if (profile === 'ai_agent') return 'an AI assistant acts:';
+  if (profile === 'service') return 'a service acts:';
+  return 'signed in by';
 }
 
 /** Where "End impersonation" posts, and the anti-CSRF field to send with it. */
@@ -72,6 +86,7 @@ export function renderImpersonationBanner(view: ImpersonationBannerView, options
   const attributes: Array<[string, string | undefined]> = [
     ['subject', view.subject],
     ['actor', view.actor],
+    ['actor-profile', view.actorProfile],
     ['via', view.via],
     ['expires-at', expiresAt],
     ['action', action],
@@ -86,7 +101,7 @@ export function renderImpersonationBanner(view: ImpersonationBannerView, options
   return (
     `<${IMPERSONATION_BANNER_TAG}${attrs}>` +
     `<form method="post" action="${escapeHtml(action)}" role="alert" aria-label="Impersonation in progress">` +
-    `Viewing as <strong>${escapeHtml(view.subject)}</strong> — signed in by <strong>${escapeHtml(view.actor)}</strong> ` +
+    `Viewing as <strong>${escapeHtml(view.subject)}</strong> — ${actingWords(view.actorProfile)} <strong>${escapeHtml(view.actor)}</strong> ` +
     `${hidden}<button type="submit">End impersonation</button></form>` +
     `</${IMPERSONATION_BANNER_TAG}>`
   );
