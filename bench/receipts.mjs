@@ -5,16 +5,25 @@
 // goes first, so drift on a shared machine falls on both alike. Prints one JSON line: p50/p99
 // latency (ms, median over rounds) and requests per second of each, the p99 ratio (target ≤ 1.1),
 // and the receipts the toolkit sent, dropped and lost.
-// Usage: node bench/receipts.mjs   Env: BENCH_SECONDS (default 5 per run), BENCH_CONNECTIONS (8), BENCH_ROUNDS (4).
+// In production the provider is another service: with two or more CPUs (and taskset) the provider is
+// pinned to the last CPU and the APIs and autocannon to the others, so that the provider writing the
+// receipts' audit records does not take the API's CPU; BENCH_PIN=0 runs everything unpinned.
+// Usage: node bench/receipts.mjs   Env: BENCH_SECONDS (default 5 per run), BENCH_CONNECTIONS (8), BENCH_ROUNDS (4), BENCH_PIN (1).
 import autocannon from 'autocannon';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { CONSOLE_AUTH, FORM, ORDERS, impersonationBody, signInSupport } from './lib.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
+const CPUS = availableParallelism();
+const PIN = process.env.BENCH_PIN !== '0' && CPUS >= 2 && spawnSync('taskset', ['-V']).status === 0;
+const PROVIDER_CPUS = String(CPUS - 1);
+const OTHER_CPUS = CPUS === 2 ? '0' : `0-${CPUS - 2}`;
+if (PIN) spawnSync('taskset', ['-cp', OTHER_CPUS, String(process.pid)], { stdio: 'ignore' });
 
 function freePort() {
   return new Promise((resolve) => {
@@ -26,9 +35,10 @@ function freePort() {
 }
 
 /** Starts a bench process and resolves once it printed its ready line; `lines` gets every later JSON line. */
-async function start(script, env) {
+async function start(script, env, cpus) {
   const port = await freePort();
-  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env, PORT: String(port), NODE_OPTIONS: '', REDIS_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, args] = PIN ? ['taskset', ['-c', cpus, process.execPath, script]] : [process.execPath, [script]];
+  const child = spawn(command, args, { env: { ...process.env, ...env, PORT: String(port), NODE_OPTIONS: '', REDIS_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines = [];
   let buffer = '';
   await new Promise((resolve, reject) => {
@@ -54,9 +64,12 @@ async function stop(proc) {
   if (proc.child.exitCode === null) await once(proc.child, 'exit');
 }
 
-const provider = await start('bench/server.mjs', {});
+const provider = await start('bench/server.mjs', {}, PROVIDER_CPUS);
 const issuer = provider.base;
-const apis = { without: await start('bench/receipts-api.mjs', { ISSUER: issuer }), with: await start('bench/receipts-api.mjs', { ISSUER: issuer, RECEIPTS: '1', RECEIPTS_ENDPOINT: process.env.RECEIPTS_ENDPOINT ?? '' }) };
+const apis = {
+  without: await start('bench/receipts-api.mjs', { ISSUER: issuer }, OTHER_CPUS),
+  with: await start('bench/receipts-api.mjs', { ISSUER: issuer, RECEIPTS: '1', RECEIPTS_ENDPOINT: process.env.RECEIPTS_ENDPOINT ?? '' }, OTHER_CPUS),
+};
 
 const actor = await signInSupport(issuer);
 const exchanged = await fetch(`${issuer}/token`, { method: 'POST', headers: { authorization: CONSOLE_AUTH, 'content-type': FORM }, body: impersonationBody(actor, ORDERS) });
@@ -79,6 +92,6 @@ await stop(provider);
 const receipts = apis.with.lines.find((l) => 'receipts' in l)?.receipts;
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const summary = (list) => ({ p50Ms: median(list.map((s) => s.p50)), p99Ms: median(list.map((s) => s.p99)), requestsPerSecond: Math.round(median(list.map((s) => s.rps))) });
-const result = { seconds: SECONDS, connections: CONNECTIONS, rounds: ROUNDS, without: summary(samples.without), with: summary(samples.with), receipts };
+const result = { seconds: SECONDS, connections: CONNECTIONS, rounds: ROUNDS, pinned: PIN, without: summary(samples.without), with: summary(samples.with), receipts };
 result.p99Ratio = Number((result.with.p99Ms / result.without.p99Ms).toFixed(3));
 console.log(JSON.stringify(result));
