@@ -220,7 +220,8 @@ export class ImpersonationLifecycle {
           batch.map((r) =>
             this.recorder.record(
               'token.revoked',
-              { outcome: 'granted', rule: cause, actor: by.actor, subject: r.subject, client_id: r.clientId, token_id: r.tokenId, reason: r.reason },
+              // docs/audit.md: `actor` is who ended it; when nobody named did (a logout, a cascade), the person acting.
+              { outcome: 'granted', rule: cause, actor: by.actor ?? r.actors.at(-1), subject: r.subject, client_id: r.clientId, token_id: r.tokenId, reason: r.reason },
               by.request,
             ),
           ),
