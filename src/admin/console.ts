@@ -183,7 +183,7 @@ ${
   }
 
   /**
-   * A refusal in the words the console shows a signed-in agent (docs/admin-console.md#refusals): the
+   * A refusal in the words the console shows a signed-in agent (docs/admin-console.md#refusals-in-words): the
    * subject rule that refused, with the account's own facts and what could change it. The token
    * endpoint keeps its one public description for every subject refusal (docs/policy.md).
    */
