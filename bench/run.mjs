@@ -2,9 +2,11 @@
 // Starts bench/server.mjs (the reference server, dist/) in its own process on 127.0.0.1 for each
 // configuration, drives it with autocannon from this process for a bounded time per scenario, and
 // reads the server's CPU time and peak RSS from /proc. Prints a table with ratios to the baseline
-// measured in the same run, checks the targets, and writes bench-results.json. The revocation feed's
-// rows come from bench/revocation-feed.mjs (about 40 s).
-// Env: BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 8), REDIS_URL (default redis://127.0.0.1:6379/9).
+// measured in the same run, then each target (a goal, met or not yet), and writes bench-results.json.
+// Targets are goals, not a test: the bench exits 0 whether they are met or not (docs/performance.md).
+// The revocation feed's rows come from bench/revocation-feed.mjs (about 40 s).
+// Env: BENCH_SECONDS (seconds per scenario, default 5; 1 for a quick look at the output),
+// BENCH_CONNECTIONS (default 8), REDIS_URL (default redis://127.0.0.1:6379/9).
 import autocannon from 'autocannon';
 import { spawn, execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -151,6 +153,7 @@ const configurations = [
 ];
 
 const started = Date.now();
+process.stderr.write(`bench: ${SECONDS} s per scenario (set BENCH_SECONDS=1 for a quick look), ${CONNECTIONS} connections; results at the end, and in bench-results.json\n`);
 const runs = [];
 for (const [name, env, only] of configurations) {
   process.stderr.write(`${name}\n`);
@@ -177,10 +180,10 @@ for (const run of runs) {
     const cpuRatio = base ? r.cpuUsPerRequest / Math.max(base.cpuUsPerRequest, 1) : undefined;
     rows.push({ configuration: run.name, scenario, ...r, ratio, p99Ratio, cpuRatio });
     if (base && scenario.startsWith('exchange')) {
-      targets.push({ what: `${run.name}: ${scenario} throughput ≥ 0.8× baseline`, value: ratio, holds: ratio >= 0.8 });
-      targets.push({ what: `${run.name}: ${scenario} p99 ≤ 2× baseline p99`, value: p99Ratio, holds: p99Ratio <= 2 });
+      targets.push({ what: `${run.name}: ${scenario} throughput`, goal: '≥ 0.8× baseline req/s', value: ratio, unit: '×', holds: ratio >= 0.8 });
+      targets.push({ what: `${run.name}: ${scenario} p99 latency`, goal: '≤ 2× baseline p99', value: p99Ratio, unit: '×', holds: p99Ratio <= 2 });
     }
-    if (base && scenario.startsWith('introspect')) targets.push({ what: `${run.name}: ${scenario} ≥ 0.9× built-in`, value: ratio, holds: ratio >= 0.9 });
+    if (base && scenario.startsWith('introspect')) targets.push({ what: `${run.name}: ${scenario} throughput`, goal: '≥ 0.9× built-in req/s', value: ratio, unit: '×', holds: ratio >= 0.9 });
   }
 }
 const durable = runs.find((r) => r.name === 'redis, 1 process');
@@ -194,16 +197,17 @@ const auditCost = ['exchange jwt', 'exchange opaque'].map((s) => ({
   cpuUsMemoryAudit: volatile.results[s].cpuUsPerRequest,
 }));
 for (const scenario of ['exchange opaque', 'exchange jwt']) {
-  targets.push({ what: `standalone Redis: ${scenario} round trips ≤ 3`, value: perRequest[scenario]['round trips'], holds: perRequest[scenario]['round trips'] <= 3 });
+  targets.push({ what: `standalone Redis: ${scenario} round trips`, goal: '≤ 3', value: perRequest[scenario]['round trips'], unit: '', holds: perRequest[scenario]['round trips'] <= 3 });
 }
-for (const j of journeys) targets.push({ what: `${j.store}: ticket mint + redemption p99 ≤ 1 s`, value: j.p99Ms / 1000, holds: j.p99Ms <= 1000 });
-targets.push({ what: 'bulk revocation of 10,000 tokens ≤ 1 s', value: bulk.bulkRevocation.ms / 1000, holds: bulk.bulkRevocation.ms <= 1000 });
-targets.push({ what: 'revocation → refusal at a local-JWT API (feed) p99 ≤ 2 s', value: feed.revocationToRefusal.p99Ms / 1000, holds: feed.revocationToRefusal.p99Ms <= 2000 });
-targets.push({ what: 'local JWT verification with the feed ≤ 1.1× without', value: feed.verificationUs.ratio, holds: feed.verificationUs.ratio <= 1.1 });
-targets.push({ what: 'feed requests per API instance ≤ ~1 per second', value: feed.feedRequestsPerSecond, holds: feed.feedRequestsPerSecond <= 1.2 });
+for (const j of journeys) targets.push({ what: `${j.store}: ticket mint + redemption p99`, goal: '≤ 1 s', value: j.p99Ms / 1000, unit: ' s', holds: j.p99Ms <= 1000 });
+targets.push({ what: 'bulk revocation of 10,000 tokens', goal: '≤ 1 s', value: bulk.bulkRevocation.ms / 1000, unit: ' s', holds: bulk.bulkRevocation.ms <= 1000 });
+targets.push({ what: 'revocation → refusal at a local-JWT API (feed) p99', goal: '≤ 2 s', value: feed.revocationToRefusal.p99Ms / 1000, unit: ' s', holds: feed.revocationToRefusal.p99Ms <= 2000 });
+targets.push({ what: 'local JWT verification with the feed, × without', goal: '≤ 1.1×', value: feed.verificationUs.ratio, unit: '×', holds: feed.verificationUs.ratio <= 1.1 });
+targets.push({ what: 'feed requests per API instance per second', goal: '≤ ~1', value: feed.feedRequestsPerSecond, unit: '', holds: feed.feedRequestsPerSecond <= 1.2 });
+for (const t of targets) t.status = t.holds ? 'met' : 'not yet';
 
 const fmt = (v, d = 2) => (v === undefined ? '' : v.toFixed(d));
-console.log(`\nToken exchange benchmark — ${SECONDS} s per scenario, ${CONNECTIONS} connections, node ${process.version}, ${new Date().toISOString()}\n`);
+console.log(`\nToken exchange benchmark — ${SECONDS} s per scenario (BENCH_SECONDS), ${CONNECTIONS} connections (BENCH_CONNECTIONS), node ${process.version}, ${new Date().toISOString()}\n`);
 console.log('| configuration | scenario | req/s | p50 ms | p99 ms | CPU µs/req | ×baseline req/s | ×baseline p99 | ×baseline CPU | errors |');
 console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) console.log(`| ${r.configuration} | ${r.scenario} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.cpuUsPerRequest} | ${fmt(r.ratio)} | ${fmt(r.p99Ratio)} | ${fmt(r.cpuRatio)} | ${r.errors} |`);
@@ -223,7 +227,11 @@ console.log('\n| revocation feed (2 provider instances on Redis, API attached to
 console.log(`| revocation → refusal p50 / p99 / max (ms, ${feed.samples} revocations) | ${feed.revocationToRefusal.p50Ms} / ${feed.revocationToRefusal.p99Ms} / ${feed.revocationToRefusal.maxMs} |`);
 console.log(`| local JWT verification, CPU µs/request, feed off / on | ${feed.verificationUs.feedOff} / ${feed.verificationUs.feedOn} (×${feed.verificationUs.ratio}) |`);
 console.log(`| feed requests per second per API instance | ${feed.feedRequestsPerSecond} |`);
-console.log('\n| target | value | holds |\n| --- | ---: | --- |');
-for (const t of targets) console.log(`| ${t.what} | ${fmt(t.value)} | ${t.holds ? 'yes' : 'NO'} |`);
+console.log('\nTargets: the goals this project measures itself against, not pass/fail checks (the bench exits 0 either way).');
+console.log('Ratios compare with the provider\'s own grant measured in the same run; "not yet" is a goal this run on this machine');
+console.log('misses. docs/performance.md says where the time goes; short runs (small BENCH_SECONDS) are noisy.');
+console.log('\n| target | goal | measured | status |\n| --- | --- | ---: | --- |');
+for (const t of targets) console.log(`| ${t.what} | ${t.goal} | ${fmt(t.value)}${t.unit} | ${t.status} |`);
+console.log(`\n${targets.filter((t) => t.holds).length} of ${targets.length} targets met.`);
 console.log(`\n(total ${Math.round((Date.now() - started) / 1000)} s; the load generator shares the machine's cores with the server)`);
 writeFileSync('bench-results.json', `${JSON.stringify({ seconds: SECONDS, connections: CONNECTIONS, node: process.version, rows, runs, auditCost, bulk, perRequest, journeys, feed, targets }, null, 2)}\n`);

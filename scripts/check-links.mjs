@@ -1,4 +1,4 @@
-// Every link in README.md and docs/**/*.md must resolve inside the repository (files, and the
+// Every link in README.md, CONTRIBUTING.md and docs/**/*.md must resolve inside the repository (files, and the
 // headings #anchors name), and the only links that leave it go to RFCs and upstream projects.
 //
 //   node scripts/check-links.mjs [repository root]      exit 1 listing each bad link
@@ -88,9 +88,9 @@ export function checkFile(root, file) {
   return problems;
 }
 
-/** README.md and every markdown file under docs/. */
+/** README.md, CONTRIBUTING.md and every markdown file under docs/. */
 export function documents(root) {
-  const found = existsSync(join(root, 'README.md')) ? [join(root, 'README.md')] : [];
+  const found = ['README.md', 'CONTRIBUTING.md'].map((name) => join(root, name)).filter((path) => existsSync(path));
   const walk = (dir) => {
     for (const name of readdirSync(dir)) {
       const path = join(dir, name);

@@ -39,7 +39,7 @@ describe('the cascade re-reads the person who started an impersonation', () => {
     await server.reference.accounts.remove('support');
     expect(await introspect(token)).toEqual({ active: false });
     expect(server.auditSince(mark)).toEqual([
-      expect.objectContaining({ event: 'token.revoked', outcome: 'granted', rule: 'cascade_actor_ineligible', subject: 'alice', token_id: decodeJwt(token).jti }),
+      expect.objectContaining({ event: 'token.revoked', outcome: 'granted', rule: 'cascade_actor_ineligible', actor: 'support', subject: 'alice', token_id: decodeJwt(token).jti }),
     ]);
   });
 

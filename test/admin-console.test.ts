@@ -69,19 +69,54 @@ describe('the support console (SPEC §6)', () => {
     expect(answer.headers.get('content-security-policy')).toContain("form-action 'self' http://localhost:3001");
   });
 
-  it('shows a refused impersonation in the dialog with the rule-neutral words, audited', async () => {
+  it('shows a refused impersonation in the dialog in plain words naming the rule, audited', async () => {
     const mark = server.auditMark();
     const answer = await post('/admin/users/root/impersonate', { csrf, reason: REASON, client_id: 'demo-app' }, { json: true });
-    expect({ status: answer.status, body: answer.json }).toEqual({ status: 400, body: { error: 'invalid_request', error_description: 'subject cannot be impersonated by this actor' } });
+    expect({ status: answer.status, body: answer.json }).toEqual({ status: 400, body: { error: 'invalid_request', error_description: 'Rita Root holds the protected role admin: nobody can impersonate this account.' } });
     expect(server.auditSince(mark)).toEqual([expect.objectContaining({ event: 'ticket.minted', outcome: 'denied', rule: 'subject_protected' })]);
-    const page = await post('/admin/users/root/impersonate', { csrf, reason: 'short', client_id: 'demo-app' });
+    const page = await post('/admin/users/alice/impersonate', { csrf, reason: 'short', client_id: 'demo-app' });
     expect(page.status).toBe(400);
-    expect(page.text).toContain('<div id="impersonate-error" class="alert error" role="alert">reason must be 10 to 500 characters</div>');
+    expect(page.text).toContain('<div id="impersonate-error" class="alert error" role="alert">Reason must be 10 to 500 characters.</div>');
+  });
+
+  it("keeps the token endpoint's one public description for the same refusal", async () => {
+    const actor = (await server.signIn('support')).access_token;
+    const answer = await server.exchange({ subject_token: 'root', subject_token_type: 'urn:oidc-provider-token-exchange:token-type:user-id', actor_token: actor, actor_token_type: 'urn:ietf:params:oauth:token-type:access_token', reason: REASON, scope: 'openid' });
+    expect({ status: answer.status, body: answer.body }).toEqual({ status: 400, body: { error: 'invalid_request', error_description: 'subject cannot be impersonated by this actor' } });
+  });
+
+  it.each([
+    ['a protected account', 'root', 'Rita Root holds the protected role admin: nobody can impersonate this account.'],
+    ['an account of another tenant', 'carol', 'Carol Chen belongs to another tenant (globex). You may impersonate users of your own tenant (acme) only, unless you hold the global_impersonator role.'],
+  ])("says on the user page of %s why it cannot be impersonated, with no Impersonate button and no dialog", async (_, id, words) => {
+    const page = await get(`/admin/users/${id}`);
+    expect(page.status).toBe(200);
+    expect(page.html).toContain(`<div class="alert warn" role="status" id="impersonate-verdict"><strong>You cannot impersonate ${id}.</strong> ${words}</div>`);
+    expect(page.html).not.toMatch(/Impersonate \w+…|<dialog|impersonate-reason/);
+  });
+
+  it('says on the user page of a disabled account that it cannot be impersonated, with no Impersonate button', async () => {
+    await server.reference.accounts.update('bob', { disabled: true });
+    try {
+      const page = await get('/admin/users/bob');
+      expect(page.html).toContain('<strong>You cannot impersonate bob.</strong> This account is disabled: nobody can impersonate it until it is enabled again.</div>');
+      expect(page.html).not.toMatch(/Impersonate bob…|<dialog/);
+    } finally {
+      await server.reference.accounts.update('bob', { disabled: false });
+    }
+  });
+
+  it("answers the Impersonate page (no script) of a protected account with the refusal in words, not the form", async () => {
+    const page = await get('/admin/users/root/impersonate');
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('<div class="alert warn" role="alert" id="impersonate-verdict"><strong>You cannot impersonate root.</strong> Rita Root holds the protected role admin: nobody can impersonate this account.</div>');
+    expect(page.html).not.toContain('impersonate-reason');
+    expect((await get('/admin/users/nobody-here/impersonate')).html).toContain('<strong>You cannot impersonate nobody-here.</strong> There is no user “nobody-here”.</div>');
   });
 
   it('refuses an application that is not offered', async () => {
     const answer = await post('/admin/users/alice/impersonate', { csrf, reason: REASON, client_id: 'support-console' }, { json: true });
-    expect(answer.json).toEqual({ error: 'invalid_request', error_description: 'choose one of the listed applications' });
+    expect(answer.json).toEqual({ error: 'invalid_request', error_description: 'Choose one of the listed applications.' });
   });
 
   it('refuses a state change without its CSRF token, or from another origin, and changes nothing', async () => {
@@ -121,6 +156,15 @@ describe('the support console (SPEC §6)', () => {
     expect((await get(older!.replace(/&amp;/g, '&'))).html).toContain('(older page)');
     expect((await get('/admin/audit/verify')).html).toMatch(/Chain intact: \d+ records verified/);
     expect((await get('/admin/audit?cursor=not a cursor&since=garbage')).status).toBe(200);
+  });
+
+  it('shows each audit record to the second, with the full ISO 8601 time on hover', async () => {
+    await post('/admin/users/root/impersonate', { csrf, reason: REASON, client_id: 'demo-app' }, { json: true });
+    const page = await get('/admin/audit?event=ticket.minted&outcome=denied');
+    const [, datetime, title, shown] = /<td><time datetime="([^"]+)" title="([^"]+)">([^<]+)<\/time><\/td>/.exec(page.html)!;
+    expect(datetime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(title).toBe(datetime);
+    expect(shown).toBe(`${datetime!.slice(0, 10)} ${datetime!.slice(11, 19)} UTC`);
   });
 
   it('holds the global switch: off ends every live impersonation, audited', async () => {

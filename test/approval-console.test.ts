@@ -65,7 +65,7 @@ describe('when the user must approve', () => {
     const mark = server.auditMark();
     const asked = await post(agent, '/admin/users/alice/approvals', { csrf: agent.csrf, reason: 'short', duration: '900' });
     expect(asked.status).toBe(400);
-    expect(asked.text).toContain('<div class="alert error" role="alert">Not asked: reason must be 10 to 500 characters.</div>');
+    expect(asked.text).toContain('<div class="alert error" role="alert">Not asked. Reason must be 10 to 500 characters.</div>');
     expect(server.auditSince(mark)).toEqual([expect.objectContaining({ event: 'approval.requested', outcome: 'denied', rule: 'reason_invalid' })]);
   });
 

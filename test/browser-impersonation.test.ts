@@ -461,7 +461,7 @@ describe('the impersonated session (SPEC §4.4)', () => {
     expect(server.auditSince(mark)).toContainEqual(expect.objectContaining({ event: 'token.revoked', rule: 'revoked_single', subject: 'alice' }));
   });
 
-  it('is ended by RP-initiated logout, which revokes its tokens', async () => {
+  it('is ended by RP-initiated logout, which revokes its tokens; the record names the agent who was acting', async () => {
     const { browser, tokens } = await impersonatedTokens();
     const mark = server.auditMark();
     const config = await server.clientConfig(DEMO_APP.id, DEMO_APP.secret);
@@ -472,7 +472,7 @@ describe('the impersonated session (SPEC §4.4)', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect((await userinfo(tokens.access_token)).status).toBe(401);
     expect(await server.reference.exchange.list({ subject: 'alice' })).toEqual([]);
-    expect(server.auditSince(mark)).toContainEqual(expect.objectContaining({ event: 'token.revoked', rule: 'ended_by_logout', subject: 'alice' }));
+    expect(server.auditSince(mark)).toContainEqual(expect.objectContaining({ event: 'token.revoked', rule: 'ended_by_logout', actor: 'support', subject: 'alice' }));
   });
 });
 

@@ -146,18 +146,41 @@ describe('refusals and attacks, in Chromium', () => {
     expect(widths).toEqual({ 'console-users': 390, 'console-user': 390, 'console-live': 390, 'console-audit': 390, account: 390 });
   });
 
-  it('shows a refused impersonation (a protected account) in the dialog, and opens nothing', async () => {
+  it('says on a protected account\'s page, before any reason is typed, that nobody can impersonate it, and offers no Impersonate button', async () => {
+    const { page } = agent;
+    await page.goto(`${server.issuer}/admin/users/root`);
+    const verdict = page.getByRole('status').filter({ hasText: 'You cannot impersonate root.' });
+    expect(await verdict.innerText()).toBe('You cannot impersonate root. Rita Root holds the protected role admin: nobody can impersonate this account.');
+    expect(await page.getByRole('link', { name: /^Impersonate/ }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: /^Ask/ }).count()).toBe(0);
+    await screenshot(page, 'console-protected-account');
+    const phone = await newPage(browser, { width: 390, height: 844 });
+    contexts.push(phone.context);
+    await phone.page.goto(`${server.issuer}/admin`);
+    await signInOnLoginPage(phone.page, 'support', 'demo-password');
+    await phone.page.waitForURL(`${server.issuer}/admin/users`);
+    await phone.page.goto(`${server.issuer}/admin/users/root`);
+    expect(await phone.page.evaluate(() => document.documentElement.scrollWidth)).toBe(390);
+    await screenshot(phone.page, 'phone-console-protected-account', { fullPage: true });
+  });
+
+  it('shows a refusal the page could not foresee (the account was disabled meanwhile) in the dialog, in words, and opens nothing', async () => {
     const { page, context } = agent;
-    await openImpersonateDialog(page, 'root');
+    await openImpersonateDialog(page, 'bob');
     await page.getByLabel(/^Why\?/).fill(REASON);
-    const pagesBefore = context.pages().length;
-    await page.getByRole('button', { name: 'Open as root' }).click();
-    const alert = page.getByRole('dialog').getByRole('alert');
-    await alert.waitFor();
-    expect(await alert.innerText()).toBe('subject cannot be impersonated by this actor');
-    expect(context.pages()).toHaveLength(pagesBefore);
-    await screenshot(page, 'journey-8-refused');
-    await page.getByRole('button', { name: 'Cancel' }).click();
+    await server.reference.accounts.update('bob', { disabled: true });
+    try {
+      const pagesBefore = context.pages().length;
+      await page.getByRole('button', { name: 'Open as bob' }).click();
+      const alert = page.getByRole('dialog').getByRole('alert');
+      await alert.waitFor();
+      expect(await alert.innerText()).toBe('This account is disabled: nobody can impersonate it until it is enabled again.');
+      expect(context.pages()).toHaveLength(pagesBefore);
+      await screenshot(page, 'journey-8-refused');
+      await page.getByRole('button', { name: 'Cancel' }).click();
+    } finally {
+      await server.reference.accounts.update('bob', { disabled: false });
+    }
   });
 
   it('keeps the dialog usable from the keyboard: it opens, takes the reason, and Escape closes it', async () => {

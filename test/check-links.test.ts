@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** scripts/check-links.mjs: README.md and docs/**\/*.md link only inside the repository, RFCs and upstream projects. */
+/** scripts/check-links.mjs: README.md, CONTRIBUTING.md and docs/**\/*.md link only inside the repository, RFCs and upstream projects. */
 const check = (root?: string) => spawnSync(process.execPath, ['scripts/check-links.mjs', ...(root ? [root] : [])], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
 
 describe('the link check', () => {
@@ -15,6 +15,18 @@ describe('the link check', () => {
     writeFileSync(join(root, 'docs', 'screenshots', 'a.png'), '');
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('checks CONTRIBUTING.md too', () => {
+    const own = mkdtempSync(join(tmpdir(), 'links-'));
+    try {
+      writeFileSync(join(own, 'README.md'), '# Title\n');
+      writeFileSync(join(own, 'CONTRIBUTING.md'), '# Contributing\n\n[gone](docs/gone.md)\n');
+      const run = check(own);
+      expect([run.status, run.stderr.split('\n').filter(Boolean)]).toEqual([1, ['check-links: 1 bad link(s)', 'CONTRIBUTING.md:3: docs/gone.md: no such file in the repository']]);
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
 
   it('passes on this repository', () => {
     const run = check();

@@ -133,8 +133,12 @@ describe('npm start (dist/server/main.js)', () => {
     }
     if (!output.includes('orders API listening')) throw new Error(`main.js did not start the orders API: ${output}`);
   }, 30_000);
-  afterAll(() => {
+  // Wait for the server to be gone: a child still shutting down holds this jest worker open.
+  afterAll(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill();
+    await exited;
   });
 
   it('starts the orders API beside the provider; a token from demo:login with RESOURCE reads the orders', async () => {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { expectRefusal } from './helpers/refusal.js';
 import { REASON, startTestServer, TokenType, impersonate, type TestServer } from './helpers/server.js';
 
@@ -114,6 +114,15 @@ describe('request parameters (SPEC §1, RFC 8693 §2.1)', () => {
       () => server.exchange(impersonate(actor, 'alice', { reason: '   too short  ' })),
       invalidRequest('reason must be 10 to 500 characters', 'reason_invalid'),
     );
+  });
+
+  it('names the actor and the subject in the audit record of a request refused for its reason', async () => {
+    const { record } = await expectRefusal(
+      server,
+      () => server.exchange(impersonate(actor, 'alice', { reason: 'too short' })),
+      invalidRequest('reason must be 10 to 500 characters', 'reason_invalid'),
+    );
+    expect(record).toMatchObject({ actor: 'support', subject: 'alice' });
   });
 
   it('refuses a reason longer than 500 characters', async () => {

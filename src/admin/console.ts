@@ -13,7 +13,7 @@ import type { TicketService } from '../browser/tickets.js';
 import type { ImpersonationPolicy } from '../config.js';
 import { ADMIN_SCOPE, APPROVAL_MIN_DURATION_SECONDS, LOOPBACK_INITIATE_LOGIN_URI, REASON_MAX_LENGTH, REASON_MIN_LENGTH } from '../constants.js';
 import type { ImpersonationRules } from '../exchange/impersonation-rules.js';
-import { impersonationScopes } from '../exchange/policy.js';
+import { assertSubjectMayBeImpersonated, impersonationScopes } from '../exchange/policy.js';
 import { ExchangeRefusal } from '../errors.js';
 import type { ImpersonationLifecycle } from '../lifecycle/service.js';
 import type { ImpersonationFilter, ImpersonationRecord, Store } from '../store/index.js';
@@ -74,7 +74,9 @@ const STATE_BADGES: Record<ApprovalView['state'], { text: string; badge: string 
 
 const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
 const short = (isoTime: string) => `${isoTime.slice(0, 16).replace('T', ' ')} UTC`;
-const time = (isoTime: string) => html`<time datetime="${isoTime}">${short(isoTime)}</time>`;
+/** A time to the minute, or to the second (the audit view); the full ISO 8601 time on hover. */
+const time = (isoTime: string, precision: 'minute' | 'second' = 'minute') =>
+  html`<time datetime="${isoTime}" title="${isoTime}">${precision === 'second' ? `${isoTime.slice(0, 19).replace('T', ' ')} UTC` : short(isoTime)}</time>`;
 
 function outcomeBadge(outcome: string): Html {
   return html`<span class="badge ${outcome === 'granted' ? 'live' : outcome === 'denied' ? 'denied' : 'warn'}">${outcome}</span>`;
@@ -188,14 +190,64 @@ ${
     )}</tbody></table></div>`;
   }
 
-  /** What the agent may do with this user now: must they ask first, which approvals can they use, which modes. */
+  /**
+   * A refusal in the words the console shows a signed-in agent (docs/admin-console.md#refusals-in-words): the
+   * subject rule that refused, with the account's own facts and what could change it. The token
+   * endpoint keeps its one public description for every subject refusal (docs/policy.md).
+   */
+  function inWords(refusal: ExchangeRefusal, subjectId: string, account: DirectoryAccount | undefined, actor: DirectoryAccount | undefined): string {
+    const who = account?.name ?? account?.id ?? subjectId;
+    switch (refusal.rule) {
+      case 'subject_protected':
+        return `${who} holds the protected role ${account?.roles.find((role) => deps.policy.protectedRoles.includes(role)) ?? ''}: nobody can impersonate this account.`;
+      case 'subject_other_tenant':
+        return `${who} belongs to another tenant (${account?.tenant ?? 'none'}). You may impersonate users of your own tenant${actor?.tenant ? ` (${actor.tenant})` : ''} only, unless you hold the ${deps.policy.globalRole} role.`;
+      case 'subject_disabled':
+        return 'This account is disabled: nobody can impersonate it until it is enabled again.';
+      case 'subject_is_actor':
+        return 'This is your own account: open the application as yourself instead.';
+      case 'subject_unknown':
+        return `There is no user “${subjectId}”.`;
+      case 'subject_denied_by_hook':
+        return "This provider's own authorization rule refused to let you impersonate this account. Ask an administrator why.";
+      default: {
+        const text = refusal.description.charAt(0).toUpperCase() + refusal.description.slice(1);
+        return /[.!?]$/.test(text) ? text : `${text}.`;
+      }
+    }
+  }
+
+  /** The subject rules (src/exchange/policy.ts), asked before the agent types a reason: why not, in words, or undefined. */
+  function verdictFor(actor: DirectoryAccount | undefined, account: DirectoryAccount): string | undefined {
+    if (!actor) return undefined;
+    try {
+      assertSubjectMayBeImpersonated(account, account.id, actor, deps.policy);
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof ExchangeRefusal)) throw err;
+      return inWords(err, account.id, account, actor);
+    }
+  }
+
+  /** What the agent may do with this user now: may they at all, must they ask first, which approvals can they use, which modes. */
   async function accessFor(caller: AdminCaller, account: DirectoryAccount) {
     const actor = await deps.accounts.findAccount(caller.accountId);
+    const verdict = verdictFor(actor, account);
     const required = actor ? deps.rules.approvalRequired(actor, account) : false;
     const readOnlyOnly = actor ? deps.rules.readOnlyOnly(actor) : false;
     const approvals = await deps.approvals.list({ subject: account.id });
     const usable = approvals.filter((a) => a.actor === caller.accountId && a.state === 'approved');
-    return { required, readOnlyOnly, readOnlyAvailable: deps.policy.readOnlyScopes !== undefined, approvals, usable };
+    return { verdict, required, readOnlyOnly, readOnlyAvailable: deps.policy.readOnlyScopes !== undefined, approvals, usable };
+  }
+
+  /** {@link inWords} for a refusal of the minting or approval rules, the accounts read live. */
+  async function refusalInWords(refusal: ExchangeRefusal, caller: AdminCaller, subjectId: string): Promise<string> {
+    const [account, actor] = await Promise.all([deps.accounts.findAccount(subjectId), deps.accounts.findAccount(caller.accountId)]);
+    return inWords(refusal, subjectId, account, actor);
+  }
+
+  function verdictNotice(account: DirectoryAccount, verdict: string, role: 'status' | 'alert' = 'status'): Html {
+    return html`<div class="alert warn" role="${role}" id="impersonate-verdict"><strong>You cannot impersonate ${account.id}.</strong> ${verdict}</div>`;
   }
 
   type AccessFacts = Awaited<ReturnType<typeof accessFor>>;
@@ -267,12 +319,14 @@ ${notice(n)}
 <div id="impersonate-status" role="status" class="alert ok" hidden></div>
 <div class="card"><dl class="facts"><dt>Id</dt><dd class="mono">${account.id}</dd><dt>Email</dt><dd>${account.email ?? '—'}</dd><dt>Tenant</dt><dd>${account.tenant ?? '—'}</dd><dt>Roles</dt><dd>${account.roles.join(', ') || '—'}</dd></dl></div>
 ${
-  canOpen
+  facts.verdict !== undefined
+    ? verdictNotice(account, facts.verdict)
+    : canOpen
     ? html`<p><a class="button" id="impersonate-open" href="${back}/impersonate">Impersonate ${account.id}…</a>${facts.usable.length ? html` <span class="badge live">${account.id} approved</span>` : ''}</p>
 ${impersonateDialog(session, account, facts)}`
     : html`<div class="alert info" role="status">${account.id} must approve before you can impersonate them.</div>`
 }
-${facts.required ? askSection(session, account, facts) : ''}
+${facts.required && facts.verdict === undefined ? askSection(session, account, facts) : ''}
 ${facts.approvals.length ? html`<h2>Requests for ${account.id}'s approval</h2>${approvalsTable(facts.approvals)}` : ''}
 <h2>Live impersonations of ${account.id}</h2>
 ${impersonationTable(session, live, `Nobody is acting as ${account.id} right now.`, back, await activityOf(live))}
@@ -313,9 +367,12 @@ ${accessChoice(facts)}
 
   /** The dialog's form as a page of its own (no script, or a refusal shown after a plain form post). */
   async function impersonatePage(ctx: Context, session: ConsoleSession, caller: AdminCaller, id: string, values: { reason?: string; client?: string } = {}, error?: string, status = 200): Promise<void> {
-    const account = (await deps.accounts.findAccount(id)) ?? { id, roles: [] };
+    const found = await deps.accounts.findAccount(id);
+    const account = found ?? { id, roles: [] };
     const facts = await accessFor(caller, account);
-    await render(ctx, session, { title: `Impersonate ${id}`, section: 'users', body: html`<p class="meta"><a href="${base}/users/${encodeURIComponent(id)}">‹ Back to ${id}</a></p><div class="card">${impersonateForm(session, account, facts, values, error)}</div>` }, status);
+    const verdict = found ? facts.verdict : `There is no user “${id}”.`;
+    const body = verdict !== undefined ? verdictNotice(account, verdict, 'alert') : html`<div class="card">${impersonateForm(session, account, facts, values, error)}</div>`;
+    await render(ctx, session, { title: `Impersonate ${id}`, section: 'users', body: html`<p class="meta"><a href="${base}/users/${encodeURIComponent(id)}">‹ Back to ${id}</a></p>${body}` }, status);
   }
 
   /** Beyond RFC 8693: the agent asks the user for approval (a plain form; every attempt audited). */
@@ -341,7 +398,7 @@ ${accessChoice(facts)}
       if (!(await stillAllowed(ctx, state.id, session))) return;
       for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
       ctx.status = err.status;
-      return userPage(ctx, session, caller, id, { kind: 'error', text: `Not asked: ${err.description}.` }, err.status);
+      return userPage(ctx, session, caller, id, { kind: 'error', text: `Not asked. ${await refusalInWords(err, caller, id)}` }, err.status);
     }
   }
 
@@ -382,13 +439,14 @@ ${accessChoice(facts)}
       if (!(err instanceof ExchangeRefusal) || err.status >= 500) throw err;
       if (!(await stillAllowed(ctx, state.id, session))) return;
       for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
+      const words = await refusalInWords(err, caller, id);
       if (wantsJson) {
         pageHeaders(ctx);
         ctx.status = err.status;
-        ctx.body = { error: err.error, error_description: err.description };
+        ctx.body = { error: err.error, error_description: words };
         return;
       }
-      await impersonatePage(ctx, session, caller, id, { reason, client: clientId }, err.description, err.status);
+      await impersonatePage(ctx, session, caller, id, { reason, client: clientId }, words, err.status);
     }
   }
 
@@ -482,7 +540,7 @@ ${impersonationTable(session, live, 'Nobody is acting as anyone right now.', bac
     const keep = new URLSearchParams(Object.entries(values).filter(([, v]) => v));
     const next = page.next_cursor && page.records.length === AUDIT_PAGE ? `${base}/audit?${new URLSearchParams([...keep, ['cursor', page.next_cursor]])}` : undefined;
     const row = (r: ChainedAuditRecord) =>
-      html`<tr><td>${time(r.time)}</td><td class="mono">${r.event}</td><td>${outcomeBadge(r.outcome)}${r.rule ? html`<br><span class="meta mono">${r.rule}</span>` : ''}</td><td>${r.actor ?? ''}</td><td>${r.subject ?? ''}</td><td>${r.client_id ?? ''}</td><td>${r.reason ?? ''}</td></tr>`;
+      html`<tr><td>${time(r.time, 'second')}</td><td class="mono">${r.event}</td><td>${outcomeBadge(r.outcome)}${r.rule ? html`<br><span class="meta mono">${r.rule}</span>` : ''}</td><td>${r.actor ?? ''}</td><td>${r.subject ?? ''}</td><td>${r.client_id ?? ''}</td><td>${r.reason ?? ''}</td></tr>`;
     const input = (name: string, label: string, type = 'text') => html`<div><label for="audit-${name}">${label}</label><input id="audit-${name}" type="${type}" name="${name}" value="${values[name]}"></div>`;
     await render(ctx, session, {
       title: 'Audit log',
@@ -494,7 +552,7 @@ ${input('actor', 'Actor')}${input('subject', 'Subject')}
 <div><label for="audit-event">Event</label><select id="audit-event" name="event"><option value="">any</option>${AUDIT_EVENTS.map((e) => html`<option${values.event === e ? html` selected` : ''}>${e}</option>`)}</select></div>
 <div><label for="audit-outcome">Outcome</label><select id="audit-outcome" name="outcome"><option value="">any</option>${['granted', 'denied', 'error'].map((o) => html`<option${values.outcome === o ? html` selected` : ''}>${o}</option>`)}</select></div>
 ${input('since', 'Since (UTC)', 'datetime-local')}${input('until', 'Until (UTC)', 'datetime-local')}
-<div class="row"><button class="button" type="submit">Filter</button>${keep.size ? html`<a href="${base}/audit">Clear</a>` : ''}</div>
+<div class="filter-actions">${keep.size ? html`<a href="${base}/audit">Clear</a>` : ''}<button class="button" type="submit">Filter</button></div>
 </form>
 ${
   page.records.length

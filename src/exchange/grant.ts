@@ -467,6 +467,25 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     );
   }
 
+  /**
+   * A request refused for its reason alone still names its actor and subject in the audit record
+   * (docs/audit.md), when its tokens verify: who tried is what an auditor looks for. Nothing more is
+   * decided; a token that does not verify leaves its party unnamed.
+   */
+  async function nameParties(ctx: Ctx, attempt: Attempt): Promise<void> {
+    let request: ExchangeRequest;
+    try {
+      request = parseExchangeRequest({ ...(ctx.oidc.params as Record<string, string | string[] | undefined>), reason: undefined });
+    } catch {
+      return;
+    }
+    const fetched = startReads(ctx, request);
+    const [actor, subject] = await Promise.all([fetched.actor.catch(() => undefined), fetched.subject.catch(() => undefined)]);
+    const subjectId = request.subjectTokenType === TokenType.userId ? request.subjectToken : subject?.sub;
+    if (actor) attempt.actor = actor.sub;
+    if (subjectId !== undefined) attempt.subject = subjectId;
+  }
+
   async function recordDenial(ctx: Ctx, refusal: ExchangeRefusal, attempt: Attempt): Promise<void> {
     try {
       await recorder.record(
@@ -498,7 +517,10 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
       const fetched = parsed instanceof ExchangeRefusal ? undefined : startReads(ctx, parsed);
       await assertGrantEnabled(fetched?.enabled ?? deps.registry.isEnabled());
       assertConfidentialClient(ctx);
-      if (parsed instanceof ExchangeRefusal) throw parsed;
+      if (parsed instanceof ExchangeRefusal) {
+        if (parsed.rule === 'reason_invalid') await nameParties(ctx, attempt);
+        throw parsed;
+      }
       const request = parsed;
       attempt.reason = request.reason;
       const plan = await decide(ctx, request, fetched!, attempt);

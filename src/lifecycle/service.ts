@@ -245,8 +245,8 @@ export class ImpersonationLifecycle {
           batch.map((r) =>
             this.recorder.record(
               'token.revoked',
-              // An RP-initiated logout of an impersonated session is its actor's: only their browser holds it.
-              { outcome: 'granted', rule: cause, actor: by.actor ?? (cause === 'ended_by_logout' ? (r.actorAccount ?? r.actors.at(-1)) : undefined), subject: r.subject, client_id: r.clientId, token_id: r.tokenId, reason: r.reason },
+              // docs/audit.md: `actor` is who ended it; when nobody named did (a logout, a cascade), the person acting.
+              { outcome: 'granted', rule: cause, actor: by.actor ?? r.actorAccount ?? r.actors.at(-1), subject: r.subject, client_id: r.clientId, token_id: r.tokenId, reason: r.reason },
               by.request,
             ),
           ),

@@ -65,6 +65,7 @@ fieldset.choice label{font-weight:400;display:flex;gap:.5rem;align-items:center;
 .alert.error{color:var(--danger);background:var(--danger-bg);border-color:#fecdca}
 .alert.ok{color:var(--ok);background:var(--ok-bg);border-color:#abefc6}
 .alert.info{color:#1d2939;background:#eff4ff;border-color:#c7d7fe}
+.alert.warn{color:var(--warn);background:var(--warn-bg);border-color:#fedf89}
 .empty{color:var(--muted);padding:1.2rem;text-align:center}
 .meta{color:var(--muted);font-size:.88rem}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1.25rem;margin:0}
@@ -76,7 +77,11 @@ dialog{border:0;border-radius:12px;padding:0;max-width:34rem;width:calc(100% - 2
 dialog::backdrop{background:rgba(16,24,40,.55)}
 .dialog-body{padding:1.3rem 1.4rem}
 .dialog-body h2{margin-top:0}
-.filters{display:grid;grid-template-columns:repeat(auto-fill,minmax(11rem,1fr));gap:.75rem 1rem;align-items:end}
+.filters{display:grid;grid-template-columns:repeat(4,minmax(0,1fr));gap:.75rem 1rem;align-items:end}
+.filters input,.filters select{height:2.6rem}
+.filters .filter-actions{grid-column:span 2;display:flex;gap:1rem;align-items:center;justify-content:flex-end}
+@media (max-width:56rem){.filters{grid-template-columns:repeat(2,minmax(0,1fr))}}
+@media (max-width:30rem){.filters{grid-template-columns:minmax(0,1fr)}.filters .filter-actions{grid-column:auto;justify-content:flex-start}}
 td time{white-space:nowrap}
 .dialog-actions{display:flex;justify-content:flex-end;gap:.6rem;padding:.9rem 1.4rem;background:#f9fafb;border-top:1px solid var(--line)}
 .switch-state{font-size:1.05rem;font-weight:700}
