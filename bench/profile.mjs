@@ -225,7 +225,7 @@ async function bulk(n) {
   const revoked = result.bulkRevocation.revoked;
   const agg = aggregate(JSON.parse(readFileSync(file, 'utf8')));
   process.stdout.write(`CPU profile of bulk revocation, ${revoked} tokens, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}: ${JSON.stringify(result.bulkRevocation)}\n`);
-  printPair('bulk revocation (per revoked token)', [{ name: 'bulk revocation', requests: revoked, agg, cpu: result.bulkRevocation.cpuUs / revoked, cpuProfiled: NaN }]);
+  printPair('bulk revocation (per revoked token)', [{ name: 'bulk revocation', requests: revoked, agg, cpu: NaN, cpuProfiled: result.bulkRevocation.cpuUs / revoked }]);
 }
 
 if (process.argv[2] === 'bulk') await bulk(Number(process.argv[3] ?? 10_000));
