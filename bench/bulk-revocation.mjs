@@ -1,7 +1,7 @@
 // Issues N live impersonation tokens of one actor through the real grant (HTTP, in-process server on
 // 127.0.0.1, Redis store and the durable audit log), reports Redis memory per token, then times bulk revocation by actor.
 // Usage: npm run build && node bench/bulk-revocation.mjs [N=10000] [opaque|jwt]
-// BENCH_PROFILE=file: write a V8 CPU profile (100 µs sampling) of the revocation alone to file
+// BENCH_PROFILE=file: write a V8 CPU profile (a sample every 500 µs) of the revocation alone to file
 // (bench/profile.mjs bulk reads it; the time reported then includes the profiler's overhead).
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -53,7 +53,7 @@ if (process.env.BENCH_PROFILE) {
   session = new Session();
   session.connect();
   await session.post('Profiler.enable');
-  await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  await session.post('Profiler.setSamplingInterval', { interval: 500 });
   await session.post('Profiler.start');
 }
 const c0 = process.cpuUsage();

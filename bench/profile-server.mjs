@@ -1,5 +1,5 @@
 // bench/server.mjs with a CPU profiler the parent drives over stdin (used by bench/profile.mjs):
-// a line "start <file>" starts the V8 sampling profiler (100 µs interval); "stop" stops it, writes
+// a line "start <file>" starts the V8 sampling profiler (every 500 µs, PROFILE_INTERVAL_US); "stop" stops it, writes
 // the .cpuprofile to <file> and answers one JSON line {"stopped":true,"cpuUs":…} with this
 // process's user + system CPU µs over the window. Profiling only a window keeps start-up and
 // warm-up out of the figures.
@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 const session = new Session();
 session.connect();
 await session.post('Profiler.enable');
-await session.post('Profiler.setSamplingInterval', { interval: Number(process.env.PROFILE_INTERVAL_US ?? 100) });
+await session.post('Profiler.setSamplingInterval', { interval: Number(process.env.PROFILE_INTERVAL_US ?? 500) });
 
 let file;
 let cpuAtStart;
