@@ -98,6 +98,7 @@ export function aggregate(profile) {
   };
   const steps = new Map();
   const functions = new Map();
+  const byStep = new Map();
   let busy = 0;
   for (let i = 0; i < profile.samples.length; i += 1) {
     const dt = profile.timeDeltas[i + 1] ?? 0;
@@ -109,8 +110,10 @@ export function aggregate(profile) {
     const { functionName, url, lineNumber } = node.callFrame;
     const key = `${functionName || '(anonymous)'} ${url.replace(/^.*(node_modules|dist)\//, '$1/')}:${lineNumber + 1}`;
     functions.set(key, (functions.get(key) ?? 0) + dt);
+    const inStep = (byStep.get(step) ?? byStep.set(step, new Map()).get(step));
+    inStep.set(key, (inStep.get(key) ?? 0) + dt);
   }
-  return { busy, steps, functions };
+  return { busy, steps, functions, byStep };
 }
 
 function freePort() {
@@ -254,5 +257,7 @@ async function bulk(n) {
   printPair('bulk revocation (per revoked token)', [{ name: 'bulk revocation', requests: profiled.revoked, agg, cpu: plain.cpuUs / plain.revoked, cpuProfiled: profiled.cpuUs / profiled.revoked }]);
 }
 
-if (process.argv[2] === 'bulk') await bulk(Number(process.argv[3] ?? 10_000));
-else await requests(Number(process.argv[2] ?? 3000));
+if (import.meta.url === `file://${process.argv[1]}`) {
+  if (process.argv[2] === 'bulk') await bulk(Number(process.argv[3] ?? 10_000));
+  else await requests(Number(process.argv[2] ?? 3000));
+}
