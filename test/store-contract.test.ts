@@ -155,6 +155,20 @@ describe.each(backendsUnderTest())('store contract on %s', (_name, open) => {
     expect(await store.backend.timeline(key, { since: 0, until: now, skip: 0, limit: 10 })).toEqual([]);
   });
 
+  it('drops timeline members older than their TTL even when they were added out of time order or added again', async () => {
+    const key = store.keys.setting(`timeline-${randomUUID()}`);
+    const now = Date.now();
+    await store.backend.addToTimeline(key, 'recent', now - 500, 60);
+    await store.backend.addToTimeline(key, 'late-old', now - 5_000, 60);
+    await store.backend.addToTimeline(key, 'moved', now - 4_000, 60);
+    await store.backend.addToTimeline(key, 'moved', now - 200, 60);
+    await store.backend.addToTimeline(key, 'old', now - 3_000, 60);
+    await store.backend.addToTimeline(key, 'new', now, 1);
+    expect((await store.backend.timeline(key, { since: 0, until: now, skip: 0, limit: 10 })).map((e) => e.member)).toEqual(['new', 'moved', 'recent']);
+    await store.backend.addToTimeline(key, 'newest', now + 2_000, 1);
+    expect((await store.backend.timeline(key, { since: 0, until: now + 2_000, skip: 0, limit: 10 })).map((e) => e.member)).toEqual(['newest']);
+  });
+
   it('indexes impersonations by actor, subject and source grant, and revokes them with their tokens', async () => {
     const imps = store.impersonations;
     const base = { actors: ['support'], clientId: 'support-console', startedAt: 1, expiresAt: 2, tokenId: 't', impersonationId: 'i', sources: [] };

@@ -108,14 +108,25 @@ function isTokenShaped(run: string): boolean {
   return chars.length >= MIN_TOKEN_CHARS && /[A-Z]/.test(chars) && /[a-z]/.test(chars) && /[0-9]/.test(chars);
 }
 
+/**
+ * Whether `text` can hold a token-shaped run at all: one starts with "eyJ" or has
+ * {@link MIN_TOKEN_CHARS} characters. Most fields (an event name, an outcome, a scope) are
+ * shorter, and skip the scan.
+ */
+function mayHoldToken(text: string): boolean {
+  return text.length >= MIN_TOKEN_CHARS || text.includes('eyJ');
+}
+
 /** Whether a text holds something shaped like a token. Words, URLs, UUIDs and hex ids do not. */
 export function containsToken(text: string): boolean {
+  if (!mayHoldToken(text)) return false;
   for (const [run] of text.matchAll(TOKEN_CANDIDATES)) if (isTokenShaped(run)) return true;
   return false;
 }
 
 /** The text with every token-shaped run replaced by `[redacted sha256:<16 base64url>]`. */
 export function redactTokens(text: string): string {
+  if (!mayHoldToken(text)) return text;
   return text.replace(TOKEN_CANDIDATES, (run) => (isTokenShaped(run) ? `[redacted sha256:${digest(run)}]` : run));
 }
 

@@ -2,8 +2,40 @@ import { randomUUID } from 'node:crypto';
 import { linkIds, type Backend, type LinkedRead, type LinkedValues, type LogRead, type TimelineEntry, type TimelineRange } from './backend.js';
 import type { StoreWrite } from './write-batch.js';
 
-/** A timeline: each member and the epoch millisecond it was added at. */
-class Timeline extends Map<string, number> {}
+/**
+ * A timeline: each member and the epoch millisecond it was added at, in the order of their adds.
+ * While the adds come in time order (they are `Date.now()` at the write), the entries to prune are
+ * a prefix, so pruning stops at the first one kept instead of walking the whole timeline per add.
+ */
+class Timeline extends Map<string, number> {
+  #ordered = true;
+  #last = -Infinity;
+
+  add(member: string, at: number): void {
+    this.delete(member);
+    this.set(member, at);
+    if (at < this.#last) this.#ordered = false;
+    else this.#last = at;
+  }
+
+  /** Deletes every entry added before `cutoff`. */
+  prune(cutoff: number): void {
+    if (this.#ordered) {
+      for (const [member, at] of this) {
+        if (at >= cutoff) return;
+        this.delete(member);
+      }
+      return;
+    }
+    for (const [member, at] of this) if (at < cutoff) this.delete(member);
+    this.#ordered = true;
+    this.#last = -Infinity;
+    for (const at of this.values()) {
+      if (at < this.#last) this.#ordered = false;
+      else this.#last = at;
+    }
+  }
+}
 
 interface Entry {
   value: string | Set<string> | Timeline | { json: string; consumed: number | undefined };
@@ -122,8 +154,8 @@ export class MemoryBackend implements Backend {
     const entry = this.#live(key);
     const wanted = expiry(ttlSeconds)!;
     const timeline = entry?.value instanceof Timeline ? entry.value : new Timeline();
-    timeline.set(member, at);
-    for (const [old, when] of timeline) if (when < at - ttlSeconds * 1000) timeline.delete(old);
+    timeline.add(member, at);
+    timeline.prune(at - ttlSeconds * 1000);
     this.#data.set(key, { value: timeline, expiresAt: entry?.value instanceof Timeline && entry.expiresAt !== undefined ? Math.max(entry.expiresAt, wanted) : wanted });
   }
 

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { framingHeaders, strictPolicy } from './security.js';
@@ -64,6 +64,18 @@ async function clientOf(provider: Provider, ctx: Context): Promise<Client | unde
   }
 }
 
+// 16 random bytes as base64 (a CSP nonce), cut from a pooled CSPRNG buffer: one `getrandom` per 256 nonces, not one each.
+const noncePool = Buffer.alloc(4096);
+let noncePoolOffset = noncePool.length;
+function nonceBytes(): string {
+  if (noncePoolOffset + 16 > noncePool.length) {
+    randomFillSync(noncePool);
+    noncePoolOffset = 0;
+  }
+  noncePoolOffset += 16;
+  return noncePool.toString('base64', noncePoolOffset - 16, noncePoolOffset);
+}
+
 /**
  * Middleware the extension installs first on the provider: every response it answers carries a
  * strict Content-Security-Policy with a per-response nonce and `frame-ancestors 'none'`,
@@ -78,7 +90,7 @@ export function createPageSecurity(provider: Provider) {
   const ownOrigin = new URL(provider.issuer).origin;
   return async function pageSecurity(ctx: Context, next: Next): Promise<void> {
     if (ctx.response.get(CSP)) return next();
-    const nonce = randomBytes(16).toString('base64');
+    const nonce = nonceBytes();
     (ctx.state as Record<string, unknown>)[STATE_KEY] = nonce;
     ctx.set(CSP, strictPolicy([], nonce));
     framingHeaders(ctx);
