@@ -193,6 +193,8 @@ async function verdictOf(limiter: Limiter, key: string): Promise<LimitVerdict> {
 }
 
 const UNAUTHENTICATED = 'too many unauthenticated requests from this address; retry later';
+const UNSPENT_MS = 1000;
+const UNSPENT_MAX = 10_000;
 
 /** The endpoints the guard watches, as paths of the provider's own app (`routes` of its configuration). */
 export interface GuardedPaths {
@@ -232,6 +234,13 @@ export function createEndpointGuard(deps: {
     ctx.method !== 'POST' ? undefined : (Object.keys(deps.paths) as (keyof GuardedPaths)[]).find((route) => deps.paths[route] === ctx.path);
   const addressKey = (ctx: KoaContextWithOIDC) => `ip ${ctx.ip}`;
   /**
+   * Keys this instance found unspent, until when it trusts that without asking the store again: a
+   * client that authenticates well costs no round trip for the lock-out check more than once a
+   * second. A wrong secret counted here forgets its keys at once; one counted on another instance
+   * reaches this one within UNSPENT_MS (docs/policy.md "Rate limits").
+   */
+  const unspent = new Map<string, number>();
+  /**
    * What a guesser is shut out of: the client named in an HTTP Basic header from this address (so a
    * neighbour behind the same address keeps its other clients), else the whole address — a body's
    * `client_id` cannot be read before oidc-provider parses it.
@@ -264,8 +273,10 @@ export function createEndpointGuard(deps: {
    * the client it named from there, see `guessKey`); over the budget, a 429.
    */
   async function countUnauthenticated(ctx: KoaContextWithOIDC): Promise<LimitVerdict> {
-    const verdict = await verdictOf(deps.unauthenticated, addressKey(ctx));
     const guessed = guessKey(ctx);
+    unspent.delete(addressKey(ctx));
+    unspent.delete(guessed);
+    const verdict = await verdictOf(deps.unauthenticated, addressKey(ctx));
     if (clientAuthenticationFailed(ctx) && guessed !== addressKey(ctx)) await verdictOf(deps.unauthenticated, guessed);
     if (!verdict.allowed) tooManyRequests(ctx, verdict, UNAUTHENTICATED);
     return verdict;
@@ -319,13 +330,20 @@ export function createEndpointGuard(deps: {
    * are checked, so a right secret answers like a wrong one until the window ends.
    */
   async function addressBlocked(ctx: KoaContextWithOIDC): Promise<boolean> {
+    const key = guessKey(ctx);
+    const now = Date.now();
+    if ((unspent.get(key) ?? 0) > now) return false;
     let retryAfter: number | undefined;
     try {
-      retryAfter = await deps.unauthenticated.spent(guessKey(ctx));
+      retryAfter = await deps.unauthenticated.spent(key);
     } catch {
       return false; // the limiter's store failed: the request is answered as ever
     }
-    if (retryAfter === undefined) return false;
+    if (retryAfter === undefined) {
+      if (unspent.size >= UNSPENT_MAX) unspent.clear();
+      unspent.set(key, now + UNSPENT_MS);
+      return false;
+    }
     tooManyRequests(ctx, { allowed: false, retryAfter, firstRefused: false }, UNAUTHENTICATED);
     return true;
   }
