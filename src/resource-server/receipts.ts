@@ -61,6 +61,8 @@ export class ReceiptEmitter {
   #failed = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #sending: Promise<void> | undefined;
+  /** A flush is already scheduled for the next turn (one, however many receipts arrive meanwhile). */
+  #flushSoon = false;
 
   constructor(settings: ReceiptSettings) {
     this.#settings = settings;
@@ -87,7 +89,13 @@ export class ReceiptEmitter {
       this.#queue.push({ ...(id !== undefined ? { jti: id } : { token: request.token! }), method: request.method, path, status: request.status, at: Date.now() });
       this.#timer ??= setInterval(() => void this.flush(), this.#settings.flushIntervalMs);
       this.#timer.unref?.();
-      if (this.#queue.length >= this.#settings.batchSize) setImmediate(() => void this.flush());
+      if (this.#queue.length >= this.#settings.batchSize && !this.#flushSoon) {
+        this.#flushSoon = true;
+        setImmediate(() => {
+          this.#flushSoon = false;
+          void this.flush();
+        });
+      }
     } catch {
       this.#dropped += 1;
     }
