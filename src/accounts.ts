@@ -1,5 +1,5 @@
 /**
- * What the grant needs to know about an account, read live at every exchange (SPEC §2): roles and
+ * What the grant needs to know about an account, read live at every exchange (docs/policy.md): roles and
  * state are never trusted from old token claims. `name` and `email` are for display only (the
  * admin console), never for a decision.
  */
@@ -19,7 +19,7 @@ export interface DirectoryAccount {
 
 /**
  * The injected account source. `findAccount` resolves `undefined` for an unknown id.
- * `searchAccounts` (optional) lets the admin console find users by id, name or email (SPEC §6).
+ * `searchAccounts` (optional) lets the admin console find users by id, name or email (docs/admin-console.md).
  */
 export interface AccountDirectory {
   findAccount(id: string): Promise<DirectoryAccount | undefined>;

@@ -23,7 +23,7 @@ export interface AuthorizeInput {
 /** The answer of the `authorize` hook: nothing (allow) or a denial with a private detail. */
 export type AuthorizeResult = void | { readonly allow: false; readonly detail?: string };
 
-/** TypeScript hooks for what declarative policy cannot say (SPEC §2). */
+/** TypeScript hooks for what declarative policy cannot say (docs/policy.md). */
 export interface ExchangeHooks {
   /** Maps a verified token identity to a local account id; `undefined` means no such account. */
   resolveSubject?(input: { issuer: string; sub: string; claims: JWTPayload; ownIssuer: boolean }): Promise<string | undefined>;
@@ -67,7 +67,7 @@ const rateLimitSchema = z.object({ points: z.number().int().positive(), duration
 /** A fixed-window budget: `points` requests per `durationSeconds`. */
 export type RateLimit = z.infer<typeof rateLimitSchema>;
 
-/** SPEC §2 policy. Every default of the project lives here. */
+/** docs/policy.md policy. Every default of the project lives here. */
 export const policySchema = z
   .object({
     enabled: z.boolean().default(false),
@@ -169,7 +169,7 @@ const webhookSchema = z
   })
   .strict();
 
-/** SPEC §4.1 browser-impersonation tickets. */
+/** docs/browser-impersonation.md §1 browser-impersonation tickets. */
 const ticketSchema = z
   .object({
     lifetimeSeconds: z
@@ -281,7 +281,7 @@ export interface TokenExchangeOptions {
   /** Where impersonations, JWT records and the switch live (default: process memory). */
   store?: Store;
   policy?: PolicyInput;
-  /** Browser-impersonation tickets (SPEC §4.1): `{ lifetimeSeconds, firstPartyClients }`; lifetime default 120, at most 600. */
+  /** Browser-impersonation tickets (docs/browser-impersonation.md §1): `{ lifetimeSeconds, firstPartyClients }`; lifetime default 120, at most 600. */
   tickets?: z.input<typeof ticketSchema>;
   /** Subject-approved access (`policy.requireSubjectApproval`): `{ requestLifetimeSeconds, defaultDurationSeconds }`. */
   approvals?: z.input<typeof approvalsSchema>;
@@ -355,7 +355,7 @@ export function parsePolicy(input: unknown): ImpersonationPolicy {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The resource-server toolkit (SPEC §7): options of `createResourceServer()`.
+// The resource-server toolkit (docs/resource-server.md): options of `createResourceServer()`.
 
 /** Asymmetric JWS algorithms (RFC 7518 §3.1, RFC 8037): the only ones a resource server accepts. */
 export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;

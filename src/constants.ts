@@ -31,22 +31,22 @@ export const GRANT_PARAMETERS = [
 /** RFC 8693 §2.1 and RFC 8707 allow these to repeat; every other parameter appears at most once. */
 export const REPEATABLE_PARAMETERS = ['resource', 'audience'] as const;
 
-/** SPEC §2: the lifetime ceiling may be lowered by config, never raised above this. */
+/** docs/policy.md: the lifetime ceiling may be lowered by config, never raised above this. */
 export const HARD_MAX_LIFETIME_SECONDS = 3600;
 
 export const REASON_MIN_LENGTH = 10;
 export const REASON_MAX_LENGTH = 500;
 
-/** The only public description a refusal about the subject ever carries (SPEC §1). */
+/** The only public description a refusal about the subject ever carries (docs/grant.md). */
 export const SUBJECT_REFUSAL = 'subject cannot be impersonated by this actor';
 
 /**
- * SPEC §4.1: a browser-impersonation ticket is this prefix plus 256 random bits (base64url). The
- * prefix tells a ticket from an ordinary `login_hint` (SPEC §4.3).
+ * docs/browser-impersonation.md §1: a browser-impersonation ticket is this prefix plus 256 random bits (base64url). The
+ * prefix tells a ticket from an ordinary `login_hint` (docs/browser-impersonation.md §3).
  */
 export const TICKET_PREFIX = 'imptkt_';
 
-/** SPEC §4.1: tickets live at most this long; `tickets.lifetimeSeconds` may only lower it. */
+/** docs/browser-impersonation.md §1: tickets live at most this long; `tickets.lifetimeSeconds` may only lower it. */
 export const TICKET_MAX_LIFETIME_SECONDS = 600;
 
 /**
@@ -62,7 +62,7 @@ export const IMPERSONATION_AMR = 'impersonation';
  */
 export const LOOPBACK_INITIATE_LOGIN_URI = 'initiate_login_uri_loopback';
 
-/** The scope an actor's access token needs for the admin API (SPEC §6); never passed on by an exchange or an impersonation. */
+/** The scope an actor's access token needs for the admin API (docs/admin-console.md); never passed on by an exchange or an impersonation. */
 export const ADMIN_SCOPE = 'impersonation:admin';
 
 /** Subject-approved access: the shortest window an actor may ask for. */

@@ -67,7 +67,7 @@ export type RefusalRule =
   | 'target_not_allowed'
   | 'target_multiple'
   | 'target_required'
-  // browser impersonation (SPEC §4)
+  // browser impersonation (docs/browser-impersonation.md)
   | 'ticket_client_unknown'
   | 'ticket_client_unsupported'
   | 'target_link_uri_invalid'
@@ -130,7 +130,7 @@ export function invalidRequest(rule: RefusalRule, description: string, detail?: 
   return new ExchangeRefusal(rule, 'invalid_request', description, { detail });
 }
 
-/** SPEC §1: every refusal about the subject reads the same, whatever the rule. */
+/** docs/grant.md: every refusal about the subject reads the same, whatever the rule. */
 export function subjectRefused(rule: RefusalRule, detail?: string): ExchangeRefusal {
   return new ExchangeRefusal(rule, 'invalid_request', SUBJECT_REFUSAL, { detail });
 }

@@ -64,7 +64,7 @@ export interface TokenExchange {
   /** Registers the grant and its endpoint middleware on the provider built from `configuration()`. */
   register(provider: Provider): void;
   /**
-   * SPEC §4.1 as a library call (the admin API's `POST /admin/api/tickets`): every rule of an
+   * docs/browser-impersonation.md §1 as a library call (the admin API's `POST /admin/api/tickets`): every rule of an
    * impersonation, then a one-time ticket and the URL that opens the client as the subject.
    */
   mintTicket(request: TicketRequest): Promise<MintedTicket>;
@@ -77,7 +77,7 @@ export interface TokenExchange {
   listApprovals(filter: { subject: string } | { actor: string }): Promise<ApprovalView[]>;
   answerApproval(id: string, subject: string, decision: 'approve' | 'decline'): Promise<ApprovalView>;
   revokeApproval(id: string, subject: string): Promise<number>;
-  /** Live impersonations (SPEC §3). */
+  /** Live impersonations (docs/introspection-revocation.md). */
   list(filter: ImpersonationFilter): Promise<ImpersonationRecord[]>;
   /** Bulk revocation: every live impersonation of an actor, of a subject, or all. Answers how many ended. */
   revoke(filter: ImpersonationFilter, by?: { actor?: string }): Promise<number>;
@@ -87,13 +87,13 @@ export interface TokenExchange {
   /** Call when an account changes: ends its impersonations if it may no longer impersonate. */
   actorChanged(actorId: string): Promise<number>;
   /**
-   * Koa middleware serving the subject's page (SPEC §4.5) at `<basePath>/impersonations` (default
+   * Koa middleware serving the subject's page (docs/browser-impersonation.md §5) at `<basePath>/impersonations` (default
    * `/account`), signing its user in as the given first-party confidential client (register it with
    * the redirect URI `<issuer><basePath>/callback`). No ticket is minted or redeemed for that client.
    */
   accountPage(options: AccountPageOptions): Middleware;
   /**
-   * Koa middleware serving the support console (SPEC §6) under `basePath` (default `/admin`),
+   * Koa middleware serving the support console (docs/admin-console.md) under `basePath` (default `/admin`),
    * signing agents in as the given first-party confidential client (redirect URI
    * `<issuer><basePath>/callback`, allowed the `impersonation:admin` scope). No ticket is minted or
    * redeemed for that client.
@@ -122,7 +122,7 @@ export interface TokenExchange {
 }
 
 const REQUEST_ID_HEADER = 'x-request-id';
-/** Where `interactions.url` sends logins that carry a ticket (SPEC §4.3). */
+/** Where `interactions.url` sends logins that carry a ticket (docs/browser-impersonation.md §3). */
 const INTERACTION_PATH = '/impersonation/interaction';
 const DEFAULT_CLOCK_TOLERANCE = 15;
 const INTERNAL_REQUEST: RequestFacts = { ip: undefined, userAgent: undefined, requestId: 'library-call' };
@@ -256,7 +256,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
     };
     const { resourceIndicators: hostIndicators, introspection: hostIntrospection = {}, revocation: hostRevocation = {} } = host.features ?? {};
     // RFC 7662 and RFC 7009 are how resource servers see an impersonation end and how a token of it
-    // is ended (SPEC §3): on unless the host turned one off on purpose, which is an error here rather
+    // is ended (docs/introspection-revocation.md): on unless the host turned one off on purpose, which is an error here rather
     // than an endpoint quietly opened or an impersonation that cannot be revoked.
     for (const [feature, settings] of [['introspection', hostIntrospection], ['revocation', hostRevocation]] as const) {
       if (settings.enabled === false) {
@@ -463,7 +463,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         },
       }),
     );
-    // SPEC §4.4: the session a browser impersonation lives in ends with it.
+    // docs/browser-impersonation.md §4: the session a browser impersonation lives in ends with it.
     provider.on('authorization_code.saved', (code: { amr?: string[]; grantId?: string; sessionUid?: string }) => {
       if (code.amr?.includes(IMPERSONATION_AMR) && code.grantId && code.sessionUid) {
         store.impersonations.attachSession(code.grantId, code.sessionUid, Math.floor(Date.now() / 1000)).catch(() => undefined);
@@ -482,7 +482,7 @@ export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
         logger,
       }),
     );
-    // Learns the store's marker at start-up, so that a store emptied later is noticed (SPEC §3 switch).
+    // Learns the store's marker at start-up, so that a store emptied later is noticed (docs/introspection-revocation.md switch).
     life.isEnabled().catch(() => undefined);
     dispatcher?.start();
   }

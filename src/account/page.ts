@@ -99,7 +99,7 @@ function when(isoTime: string): Html {
 }
 
 /**
- * SPEC §4.5: the subject's own page on the provider. The subject signs in normally (authorization
+ * docs/browser-impersonation.md §5: the subject's own page on the provider. The subject signs in normally (authorization
  * code + PKCE through the provider's login, never through an impersonated session) and sees every
  * impersonation of their account — who, through which app, why, when, until when, live or how it
  * ended — and can end a live one (a CSRF-protected form), which revokes its tokens and is audited.

@@ -130,7 +130,7 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
 }
 
 /**
- * The JSON admin API behind the console (SPEC §3–6): live impersonations, bulk revocation, the
+ * The JSON admin API behind the console (docs/admin-console.md, docs/introspection-revocation.md): live impersonations, bulk revocation, the
  * global switch, the audit trail, browser-impersonation tickets. Callers present an access token of this provider (RFC 6750) that holds
  * `impersonation:admin`, is not itself an impersonation, and belongs to an account that may
  * impersonate (read live).
@@ -209,7 +209,7 @@ export function createAdminApi(deps: {
   /**
    * RFC 6750 §3, RFC 9449 §7: answers who calls, or throws invalid_token / invalid_dpop_proof /
    * insufficient_scope. With `eligibility: false` the caller's right to impersonate is left to the
-   * minting rules, which audit a refusal (SPEC §4.1).
+   * minting rules, which audit a refusal (docs/browser-impersonation.md §1).
    */
   async function authenticate(ctx: KoaContextWithOIDC, eligibility = true): Promise<AdminCaller> {
     const caller = await auth.authenticateRequest({ method: ctx.method, url: ctx.href, authorization: ctx.get('authorization'), dpop: ctx.get('dpop') || undefined }, eligibility);
@@ -225,7 +225,7 @@ export function createAdminApi(deps: {
     return `${err.scheme} ${params.join(', ')}`;
   }
 
-  /** SPEC §4.1: `POST /admin/api/tickets` → 201 `{ ticket, expires_at, login_url }`, or the refusal. */
+  /** docs/browser-impersonation.md §1: `POST /admin/api/tickets` → 201 `{ ticket, expires_at, login_url }`, or the refusal. */
   async function mintTicket(ctx: KoaContextWithOIDC): Promise<void> {
     const caller = await authenticate(ctx, false);
     const body = parse(ticketBody, await readJson(ctx), 'give { "subject", "client_id", "reason" }');

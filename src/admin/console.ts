@@ -83,9 +83,9 @@ function outcomeBadge(outcome: string): Html {
 }
 
 /**
- * SPEC §6: the support console — a real web page on the provider that signs its user in through
+ * docs/admin-console.md: the support console — a real web page on the provider that signs its user in through
  * the provider itself, finds users, opens an application as one of them through a one-time ticket
- * (SPEC §4) after asking why, lists and revokes live impersonations, reads the audit log (with the
+ * (docs/browser-impersonation.md) after asking why, lists and revokes live impersonations, reads the audit log (with the
  * chain's status) and holds the global switch. Server-rendered HTML with a small script for the
  * dialog; every state change carries a CSRF token; strict CSP, framing refused; the agent's tokens
  * stay on the server.
@@ -403,7 +403,7 @@ ${accessChoice(facts)}
   }
 
   /**
-   * SPEC §4.1 from the console: the same rules as the admin API (they audit every attempt); the
+   * docs/browser-impersonation.md §1 from the console: the same rules as the admin API (they audit every attempt); the
    * browser goes to the ticket's login URL, or the script opens it in the new tab it prepared.
    */
   async function impersonate(ctx: Context, state: { id: string; session: ConsoleSession }, caller: AdminCaller, id: string, form: URLSearchParams): Promise<void> {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 
 /*
- * Bounds on what a caller can make the provider write (SPEC §5, issue 8 finding 1). Every audit
+ * Bounds on what a caller can make the provider write (docs/audit.md, issue 8 finding 1). Every audit
  * record (AuditRecorder) and every log line (boundedLogger) passes through `boundFields`, so no
  * field — proven or not — is ever stored or logged at more than its bound. Sizes count bytes of the
  * field's JSON-escaped UTF-8 form, which is what Redis and the log file hold.
@@ -17,7 +17,7 @@ export const FIELD_BOUNDS: Readonly<Record<string, number>> = {
   actor: 128,
   subject: 128,
   client_id: 128,
-  // SPEC §1: at most 500 characters of at most 4 bytes each, so a valid reason is never cut.
+  // docs/grant.md: at most 500 characters of at most 4 bytes each, so a valid reason is never cut.
   reason: 2000,
   scope: 1024,
   audience: 256,

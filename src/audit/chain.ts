@@ -4,7 +4,7 @@ import type { AuditEvent } from './events.js';
 /** The `prev_hash` of the first record of a chain. */
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** An audit record as stored: the event plus its link in the SHA-256 chain (SPEC §5). */
+/** An audit record as stored: the event plus its link in the SHA-256 chain (docs/audit.md). */
 export interface ChainedAuditRecord extends AuditEvent {
   readonly prev_hash: string;
   readonly hash: string;

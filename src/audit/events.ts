@@ -1,7 +1,7 @@
 import type { WriteBatch } from '../store/write-batch.js';
 import type { SubjectNotice } from '../notify/notice.js';
 
-/** SPEC §5 event names, and the steps of a subject-approved access request. */
+/** docs/audit.md event names, and the steps of a subject-approved access request. */
 export const AUDIT_EVENT_NAMES = [
   'exchange.granted',
   'exchange.denied',
@@ -71,7 +71,7 @@ export interface AuditExtras {
 
 /**
  * Where audit records go. `write` resolves once the record is durable; a rejection means it is not,
- * and the grant then issues nothing (SPEC §5: no audit, no token). `extras` are for delivery only
+ * and the grant then issues nothing (docs/audit.md: no audit, no token). `extras` are for delivery only
  * (webhooks), never stored in the record.
  */
 export interface AuditSink {

@@ -1,7 +1,7 @@
 import type { ChainedAuditRecord } from './chain.js';
 import type { AuditLog } from './log.js';
 
-/** Which records a query returns (SPEC §5): every given field must match. */
+/** Which records a query returns (docs/audit.md): every given field must match. */
 export interface AuditFilter {
   readonly actor?: string | undefined;
   readonly subject?: string | undefined;

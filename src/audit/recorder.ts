@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { boundFields } from './bounds.js';
 import type { AuditEvent, AuditEventName, AuditExtras, AuditSink } from './events.js';
 
-/** Request facts every record carries (SPEC §5); never a header that could hold a credential. */
+/** Request facts every record carries (docs/audit.md); never a header that could hold a credential. */
 export interface RequestFacts {
   readonly ip: string | undefined;
   readonly userAgent: string | undefined;

@@ -37,7 +37,7 @@ function list(value: unknown): string[] {
 }
 
 /**
- * The extension's own interaction handler (SPEC §4.3), where `interactions.url` sends logins that
+ * The extension's own interaction handler (docs/browser-impersonation.md §3), where `interactions.url` sends logins that
  * carry a ticket. It redeems the ticket and signs the browser in as the subject — no password, no
  * consent prompt — with the impersonation marked on the session (`amr`) and its grant ready; any
  * refusal ends the authorization request with `access_denied` at the client's redirect URI and no

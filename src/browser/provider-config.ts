@@ -35,7 +35,7 @@ function marked(entity: Amr | undefined): boolean {
   return entity?.amr?.includes(IMPERSONATION_AMR) === true;
 }
 
-/** The session of this request when it was signed in by a ticket (SPEC §4.4), else `undefined`. */
+/** The session of this request when it was signed in by a ticket (docs/browser-impersonation.md §4), else `undefined`. */
 function impersonatedSession(ctx: Ctx) {
   const session = ctx?.oidc?.entities?.Session;
   return session && marked(session) && session.accountId ? session : undefined;
@@ -67,7 +67,7 @@ export function actOf(record: ImpersonationRecord): Record<string, unknown> {
   )!;
 }
 
-/** The claims every token of an impersonation carries (SPEC §4.4): `act` and the impersonation facts. */
+/** The claims every token of an impersonation carries (docs/browser-impersonation.md §4): `act` and the impersonation facts. */
 export function impersonationClaims(record: ImpersonationRecord): Record<string, unknown> {
   return {
     act: actOf(record),
@@ -89,7 +89,7 @@ function capped<T extends unknown[]>(ttl: unknown, fallback: (...args: T) => num
 }
 
 /**
- * Composes the host's oidc-provider configuration with what browser impersonation (SPEC §4) needs
+ * Composes the host's oidc-provider configuration with what browser impersonation (docs/browser-impersonation.md) needs
  * at construction. Every host setting keeps working; the extension only adds:
  * - a `login` prompt check that requests login for a ticket `login_hint` and ends an impersonated
  *   session for any other client or once its impersonation ended;

@@ -4,7 +4,7 @@ import type { ResolvedOptions } from '../config.js';
 import { impersonationScopes } from '../exchange/policy.js';
 import type { ResourceServerRegistry } from '../exchange/targets.js';
 
-/** What a browser impersonation may hold (SPEC §4.4), for the client it opens and the APIs it calls. */
+/** What a browser impersonation may hold (docs/browser-impersonation.md §4), for the client it opens and the APIs it calls. */
 export interface AllowedScopes {
   /** The client's registered scope ∩ `hooks.scopesFor` ∩ the impersonation ceiling (allow − deny, no offline_access). */
   forClient(client: Client, subject: DirectoryAccount): Promise<string[]>;

@@ -17,7 +17,7 @@ import type { TicketRecord, TicketStore } from '../store/tickets.js';
 import { sameOriginTarget } from '../web/redirects.js';
 import type { AllowedScopes } from './scopes.js';
 
-/** SPEC §4.1 answer to a minting request. */
+/** docs/browser-impersonation.md §1 answer to a minting request. */
 export interface MintedTicket {
   readonly ticket: string;
   readonly expires_at: string;
@@ -27,7 +27,7 @@ export interface MintedTicket {
 /** What the admin API (or a host's own console) knows of the person asking for a ticket. */
 export interface TicketRequest {
   readonly actor: ActorIdentity;
-  /** The grant of the credential the actor presented: revoking it ends the impersonation (SPEC §3 cascade). */
+  /** The grant of the credential the actor presented: revoking it ends the impersonation (docs/introspection-revocation.md cascade). */
   readonly actorGrantId?: string | undefined;
   readonly subject: string;
   readonly clientId: string;
@@ -96,12 +96,12 @@ function digestOf(ticket: string): string {
   return createHash('sha256').update(ticket).digest('base64url');
 }
 
-/** The audit trail names a ticket by its digest, as it names opaque tokens (SPEC §5: no token values). */
+/** The audit trail names a ticket by its digest, as it names opaque tokens (docs/audit.md: no token values). */
 function auditId(digest: string): string {
   return `sha256:${digest}`;
 }
 
-/** Whether a `login_hint` is shaped like a ticket (anything else is an ordinary hint, SPEC §4.3). */
+/** Whether a `login_hint` is shaped like a ticket (anything else is an ordinary hint, docs/browser-impersonation.md §3). */
 export function isTicket(value: unknown): value is string {
   return typeof value === 'string' && value.startsWith(TICKET_PREFIX) && /^[\w-]{40,100}$/.test(value.slice(TICKET_PREFIX.length));
 }
@@ -132,7 +132,7 @@ function ticketDenied(rule: 'ticket_unknown' | 'ticket_expired' | 'ticket_used' 
 }
 
 /**
- * SPEC §4.1–4.3: one-time tickets that open a client in a browser as the subject. Minting runs every
+ * docs/browser-impersonation.md §1–3: one-time tickets that open a client in a browser as the subject. Minting runs every
  * rule of an impersonation through the same rules as the grant; redemption consumes the ticket
  * atomically and prepares the impersonated session's grant.
  */
@@ -180,7 +180,7 @@ export function createTicketService(deps: Dependencies) {
   }
 
   /**
-   * SPEC §4.1: mints a ticket after every rule of §1–2 (the switch, the actor's live account and role,
+   * docs/browser-impersonation.md §1: mints a ticket after every rule of §1–2 (the switch, the actor's live account and role,
    * the subject rules, the reason, the rate limit, the hook). Every attempt is audited.
    */
   async function mint(request: TicketRequest, facts: RequestFacts): Promise<MintedTicket> {
@@ -245,7 +245,7 @@ export function createTicketService(deps: Dependencies) {
   }
 
   /**
-   * SPEC §4.3: the rules re-read at redemption — the switch, both accounts as they are now, and the
+   * docs/browser-impersonation.md §3: the rules re-read at redemption — the switch, both accounts as they are now, and the
    * subject's approval (revoked since the minting: refused). Answers the actor's account.
    */
   async function assertStillAllowed(record: TicketRecord): Promise<DirectoryAccount> {
@@ -294,7 +294,7 @@ export function createTicketService(deps: Dependencies) {
   }
 
   /**
-   * SPEC §4.3: consumes the ticket exactly once and, when it counts and the rules still hold,
+   * docs/browser-impersonation.md §3: consumes the ticket exactly once and, when it counts and the rules still hold,
    * stores the impersonation's grant and index entry (after its audit record). Refusals are
    * audited with their rule and thrown as `access_denied`.
    */

@@ -102,7 +102,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
   const { options, recorder } = deps;
   const { policy } = options;
 
-  /** SPEC §1: the grant switched off (config, or the shared kill switch) is unsupported_grant_type. */
+  /** docs/grant.md: the grant switched off (config, or the shared kill switch) is unsupported_grant_type. */
   async function assertGrantEnabled(enabled: Promise<boolean>): Promise<void> {
     if (!(await enabled)) {
       throw new ExchangeRefusal('impersonation_disabled', 'unsupported_grant_type', 'token exchange is disabled');
@@ -119,7 +119,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     }
   }
 
-  /** SPEC §1: public clients are refused (RFC 8693 §2.1 relies on client authentication). */
+  /** docs/grant.md: public clients are refused (RFC 8693 §2.1 relies on client authentication). */
   function assertConfidentialClient(ctx: Ctx): void {
     if (ctx.oidc.client.clientAuthMethod === 'none') {
       throw new ExchangeRefusal('client_public', 'invalid_client', 'public clients cannot use token exchange');
@@ -206,7 +206,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
   /**
    * RFC 8693 §4.1 chained delegation: the subject token already carries `act`; the new acting party
    * (the actor token's subject, or the requesting client) wraps the chain, which is never dropped.
-   * SPEC §2: a chain counts against the rate limit of the person who started it (the innermost actor).
+   * docs/policy.md: a chain counts against the rate limit of the person who started it (the innermost actor).
    */
   async function decideChain(ctx: Ctx, request: ExchangeRequest, actor: VerifiedToken | undefined, subject: Subject, prior: ActClaim) {
     await deps.rules.chargeChain(prior);
@@ -220,7 +220,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     assertChainLength(act, policy);
     const rule = gateByProfile(act, subjectAccount);
     const { impersonation, access } = chainedAccess(request, subject.token?.impersonation, rule);
-    // The person who started the chain stays the one the cascade re-reads (SPEC §3).
+    // The person who started the chain stays the one the cascade re-reads (docs/introspection-revocation.md).
     const person = subject.token?.grantId === undefined ? undefined : (await deps.registry.get(subject.token.grantId))?.actorAccount;
     return { actorAccount, subjectAccount, act, impersonation, access, fresh: false, person };
   }
@@ -386,7 +386,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
   }
 
   /**
-   * Records what bulk revocation and the cascade need, before the token exists (SPEC §3): every
+   * Records what bulk revocation and the cascade need, before the token exists (docs/introspection-revocation.md): every
    * exchanged access token — an impersonation, a chain, or a delegation without `act` — under the
    * grants it derives from, so that it ends with each of them.
    */
@@ -441,7 +441,7 @@ export function createTokenExchangeHandler(deps: GrantDependencies) {
     });
   }
 
-  /** Before the token is stored: the impersonation index, then the audit record (SPEC §5). */
+  /** Before the token is stored: the impersonation index, then the audit record (docs/audit.md). */
   async function indexAndRecordGrant(ctx: Ctx, plan: IssuePlan, issued: AboutToIssue, started: { notice?: ImpersonationStartedNotice; grantId?: string }, batch?: WriteBatch): Promise<void> {
     await index(ctx, plan, issued);
     started.notice = noticeOf(ctx, plan, issued);

@@ -15,7 +15,7 @@ export interface ActorIdentity {
   readonly sub: string;
   readonly issuer: string;
   readonly ownIssuer: boolean;
-  /** When the actor last authenticated, if known (SPEC §2 `maxActorAuthAgeSeconds`). */
+  /** When the actor last authenticated, if known (docs/policy.md `maxActorAuthAgeSeconds`). */
   readonly authTime: number | undefined;
   readonly claims?: JWTPayload | undefined;
 }
@@ -43,8 +43,8 @@ function approvalRefused(rule: RefusalRule, description: string, detail?: string
 const epoch = () => Math.floor(Date.now() / 1000);
 
 /**
- * SPEC §1–2: the rules every impersonation passes before it starts, whichever door it comes through —
- * the token-exchange grant or a browser ticket (SPEC §4.1). One implementation, so the two cannot
+ * docs/grant.md, docs/policy.md: the rules every impersonation passes before it starts, whichever door it comes through —
+ * the token-exchange grant or a browser ticket (docs/browser-impersonation.md §1). One implementation, so the two cannot
  * drift: the rate limit, the actor's live account and role, the subject's account (unknown, disabled,
  * self, protected, other tenant: one public description), `may_act`, the reason, and the
  * `authorize` hook.
@@ -64,7 +64,7 @@ export function createImpersonationRules(deps: { options: ResolvedOptions; rateL
     return options.hooks.resolveSubject({ issuer: identity.issuer, sub: identity.sub, claims: identity.claims ?? {}, ownIssuer: identity.ownIssuer });
   }
 
-  /** SPEC §2: the actor's account, read live, must be allowed to impersonate right now. */
+  /** docs/policy.md: the actor's account, read live, must be allowed to impersonate right now. */
   async function actorAccountOf(actor: ActorIdentity): Promise<DirectoryAccount> {
     const actorId = await accountIdOf(actor);
     const account = actorId === undefined ? undefined : await options.accounts.findAccount(actorId);
@@ -94,7 +94,7 @@ export function createImpersonationRules(deps: { options: ResolvedOptions; rateL
   }
 
   /**
-   * SPEC §2: a chained exchange of an impersonation counts against the person who started it — the
+   * docs/policy.md: a chained exchange of an impersonation counts against the person who started it — the
    * innermost actor of the `act` chain (`iss` names a foreign one) — so passing a token on cannot
    * mint past their limit.
    */
@@ -103,7 +103,7 @@ export function createImpersonationRules(deps: { options: ResolvedOptions; rateL
     await deps.rateLimiter.consume(actorKey({ sub: human.sub, issuer: human.iss ?? '', ownIssuer: human.iss === undefined, authTime: undefined }));
   }
 
-  /** SPEC §2: the host's `authorize` hook has the last say; a denial reads like any subject refusal. */
+  /** docs/policy.md: the host's `authorize` hook has the last say; a denial reads like any subject refusal. */
   async function authorizeByHook(input: AuthorizeInput): Promise<void> {
     if (!options.hooks.authorize) return;
     const verdict = await options.hooks.authorize(input);

@@ -223,7 +223,7 @@ async function issueIdToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependencies, 
 /**
  * Issues the planned token. `beforeSave` writes the audit record and the impersonation index once
  * the token id is known and before the token is stored or returned: if it fails, nothing is
- * issued (SPEC §5).
+ * issued (docs/audit.md).
  */
 export async function issueTokens(
   ctx: Ctx,

@@ -6,11 +6,11 @@ import { chainLength, type ActClaim } from './act.js';
 import type { VerifiedToken } from './verify.js';
 
 /*
- * Pure decisions of SPEC §2. Each function enforces one rule family and throws the refusal that
+ * Pure decisions of docs/policy.md. Each function enforces one rule family and throws the refusal that
  * names the rule; none performs I/O.
  */
 
-/** SPEC §1: an impersonated identity cannot start an impersonation. */
+/** docs/grant.md: an impersonated identity cannot start an impersonation. */
 export function assertActorTokenUnchained(actor: VerifiedToken): void {
   if (actor.act) {
     throw invalidRequest('actor_token_carries_act', 'actor_token must not itself carry an act claim', `actor ${actor.sub} acts for someone already`);
@@ -45,7 +45,7 @@ export function assertTracked(token: VerifiedToken, role: 'actor' | 'subject'): 
 }
 
 /**
- * SPEC §1: exchanging an impersonation token can narrow it, never widen it. The subject token's
+ * docs/grant.md: exchanging an impersonation token can narrow it, never widen it. The subject token's
  * scope limits what is issued; when it acts for someone and its scope is unknown, it allows nothing.
  */
 export function subjectScopeLimit(subject: VerifiedToken | undefined): readonly string[] | undefined {
@@ -53,7 +53,7 @@ export function subjectScopeLimit(subject: VerifiedToken | undefined): readonly 
   return subject.scopes ?? (subject.carriesAct ? [] : undefined);
 }
 
-/** SPEC §2: the actor's account exists, is enabled, holds an actor role, and (optionally) authenticated recently. */
+/** docs/policy.md: the actor's account exists, is enabled, holds an actor role, and (optionally) authenticated recently. */
 export function assertActorMayImpersonate(
   account: DirectoryAccount | undefined,
   actor: Pick<VerifiedToken, 'sub' | 'authTime'>,
@@ -79,7 +79,7 @@ export function assertActorMayImpersonate(
 }
 
 /**
- * SPEC §2: the subject exists and is enabled, is not the actor, holds no protected role, and shares
+ * docs/policy.md: the subject exists and is enabled, is not the actor, holds no protected role, and shares
  * the actor's tenant unless the actor holds the global role. Every refusal reads the same.
  */
 export function assertSubjectMayBeImpersonated(
@@ -120,7 +120,7 @@ export function assertMayAct(
   if (!matches) throw subjectRefused('subject_may_act', `may_act does not name ${actor.sub}`);
 }
 
-/** SPEC §1: chains longer than the configured maximum number of actors are refused. */
+/** docs/grant.md: chains longer than the configured maximum number of actors are refused. */
 export function assertChainLength(act: ActClaim, policy: ImpersonationPolicy): void {
   const length = chainLength(act);
   if (length > policy.maxActors) {
@@ -128,7 +128,7 @@ export function assertChainLength(act: ActClaim, policy: ImpersonationPolicy): v
   }
 }
 
-/** SPEC §2: a reason is required for impersonation unless policy relaxes it. */
+/** docs/policy.md: a reason is required for impersonation unless policy relaxes it. */
 export function assertReason(reason: string | undefined, policy: ImpersonationPolicy): void {
   if (policy.requireReason && reason === undefined) {
     throw invalidRequest('reason_missing', "missing required parameter 'reason'");
@@ -136,7 +136,7 @@ export function assertReason(reason: string | undefined, policy: ImpersonationPo
 }
 
 /**
- * SPEC §1–2: what an impersonation may ever carry, whichever door it came through: the allow-list,
+ * docs/grant.md, docs/policy.md: what an impersonation may ever carry, whichever door it came through: the allow-list,
  * minus the deny-list, never `offline_access` (it is never refreshable) and never the admin scope
  * (an impersonated identity cannot administer impersonation).
  */
@@ -170,7 +170,7 @@ function scopeRefusal(description: string, detail: string): ExchangeRefusal {
 }
 
 /**
- * SPEC §1: issued scope = requested ∩ every known limit ∩ allow-list − deny-list, never
+ * docs/grant.md: issued scope = requested ∩ every known limit ∩ allow-list − deny-list, never
  * `offline_access` nor the admin API's scope. Without `scope`, the request asks for everything it may get (RFC 8693 §2.1):
  * the first limit that is set. When nothing is left, the `invalid_scope` refusal (RFC 6749 §5.2)
  * says why: nothing to take a scope from, the bound that removed the last scope, or offline_access.
@@ -210,7 +210,7 @@ export function grantedScopes(input: {
 }
 
 /**
- * SPEC §1: lifetime = min(requested_expires_in, policy ceiling, remaining life of an incoming
+ * docs/grant.md: lifetime = min(requested_expires_in, policy ceiling, remaining life of an incoming
  * impersonation token). An exchange can shorten an impersonation, never lengthen it.
  */
 export function lifetimeSeconds(input: {

@@ -78,7 +78,7 @@ export interface ActorRateLimiter {
 }
 
 /**
- * SPEC §2: a per-actor limit answered with 429 and `Retry-After`. On a Redis store the count is
+ * docs/policy.md: a per-actor limit answered with 429 and `Retry-After`. On a Redis store the count is
  * shared by every instance (`store.redisClient`, keys under `store.keyPrefix`); else per process.
  */
 export function createActorRateLimiter(policy: ImpersonationPolicy, store: LimiterStore): ActorRateLimiter {

@@ -32,7 +32,7 @@ type RawParams = Readonly<Record<string, string | string[] | undefined>>;
 const SUBJECT_TYPES: ReadonlySet<string> = new Set([TokenType.accessToken, TokenType.idToken, TokenType.jwt, TokenType.userId]);
 const ACTOR_TYPES: ReadonlySet<string> = new Set([TokenType.accessToken, TokenType.idToken, TokenType.jwt]);
 const REQUESTED_TYPES: ReadonlySet<string> = new Set([TokenType.accessToken, TokenType.jwt, TokenType.idToken]);
-// SPEC §1: Unicode control (Cc) and format (Cf) characters — bidi overrides, zero-width characters —
+// docs/grant.md: Unicode control (Cc) and format (Cf) characters — bidi overrides, zero-width characters —
 // and the line and paragraph separators, any of which makes a reason read differently than stored.
 const CONTROL_CHARACTERS = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
 
@@ -66,7 +66,7 @@ function parseSubject(params: RawParams): Pick<ExchangeRequest, 'subjectToken' |
 
 /**
  * RFC 8693 §2.1: actor_token_type is REQUIRED when actor_token is present and MUST NOT be sent
- * otherwise. SPEC §1: the user-id subject type is impersonation without the subject's token, so an
+ * otherwise. docs/grant.md: the user-id subject type is impersonation without the subject's token, so an
  * actor token is required with it.
  */
 function parseActor(params: RawParams, subjectTokenType: SubjectTokenType): Pick<ExchangeRequest, 'actorToken' | 'actorTokenType'> {
@@ -90,7 +90,7 @@ function parseActor(params: RawParams, subjectTokenType: SubjectTokenType): Pick
   return { actorToken, actorTokenType: actorTokenType as ActorTokenType };
 }
 
-/** RFC 8693 §2.1 requested_token_type; SPEC §1: a refresh token is never issued. */
+/** RFC 8693 §2.1 requested_token_type; docs/grant.md: a refresh token is never issued. */
 function parseRequestedTokenType(params: RawParams): RequestedTokenType {
   const value = single(params, 'requested_token_type') ?? TokenType.accessToken;
   if (value === TokenType.refreshToken) {
@@ -102,7 +102,7 @@ function parseRequestedTokenType(params: RawParams): RequestedTokenType {
   return value as RequestedTokenType;
 }
 
-/** SPEC §1 extension: requested_expires_in, a positive whole number of seconds. */
+/** docs/grant.md extension: requested_expires_in, a positive whole number of seconds. */
 function parseRequestedExpiresIn(params: RawParams): number | undefined {
   const value = single(params, 'requested_expires_in');
   if (value === undefined) return undefined;
@@ -112,14 +112,14 @@ function parseRequestedExpiresIn(params: RawParams): number | undefined {
   return Number(value);
 }
 
-/** SPEC §1 reason ({@link validateReason}); whether it is required is policy. */
+/** docs/grant.md reason ({@link validateReason}); whether it is required is policy. */
 function parseReason(params: RawParams): string | undefined {
   return validateReason(single(params, 'reason'));
 }
 
 /**
- * SPEC §1's reason rule, for every door an impersonation comes through (the grant, tickets): trimmed,
- * 10–500 characters, no control or format characters, and (SPEC §5) nothing that looks like a token.
+ * docs/grant.md's reason rule, for every door an impersonation comes through (the grant, tickets): trimmed,
+ * 10–500 characters, no control or format characters, and (docs/audit.md) nothing that looks like a token.
  * Answers the trimmed reason, `undefined` when none was given, or a refusal naming what is wrong.
  */
 export function validateReason(raw: string | undefined): string | undefined {
@@ -133,7 +133,7 @@ export function validateReason(raw: string | undefined): string | undefined {
   if (CONTROL_CHARACTERS.test(reason)) {
     throw invalidRequest('reason_invalid', 'reason must not contain control characters');
   }
-  // SPEC §5: no token value is ever written to the audit log, where the reason goes.
+  // docs/audit.md: no token value is ever written to the audit log, where the reason goes.
   if (containsToken(reason)) {
     throw invalidRequest('reason_invalid', 'reason must not contain a token or other credential');
   }

@@ -192,7 +192,7 @@ async function recordedIdToken(value: string, payload: JWTPayload, role: Role, c
 /**
  * RFC 7519 §4.1.6 `iat` and OIDC Core §2 `auth_time` are instants that have passed: a token claiming
  * to be issued, or its user to have signed in, later than now (beyond the clock tolerance) would
- * make a stale sign-in look fresh (SPEC §2 `maxActorAuthAgeSeconds`).
+ * make a stale sign-in look fresh (docs/policy.md `maxActorAuthAgeSeconds`).
  */
 function assertNotFromTheFuture(payload: JWTPayload, role: Role, clockTolerance: number): void {
   const latest = Math.floor(Date.now() / 1000) + clockTolerance;
@@ -282,7 +282,7 @@ export async function verifyToken(
 }
 
 /**
- * RFC 8693 §2.1 leaves audience checks to the server; SPEC §1: a token is acceptable from this
+ * RFC 8693 §2.1 leaves audience checks to the server; docs/grant.md: a token is acceptable from this
  * client when it was issued to it, or names it (or a resource it serves) in `aud`.
  */
 export function isIssuedTo(token: VerifiedToken, clientId: string, servedResources: readonly string[]): boolean {

@@ -80,7 +80,7 @@ export function createLifecycleEndpoints(deps: Dependencies) {
     return { payload, grantId };
   }
 
-  /** SPEC §3 cascade, checked live: an exchanged token whose source, actor or switch is gone ends now. */
+  /** docs/introspection-revocation.md cascade, checked live: an exchanged token whose source, actor or switch is gone ends now. */
   async function stands(ctx: KoaContextWithOIDC, grantId: string, hasActor: boolean): Promise<boolean> {
     if (await lifecycle.stillStands(grantId, { impersonation: hasActor })) return true;
     await lifecycle.revokeGrant(grantId, hasActor ? 'cascade_actor_ineligible' : 'cascade_source_revoked', { request: deps.requestFacts(ctx) }, { includeGrant: !hasActor });
@@ -151,7 +151,7 @@ export function createLifecycleEndpoints(deps: Dependencies) {
     await lifecycle.revokeGrant(token.grantId, 'revoked_single', { actor: ctx.oidc.client?.clientId, request: deps.requestFacts(ctx) });
   }
 
-  // A grant revoked by the provider: an RP-initiated logout (SPEC §4.4), or a source of impersonations (§3 cascade).
+  // A grant revoked by the provider: an RP-initiated logout (docs/browser-impersonation.md §4), or a source of impersonations (§3 cascade).
   provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
     const cause = ctx?.oidc?.route?.startsWith('end_session') ? 'ended_by_logout' : 'cascade_source_revoked';
     lifecycle.revokeGrant(grantId, cause, { request: deps.requestFacts(ctx) }).catch(() => undefined);

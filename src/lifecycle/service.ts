@@ -33,7 +33,7 @@ function causeOf(filter: ImpersonationFilter): RevocationCause {
 }
 
 /**
- * The life of impersonations after issue (SPEC §3): the shared switch, bulk revocation, and the
+ * The life of impersonations after issue (docs/introspection-revocation.md): the shared switch, bulk revocation, and the
  * cascade — an impersonation ends with the grant it came from and with its actor's eligibility.
  * Everything lives in the store, so every instance sharing it agrees at once.
  */
@@ -125,7 +125,7 @@ export class ImpersonationLifecycle {
   }
 
   /**
-   * SPEC §4.4: a browser impersonation ends with its provider session, on every instance (the
+   * docs/browser-impersonation.md §4: a browser impersonation ends with its provider session, on every instance (the
    * session lives in the shared store). A session signed in again since (another login) is left alone.
    * Unless `notified` (an RP-initiated logout, where oidc-provider has just sent them itself), every
    * client of the session that registered a `backchannel_logout_uri` is then sent an OpenID Connect

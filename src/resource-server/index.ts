@@ -123,7 +123,7 @@ function isAccess(value: unknown): value is VerifiedAccess {
 }
 
 /**
- * Creates the verification of access tokens this provider issued, for one API (SPEC §7): JWTs per
+ * Creates the verification of access tokens this provider issued, for one API (docs/resource-server.md): JWTs per
  * RFC 9068 against the issuer's JWKS, opaque tokens (or all) by RFC 7662 introspection, DPoP per
  * RFC 9449. Options are validated at once; a bad one throws a `ConfigurationError` naming it.
  *

@@ -12,7 +12,7 @@ export interface FixtureAccount extends DirectoryAccount {
 /**
  * The reference server's account store: the directory the grant reads roles from, the provider's
  * `findAccount`, and password checks for the login page. State changes (disable, roles) apply at
- * once, which is what the live-roles rules of SPEC §2 are tested against.
+ * once, which is what the live-roles rules of docs/policy.md are tested against.
  */
 export class FixtureAccounts implements AccountDirectory {
   readonly #accounts = new Map<string, FixtureAccount>();
@@ -27,7 +27,7 @@ export class FixtureAccounts implements AccountDirectory {
     return account && FixtureAccounts.#directoryView(account);
   }
 
-  /** SPEC §6 user search: id, name or email containing the query (case-insensitive), in id order. */
+  /** docs/admin-console.md user search: id, name or email containing the query (case-insensitive), in id order. */
   async searchAccounts(query: string, limit: number): Promise<DirectoryAccount[]> {
     const q = query.trim().toLowerCase();
     return [...this.#accounts.values()]
@@ -48,7 +48,7 @@ export class FixtureAccounts implements AccountDirectory {
     return (await verifyPassword(password, account.passwordHash)) ? account.id : undefined;
   }
 
-  /** Calls `listener` after every change to an account (the cascade of SPEC §3 hooks in here). */
+  /** Calls `listener` after every change to an account (the cascade of docs/introspection-revocation.md hooks in here). */
   onChange(listener: (id: string) => Promise<unknown>): void {
     this.#listeners.push(listener);
   }

@@ -92,7 +92,7 @@ async function verify(args: string[]): Promise<number> {
   return 1;
 }
 
-/** The audit CLI (SPEC §5): export as JSON lines; verify the SHA-256 chain. */
+/** The audit CLI (docs/audit.md): export as JSON lines; verify the SHA-256 chain. */
 async function main(): Promise<number> {
   const [command, ...args] = process.argv.slice(2);
   if (command === '--help' || command === '-h' || command === 'help') {

@@ -25,7 +25,7 @@ export interface DemoAppOptions {
   readonly sessionSeconds?: number;
   readonly logger?: Logger;
   /**
-   * The orders API to call for the signed-in user (SPEC §7): its RFC 8707 resource indicator and
+   * The orders API to call for the signed-in user (docs/resource-server.md): its RFC 8707 resource indicator and
    * base URL. Sign-in then asks for an access token for it (`orders:read`), kept server-side; the
    * home page lists the user's orders, each with "Resend confirmation" (a POST the API refuses to
    * a read-only impersonation). Profile claims then come from the ID token.
@@ -33,7 +33,7 @@ export interface DemoAppOptions {
   readonly ordersApi?: { readonly resource: string; readonly url: string };
 }
 
-/** The demo relying party: a plain openid-client web app (SPEC §6). */
+/** The demo relying party: a plain openid-client web app (docs/admin-console.md). */
 export interface DemoApp {
   readonly origin: string;
   /** `{origin}/callback`: the registered redirect URI. */

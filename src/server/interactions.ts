@@ -9,7 +9,7 @@ const ROUTE = /^\/interaction\/([\w-]+)(?:\/(login|confirm|abort))?$/;
 
 /**
  * The login and consent pages oidc-provider sends the browser to (`interactions.url`). The login
- * form posts `login` and `password` (SPEC §8).
+ * form posts `login` and `password` (docs/reference-server.md).
  */
 export function interactionRoutes(provider: Provider, accounts: FixtureAccounts) {
   /** What the pages call the client: its `client_name`, else its id. */

@@ -63,8 +63,8 @@ function closeServer(server: Server): Promise<void> {
 
 /**
  * The reference server's bootstrap: the only place that reads the environment. Beside the provider
- * it starts the orders API (SPEC §7) on `ORDERS_API_PORT` (default 3002) and the demo relying party
- * (SPEC §6) on `DEMO_APP_PORT` (default 3001) at the origin `DEMO_APP_URL` (default
+ * it starts the orders API (docs/resource-server.md) on `ORDERS_API_PORT` (default 3002) and the demo relying party
+ * (docs/admin-console.md) on `DEMO_APP_PORT` (default 3001) at the origin `DEMO_APP_URL` (default
  * `http://localhost:<DEMO_APP_PORT>`); `off` skips either. SIGTERM and SIGINT close every server and
  * the store, then exit.
  */
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
   const ordersPort = process.env.ORDERS_API_PORT === 'off' ? undefined : Number(process.env.ORDERS_API_PORT ?? 3002);
   if (ordersPort !== undefined) {
     servers.push(await startOrdersApi({ issuer, fixtures, port: ordersPort, host, logger: logger.child({ component: 'orders-api' }) }));
-    logger.info({ host, port: ordersPort }, 'orders API listening (SPEC §7)');
+    logger.info({ host, port: ordersPort }, 'orders API listening');
   }
   const demoClient = fixtures.clients.find((c) => c.client_id === 'demo-app');
   let demoApp: string | undefined;

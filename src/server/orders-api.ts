@@ -46,7 +46,7 @@ export type OrdersApi = Koa & { readonly resourceServer: ResourceServer };
 const accessOf = (ctx: Koa.Context) => ctx.state.access as VerifiedAccess;
 
 /**
- * The reference server's orders API (SPEC §7, §8), built with the resource-server toolkit:
+ * The reference server's orders API (docs/resource-server.md, docs/reference-server.md), built with the resource-server toolkit:
  * `GET /orders` answers the subject's orders and who acts; `POST /orders/<id>/confirmation` sends
  * the order's confirmation again (a change: refused to a read-only impersonation by the toolkit);
  * `POST /account/password` is refused while anyone acts for the user.

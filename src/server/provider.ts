@@ -50,7 +50,7 @@ function isFirstParty(client: unknown): boolean {
 }
 
 /**
- * SPEC §8: consent is implied for first-party clients (`first_party: true`), the way an operator
+ * docs/reference-server.md: consent is implied for first-party clients (`first_party: true`), the way an operator
  * skips consent for its own console; other clients get the consent page.
  */
 async function loadFirstPartyGrant(ctx: KoaContextWithOIDC) {
@@ -134,7 +134,7 @@ export async function createReferenceProvider(settings: ReferenceSettings): Prom
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     loadExistingGrant: loadFirstPartyGrant,
     // A first-party console keeps its own server-side session: its tokens do not end with the
-    // browser's provider session, which a browser impersonation (SPEC §4.3) replaces.
+    // browser's provider session, which a browser impersonation (docs/browser-impersonation.md §3) replaces.
     expiresWithSession: (_ctx, code) => !isFirstParty(code.client) && !code.scopes.has('offline_access'),
     pkce: { required: () => true },
     ttl: {

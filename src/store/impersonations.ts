@@ -33,7 +33,7 @@ export interface ImpersonationRecord {
   readonly sources: readonly string[];
   /** The token's id as the audit trail names it (for a browser impersonation: its ticket's). */
   readonly tokenId: string;
-  /** `browser`: signed in through a ticket (SPEC §4); absent: issued by token exchange. */
+  /** `browser`: signed in through a ticket (docs/browser-impersonation.md); absent: issued by token exchange. */
   readonly kind?: 'browser' | undefined;
   /** A browser impersonation's provider session, once a code was issued in it (ended with it). */
   readonly sessionUid?: string | undefined;
@@ -102,7 +102,7 @@ export interface SwitchState {
   readonly dataLost: boolean;
 }
 
-/** What decides whether an exchanged token still stands (SPEC §3 cascade), read together. */
+/** What decides whether an exchanged token still stands (docs/introspection-revocation.md cascade), read together. */
 export interface Standing {
   readonly record: ImpersonationRecord | undefined;
   readonly switchState: SwitchState;

@@ -17,7 +17,7 @@ export interface Store {
   /** Pass as `adapter` in the provider configuration. */
   readonly adapter: AdapterConstructor;
   readonly impersonations: ImpersonationStore;
-  /** Browser-impersonation tickets (SPEC §4.1). */
+  /** Browser-impersonation tickets (docs/browser-impersonation.md §1). */
   readonly tickets: TicketStore;
   /** Requests for the subject's approval (`policy.requireSubjectApproval`). */
   readonly approvals: ApprovalStore;

@@ -1,7 +1,7 @@
 import type { Backend } from './backend.js';
 import type { KeyLayout } from './keys.js';
 
-/** What a minted ticket stands for (SPEC §4.1); stored under the ticket's digest, never its value. */
+/** What a minted ticket stands for (docs/browser-impersonation.md §1); stored under the ticket's digest, never its value. */
 export interface TicketRecord {
   readonly impersonationId: string;
   readonly actor: string;

@@ -1,5 +1,5 @@
 /**
- * The webhook event types (SPEC §5): an impersonation started, refused or ended, and each step of
+ * The webhook event types (docs/audit.md): an impersonation started, refused or ended, and each step of
  * a subject-approved access request.
  */
 export const WEBHOOK_EVENT_TYPES = [
