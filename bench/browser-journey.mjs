@@ -1,4 +1,4 @@
-// Times the browser-impersonation journey (SPEC §4) end to end over HTTP, in-process server on
+// Times the browser-impersonation journey (docs/browser-impersonation.md) end to end over HTTP, in-process server on
 // 127.0.0.1: mint a ticket through the admin API, follow the third-party login with the ticket as
 // login_hint (the extension redeems it and issues a code), redeem the code at the token endpoint.
 // Reports per-journey latency and journeys per second with a few running at once.
