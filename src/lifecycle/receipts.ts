@@ -6,9 +6,8 @@ import { audienceOf } from '../exchange/targets.js';
 import { auditableTokenId } from '../exchange/token-ids.js';
 import type { Logger } from '../observability/logger.js';
 import type { ImpersonationStore } from '../store/impersonations.js';
-import { basicCredentials, sameSecret } from './revocation-feed.js';
+import { authenticatedClient, refuse as refuseWith, resourceServerRoute } from './resource-server-route.js';
 
-type Next = () => Promise<unknown>;
 
 /** Receipts per batch; a larger batch is refused whole (the toolkit sends at most this many). */
 export const MAX_RECEIPTS_PER_BATCH = 100;
@@ -57,21 +56,7 @@ const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,16}$/;
 export function createReceiptsEndpoint(deps: Dependencies) {
   const path = deps.path ?? '/receipts';
 
-  function refuse(ctx: KoaContextWithOIDC, status: number, error: string, description: string): void {
-    ctx.status = status;
-    ctx.set('Cache-Control', 'no-store');
-    if (status === 401) ctx.set('WWW-Authenticate', 'Basic realm="receipts"');
-    ctx.body = { error, error_description: description };
-  }
-
-  async function authenticate(ctx: KoaContextWithOIDC): Promise<string | undefined> {
-    const credentials = basicCredentials(ctx.get('authorization') || undefined);
-    if (!credentials) return undefined;
-    const client = await deps.provider.Client.find(credentials.id).catch(() => undefined);
-    const secret = client?.clientSecret;
-    if (!client || typeof secret !== 'string' || !['client_secret_basic', 'client_secret_post'].includes(String(client.clientAuthMethod))) return undefined;
-    return sameSecret(secret, credentials.secret) ? client.clientId : undefined;
-  }
+  const refuse = (ctx: KoaContextWithOIDC, status: number, error: string, description: string) => refuseWith(ctx, status, error, description, 'receipts');
 
   async function body(ctx: KoaContextWithOIDC): Promise<unknown> {
     const chunks: Buffer[] = [];
@@ -170,7 +155,7 @@ export function createReceiptsEndpoint(deps: Dependencies) {
   }
 
   async function answer(ctx: KoaContextWithOIDC): Promise<void> {
-    const clientId = await authenticate(ctx);
+    const clientId = await authenticatedClient(deps.provider, ctx.get('authorization') || undefined);
     if (!clientId) return refuse(ctx, 401, 'invalid_client', 'client authentication failed');
     const served = deps.servedBy(clientId);
     if (served.length === 0) return refuse(ctx, 403, 'unauthorized_client', 'this client is not a resource server of this provider');
@@ -191,20 +176,5 @@ export function createReceiptsEndpoint(deps: Dependencies) {
     ctx.body = { accepted: receipts.length - refused.length, refused };
   }
 
-  return async function receiptsEndpoint(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
-    if (ctx.path !== path) return next() as Promise<void>;
-    if (ctx.method !== 'POST') {
-      ctx.set('Allow', 'POST');
-      return refuse(ctx, 405, 'invalid_request', 'use POST');
-    }
-    try {
-      await answer(ctx);
-    } catch (err) {
-      const { name, message } = err instanceof Error ? err : new Error(String(err));
-      deps.logger.error({ err: { name, message }, route: 'receipts' }, 'receipts failed');
-      ctx.status = 500;
-      ctx.set('Cache-Control', 'no-store');
-      ctx.body = { error: 'server_error', error_description: 'oops! something went wrong' };
-    }
-  };
+  return resourceServerRoute({ path, method: 'POST', realm: 'receipts', logger: deps.logger, answer });
 }

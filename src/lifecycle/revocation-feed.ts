@@ -1,11 +1,10 @@
-import { timingSafeEqual } from 'node:crypto';
 import { importJWK, SignJWT, type JWK } from 'jose';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Logger } from '../observability/logger.js';
 import type { RevocationLog } from '../store/revocations.js';
+import { authenticatedClient, refuse as refuseWith, resourceServerRoute } from './resource-server-route.js';
 
-type Next = () => Promise<unknown>;
 
 /** The media type of the feed's answer: a JWS signed with the provider's key (RFC 7515 §7.1). */
 export const REVOCATION_FEED_TYPE = 'revocations+jwt';
@@ -24,27 +23,6 @@ interface Dependencies {
   readonly servedBy: (clientId: string) => readonly string[];
   readonly logger: Logger;
   readonly path?: string;
-}
-
-/** RFC 6749 §2.3.1: the client id and secret are form-encoded inside HTTP Basic. */
-export function basicCredentials(header: string | undefined): { id: string; secret: string } | undefined {
-  const match = /^Basic ([A-Za-z0-9+/]+=*)$/i.exec(header ?? '');
-  if (!match) return undefined;
-  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) return undefined;
-  try {
-    const decode = (v: string) => decodeURIComponent(v.replace(/\+/g, ' '));
-    return { id: decode(decoded.slice(0, colon)), secret: decode(decoded.slice(colon + 1)) };
-  } catch {
-    return undefined;
-  }
-}
-
-export function sameSecret(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
 }
 
 /** The JWS algorithm a private JWK signs with (its own `alg`, else the usual one for its type). */
@@ -75,24 +53,10 @@ export function createRevocationFeed(deps: Dependencies) {
   })();
   signer.catch(() => undefined);
 
-  function refuse(ctx: KoaContextWithOIDC, status: number, error: string, description: string): void {
-    ctx.status = status;
-    ctx.set('Cache-Control', 'no-store');
-    if (status === 401) ctx.set('WWW-Authenticate', `Basic realm="revocations", error="${error}"`);
-    ctx.body = { error, error_description: description };
-  }
-
-  async function authenticate(ctx: KoaContextWithOIDC): Promise<string | undefined> {
-    const credentials = basicCredentials(ctx.get('authorization') || undefined);
-    if (!credentials) return undefined;
-    const client = await deps.provider.Client.find(credentials.id).catch(() => undefined);
-    const secret = client?.clientSecret;
-    if (!client || typeof secret !== 'string' || !['client_secret_basic', 'client_secret_post'].includes(String(client.clientAuthMethod))) return undefined;
-    return sameSecret(secret, credentials.secret) ? client.clientId : undefined;
-  }
+  const refuse = (ctx: KoaContextWithOIDC, status: number, error: string, description: string) => refuseWith(ctx, status, error, description, 'revocations');
 
   async function answer(ctx: KoaContextWithOIDC): Promise<void> {
-    const clientId = await authenticate(ctx);
+    const clientId = await authenticatedClient(deps.provider, ctx.get('authorization') || undefined);
     if (!clientId) return refuse(ctx, 401, 'invalid_client', 'client authentication failed');
     const served = deps.servedBy(clientId);
     if (served.length === 0) return refuse(ctx, 403, 'unauthorized_client', 'this client is not a resource server of this provider');
@@ -129,20 +93,5 @@ export function createRevocationFeed(deps: Dependencies) {
     ctx.body = jws;
   }
 
-  return async function revocationFeed(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
-    if (ctx.path !== path) return next() as Promise<void>;
-    if (ctx.method !== 'GET') {
-      ctx.set('Allow', 'GET');
-      return refuse(ctx, 405, 'invalid_request', 'use GET');
-    }
-    try {
-      await answer(ctx);
-    } catch (err) {
-      const { name, message } = err instanceof Error ? err : new Error(String(err));
-      deps.logger.error({ err: { name, message }, route: 'revocations' }, 'revocation feed failed');
-      ctx.status = 500;
-      ctx.set('Cache-Control', 'no-store');
-      ctx.body = { error: 'server_error', error_description: 'oops! something went wrong' };
-    }
-  };
+  return resourceServerRoute({ path, method: 'GET', realm: 'revocations', logger: deps.logger, answer });
 }
