@@ -197,15 +197,41 @@ export function createDelegationService(deps: Dependencies) {
     return view(granted);
   }
 
-  async function decline(id: string, subject: string, facts: RequestFacts): Promise<DelegationView> {
+  /**
+   * One answer of the subject to a delegation in one of the `from` states: audited, then stored
+   * (as `change` makes it), then `after` (the tokens it ends, the collection it re-arms).
+   */
+  async function transition(
+    id: string,
+    subject: string,
+    facts: RequestFacts,
+    step: {
+      readonly from: ReadonlyArray<DelegationView['state']>;
+      readonly refusal: string;
+      readonly event: 'delegation.declined' | 'delegation.paused' | 'delegation.resumed' | 'delegation.ended';
+      readonly rule: string;
+      readonly change: (record: DelegationRecord, now: number) => DelegationRecord;
+      readonly after?: (record: DelegationRecord, now: number) => Promise<void>;
+    },
+  ): Promise<DelegationView> {
     const record = await ownRecord(id, subject);
     const now = epoch();
-    if (stateOf(record, now) !== 'pending') throw new DelegationError(409, 'invalid_request', 'this request was already answered or has lapsed');
-    await recorder.record('delegation.declined', { outcome: 'granted', rule: 'declined_by_subject', actor: record.agent, subject, client_id: record.agent, delegation_id: id }, facts);
-    const declined: DelegationRecord = { ...record, status: 'declined', endedAt: now };
-    await store.update(declined, now);
-    return view(declined);
+    if (!step.from.includes(stateOf(record, now))) throw new DelegationError(409, 'invalid_request', step.refusal);
+    await recorder.record(step.event, { outcome: 'granted', rule: step.rule, actor: record.agent, subject, client_id: record.agent, delegation_id: id }, facts);
+    const changed = step.change(record, now);
+    await store.update(changed, now);
+    await step.after?.(record, now);
+    return view(changed);
   }
+
+  const decline = (id: string, subject: string, facts: RequestFacts) =>
+    transition(id, subject, facts, {
+      from: ['pending'],
+      refusal: 'this request was already answered or has lapsed',
+      event: 'delegation.declined',
+      rule: 'declined_by_subject',
+      change: (record, now) => ({ ...record, status: 'declined', endedAt: now }),
+    });
 
   /** Ends every token derived from the delegation: the subject token's grant and all it yielded. */
   async function endTokens(record: DelegationRecord, cause: 'delegation_paused' | 'delegation_ended', facts: RequestFacts): Promise<void> {
@@ -214,39 +240,35 @@ export function createDelegationService(deps: Dependencies) {
   }
 
   /** Pausing ends every token of it now; resuming lets the agent collect a new one, within the same end. */
-  async function pause(id: string, subject: string, facts: RequestFacts): Promise<DelegationView> {
-    const record = await ownRecord(id, subject);
-    const now = epoch();
-    if (stateOf(record, now) !== 'active') throw new DelegationError(409, 'invalid_request', 'only an active delegation can be paused');
-    await recorder.record('delegation.paused', { outcome: 'granted', rule: 'paused_by_subject', actor: record.agent, subject, client_id: record.agent, delegation_id: id }, facts);
-    const paused: DelegationRecord = { ...record, status: 'paused', grantId: undefined };
-    await store.update(paused, now);
-    await endTokens(record, 'delegation_paused', facts);
-    return view(paused);
-  }
+  const pause = (id: string, subject: string, facts: RequestFacts) =>
+    transition(id, subject, facts, {
+      from: ['active'],
+      refusal: 'only an active delegation can be paused',
+      event: 'delegation.paused',
+      rule: 'paused_by_subject',
+      change: (record) => ({ ...record, status: 'paused', grantId: undefined }),
+      after: (record) => endTokens(record, 'delegation_paused', facts),
+    });
 
-  async function resume(id: string, subject: string, facts: RequestFacts): Promise<DelegationView> {
-    const record = await ownRecord(id, subject);
-    const now = epoch();
-    if (stateOf(record, now) !== 'paused') throw new DelegationError(409, 'invalid_request', 'only a paused delegation can be resumed');
-    await recorder.record('delegation.resumed', { outcome: 'granted', rule: 'resumed_by_subject', actor: record.agent, subject, client_id: record.agent, delegation_id: id }, facts);
-    const resumed: DelegationRecord = { ...record, status: 'active' };
-    await store.update(resumed, now);
-    await store.armCollection(id, record.until!, now);
-    return view(resumed);
-  }
+  const resume = (id: string, subject: string, facts: RequestFacts) =>
+    transition(id, subject, facts, {
+      from: ['paused'],
+      refusal: 'only a paused delegation can be resumed',
+      event: 'delegation.resumed',
+      rule: 'resumed_by_subject',
+      change: (record) => ({ ...record, status: 'active' }),
+      after: (record, now) => store.armCollection(id, record.until!, now),
+    });
 
-  async function end(id: string, subject: string, facts: RequestFacts): Promise<DelegationView> {
-    const record = await ownRecord(id, subject);
-    const now = epoch();
-    const state = stateOf(record, now);
-    if (state !== 'active' && state !== 'paused') throw new DelegationError(409, 'invalid_request', 'only an active or paused delegation can be ended');
-    await recorder.record('delegation.ended', { outcome: 'granted', rule: 'ended_by_subject', actor: record.agent, subject, client_id: record.agent, delegation_id: id }, facts);
-    const ended: DelegationRecord = { ...record, status: 'ended', endedAt: now, grantId: undefined };
-    await store.update(ended, now);
-    await endTokens(record, 'delegation_ended', facts);
-    return view(ended);
-  }
+  const end = (id: string, subject: string, facts: RequestFacts) =>
+    transition(id, subject, facts, {
+      from: ['active', 'paused'],
+      refusal: 'only an active or paused delegation can be ended',
+      event: 'delegation.ended',
+      rule: 'ended_by_subject',
+      change: (record, now) => ({ ...record, status: 'ended', endedAt: now, grantId: undefined }),
+      after: (record) => endTokens(record, 'delegation_ended', facts),
+    });
 
   /**
    * The agent reads its delegation; the first read after it is granted (or resumed) also collects
