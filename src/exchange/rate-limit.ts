@@ -45,6 +45,12 @@ export function createLimiter(limit: RateLimit | false, store: LimiterStore, opt
         ...(options.failOpen ? { insuranceLimiter: new RateLimiterMemory(settings) } : {}),
       })
     : new RateLimiterMemory(settings);
+  /** The key's current window, if one is running. */
+  const windowOf = async (key: string) => {
+    const current = await limiter.get(`{${key}}`);
+    return current && current.msBeforeNext > 0 ? current : undefined;
+  };
+  const retryAfterOf = (window: { msBeforeNext: number }) => Math.max(1, Math.ceil(window.msBeforeNext / 1000));
   return {
     async consume(key) {
       try {
@@ -54,20 +60,21 @@ export function createLimiter(limit: RateLimit | false, store: LimiterStore, opt
         if (!(rejection instanceof RateLimiterRes)) throw rejection;
         return {
           allowed: false,
-          retryAfter: Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)),
+          retryAfter: retryAfterOf(rejection),
           firstRefused: rejection.consumedPoints === limit.points + 1,
         };
       }
     },
+    // Both read the window without counting; `spent` holds once a request went over the budget (the
+    // one that spent it was answered), `peek` as soon as the budget is used up.
     async spent(key) {
-      const current = await limiter.get(`{${key}}`);
-      if (!current || current.consumedPoints <= limit.points) return undefined;
-      return Math.max(1, Math.ceil(current.msBeforeNext / 1000));
+      const current = await windowOf(key);
+      return current && current.consumedPoints > limit.points ? retryAfterOf(current) : undefined;
     },
     async peek(key) {
-      const state = await limiter.get(`{${key}}`);
-      if (!state || state.consumedPoints < limit.points || state.msBeforeNext <= 0) return { allowed: true };
-      return { allowed: false, retryAfter: Math.max(1, Math.ceil(state.msBeforeNext / 1000)), firstRefused: false };
+      const current = await windowOf(key);
+      if (!current || current.consumedPoints < limit.points) return { allowed: true };
+      return { allowed: false, retryAfter: retryAfterOf(current), firstRefused: false };
     },
   };
 }
