@@ -5,29 +5,13 @@
 // MEMORY USAGE counts a key's value and its own overhead, not the keyspace's dictionary entries,
 // so the total stays under the `used_memory` difference, which is printed too.
 // Usage: npm run build && node bench/key-bytes.mjs [N=1000] [opaque|jwt]
-import { execFileSync } from 'node:child_process';
-import { createServer } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { createReferenceServer } from '../dist/server/app.js';
-import { loadFixtures } from '../dist/server/fixtures.js';
-import { createStore } from '../dist/store/index.js';
-import { connectRedis } from '../dist/store/redis.js';
-import { BILLING, CONSOLE_AUTH, FORM, ORDERS, deleteKeys, impersonationBody, signInSupport } from './lib.mjs';
+import { BILLING, ORDERS, impersonationBody, issueImpersonations, signInSupport, startRedisReference } from './lib.mjs';
 
 const N = Number(process.argv[2] ?? 1000);
 const format = process.argv[3] ?? 'opaque';
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/9';
-const prefix = `bench:${randomUUID()}:`;
-const usedMemory = () => Number(/used_memory:(\d+)/.exec(execFileSync('redis-cli', ['-u', url, 'info', 'memory']).toString())[1]);
-
-const http = createServer();
-await new Promise((resolve) => http.listen(0, '127.0.0.1', resolve));
-const issuer = `http://127.0.0.1:${http.address().port}`;
-const backend = await connectRedis(url);
-const store = createStore(backend, prefix);
-const server = await createReferenceServer({ issuer, fixtures: await loadFixtures('config', issuer), store, auditLog: backend.auditLog(prefix), policy: { rateLimit: false } });
-http.on('request', server.provider.callback());
+const { issuer, prefix, usedMemory, close } = await startRedisReference(url);
 const actor = await signInSupport(issuer);
 const body = impersonationBody(actor, format === 'jwt' ? ORDERS : BILLING);
 
@@ -54,17 +38,7 @@ const kinds = async () => {
 
 const beforeKinds = await kinds();
 const before = usedMemory();
-let issued = 0;
-await Promise.all(
-  Array.from({ length: 8 }, async () => {
-    while (issued < N) {
-      issued += 1;
-      const res = await fetch(`${issuer}/token`, { method: 'POST', headers: { authorization: CONSOLE_AUTH, 'content-type': FORM }, body });
-      if (res.status !== 200) throw new Error(`exchange failed: ${res.status} ${await res.text()}`);
-      await res.arrayBuffer();
-    }
-  }),
-);
+await issueImpersonations(issuer, body, N, 8);
 const after = usedMemory();
 const afterKinds = await kinds();
 const rows = [...afterKinds]
@@ -80,8 +54,6 @@ for (const r of rows) {
 }
 console.log(`| **sum of MEMORY USAGE** | | | **${Math.round(total / N)}** |\n| used_memory difference | | | ${Math.round((after - before) / N)} |`);
 
-deleteKeys(url, prefix);
 redis.disconnect();
-await store.close();
-http.close();
+await close();
 process.exit(0);

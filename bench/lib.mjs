@@ -1,5 +1,11 @@
 // Shared by the benchmark scripts: demo credentials, the impersonation request, clean-up.
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import { createReferenceServer } from '../dist/server/app.js';
+import { loadFixtures } from '../dist/server/fixtures.js';
+import { createStore } from '../dist/store/index.js';
+import { connectRedis } from '../dist/store/redis.js';
 import { redeemCode, startAuthorization } from '../dist/server/console-client.js';
 import { signInThroughLoginPage } from '../dist/server/demo-login.js';
 
@@ -35,4 +41,46 @@ export function impersonationBody(actorToken, resource) {
 export function deleteKeys(url, prefix) {
   const keys = execFileSync('redis-cli', ['-u', url, '--scan', '--pattern', `${prefix}*`], { maxBuffer: 1 << 28 }).toString().split('\n').filter(Boolean);
   for (let i = 0; i < keys.length; i += 500) execFileSync('redis-cli', ['-u', url, 'UNLINK', ...keys.slice(i, i + 500)]);
+}
+
+/**
+ * The reference server in this process on a free 127.0.0.1 port, on Redis under a random prefix of
+ * its own with the durable audit log and rate limits off; `usedMemory()` reads Redis' `used_memory`,
+ * `close()` deletes the prefix and stops it.
+ */
+export async function startRedisReference(url) {
+  const prefix = `bench:${randomUUID()}:`;
+  const http = createServer();
+  await new Promise((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const issuer = `http://127.0.0.1:${http.address().port}`;
+  const backend = await connectRedis(url);
+  const store = createStore(backend, prefix);
+  const server = await createReferenceServer({ issuer, fixtures: await loadFixtures('config', issuer), store, auditLog: backend.auditLog(prefix), policy: { rateLimit: false } });
+  http.on('request', server.provider.callback());
+  return {
+    issuer,
+    prefix,
+    server,
+    usedMemory: () => Number(/used_memory:(\d+)/.exec(execFileSync('redis-cli', ['-u', url, 'info', 'memory']).toString())[1]),
+    async close() {
+      deleteKeys(url, prefix);
+      await store.close();
+      http.close();
+    },
+  };
+}
+
+/** Issues `n` impersonation tokens through the grant, `connections` requests at a time. */
+export async function issueImpersonations(issuer, body, n, connections) {
+  let issued = 0;
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (issued < n) {
+        issued += 1;
+        const res = await fetch(`${issuer}/token`, { method: 'POST', headers: { authorization: CONSOLE_AUTH, 'content-type': FORM }, body });
+        if (res.status !== 200) throw new Error(`exchange failed: ${res.status} ${await res.text()}`);
+        await res.arrayBuffer();
+      }
+    }),
+  );
 }
