@@ -181,42 +181,34 @@ describe('a token issued in the future', () => {
 });
 
 describe('DPoP htu is checked against the configured origin, never the Host header', () => {
-  it('refuses a proof made for a host the client chose when no publicOrigin is configured', async () => {
+  /** What an API with these options answers a proof made for the host the caller names in `Host`. */
+  async function answerToSpoofedHost(options: Parameters<typeof api>[0] = {}) {
     const app = new Koa();
-    const wide = api();
-    app.use(wide.koa());
+    app.use(api(options).koa());
     app.use((ctx) => {
       ctx.body = { subject: (ctx.state.access as VerifiedAccess).subject };
     });
     const http = await listen(app.callback());
     try {
       const dpop = await proof(tokens.dpopKey, 'GET', 'http://evil.example/orders', { ath: ath(tokens.bound) });
-      expect(await get(http.base, '/orders', { authorization: `DPoP ${tokens.bound}`, dpop, host: 'evil.example' })).toEqual({
-        status: 401,
-        body: { error: 'invalid_token', error_description: 'this API cannot check DPoP proofs: its public origin is not configured' },
-      });
+      return await get(http.base, '/orders', { authorization: `DPoP ${tokens.bound}`, dpop, host: 'evil.example' });
     } finally {
       await http.close();
     }
+  }
+
+  it('refuses a proof made for a host the client chose when no publicOrigin is configured', async () => {
+    expect(await answerToSpoofedHost()).toEqual({
+      status: 401,
+      body: { error: 'invalid_token', error_description: 'this API cannot check DPoP proofs: its public origin is not configured' },
+    });
   });
 
   it('refuses a proof for another host than publicOrigin, whatever the Host header says', async () => {
-    const app = new Koa();
-    const wide = api({ publicOrigin: 'https://api.example.test' });
-    app.use(wide.koa());
-    app.use((ctx) => {
-      ctx.body = { subject: (ctx.state.access as VerifiedAccess).subject };
+    expect(await answerToSpoofedHost({ publicOrigin: 'https://api.example.test' })).toEqual({
+      status: 401,
+      body: { error: 'invalid_dpop_proof', error_description: 'invalid DPoP proof' },
     });
-    const http = await listen(app.callback());
-    try {
-      const dpop = await proof(tokens.dpopKey, 'GET', 'http://evil.example/orders', { ath: ath(tokens.bound) });
-      expect(await get(http.base, '/orders', { authorization: `DPoP ${tokens.bound}`, dpop, host: 'evil.example' })).toEqual({
-        status: 401,
-        body: { error: 'invalid_dpop_proof', error_description: 'invalid DPoP proof' },
-      });
-    } finally {
-      await http.close();
-    }
   });
 
   it('refuses to start when DPoP is required and publicOrigin is not given', () => {
