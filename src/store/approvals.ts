@@ -1,6 +1,7 @@
 import type { ImpersonationMode } from '../constants.js';
 import { HARD_MAX_LIFETIME_SECONDS } from '../constants.js';
 import type { Backend } from './backend.js';
+import { readIndexed } from './indexed.js';
 import type { KeyLayout } from './keys.js';
 
 /** Where a request for the subject's approval stands. */
@@ -73,11 +74,8 @@ export class ApprovalStore {
   /** Requests of a subject, or asked by an actor, newest first; ids whose record expired are pruned. */
   async list(filter: { subject: string } | { actor: string }): Promise<ApprovalRecord[]> {
     const index = 'subject' in filter ? this.keys.approvalsOfSubject(filter.subject) : this.keys.approvalsOfActor(filter.actor);
-    const ids = await this.backend.members(index);
-    const records = await Promise.all(ids.map((id) => this.get(id)));
-    const stale = ids.filter((_, i) => records[i] === undefined);
-    if (stale.length) await this.backend.removeFromSet(index, stale);
-    return records.filter((r): r is ApprovalRecord => r !== undefined).sort((a, b) => b.requestedAt - a.requestedAt);
+    const records = await readIndexed<ApprovalRecord>(this.backend, index, (id) => this.keys.approval(id));
+    return records.sort((a, b) => b.requestedAt - a.requestedAt);
   }
 
   /** Approved: the single use exists until the window ends. */

@@ -1,4 +1,5 @@
 import type { Backend } from './backend.js';
+import { readIndexed } from './indexed.js';
 import type { KeyLayout } from './keys.js';
 
 /** Where a delegation to an agent stands (docs/beyond-impersonation.md "Delegation to agents"). */
@@ -69,11 +70,8 @@ export class DelegationStore {
   /** A subject's delegations, or an agent's, newest first. */
   async list(filter: { subject: string } | { agent: string }): Promise<DelegationRecord[]> {
     const index = 'subject' in filter ? this.keys.delegationsOfSubject(filter.subject) : this.keys.delegationsOfAgent(filter.agent);
-    const ids = await this.backend.members(index);
-    const records = await Promise.all(ids.map((id) => this.get(id)));
-    const stale = ids.filter((_, i) => records[i] === undefined);
-    if (stale.length) await this.backend.removeFromSet(index, stale);
-    return records.filter((r): r is DelegationRecord => r !== undefined).sort((a, b) => b.requestedAt - a.requestedAt);
+    const records = await readIndexed<DelegationRecord>(this.backend, index, (id) => this.keys.delegation(id));
+    return records.sort((a, b) => b.requestedAt - a.requestedAt);
   }
 
   /** Arms one collection of the subject token, until the delegation ends. */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Backend } from './backend.js';
+import { readIndexed } from './indexed.js';
 import { revokeGrantMembers } from './adapter.js';
 import type { KeyLayout } from './keys.js';
 import { decodeJwtRecord, encodeJwtRecord, RevocationLog } from './revocations.js';
@@ -268,14 +269,7 @@ export class ImpersonationStore {
 
   /** Live impersonations matching the filter; index members whose record expired are pruned. */
   async list(filter: ImpersonationFilter): Promise<ImpersonationRecord[]> {
-    const index = this.#indexOf(filter);
-    const grantIds = await this.backend.members(index);
-    const records = (await this.backend.getMany(grantIds.map((id) => this.keys.impersonation(id)))).map((json) =>
-      json === undefined ? undefined : (JSON.parse(json) as ImpersonationRecord),
-    );
-    const stale = grantIds.filter((_, i) => records[i] === undefined);
-    if (stale.length) await this.backend.removeFromSet(index, stale);
-    return records.filter((r): r is ImpersonationRecord => r !== undefined);
+    return readIndexed<ImpersonationRecord>(this.backend, this.#indexOf(filter), (grantId) => this.keys.impersonation(grantId));
   }
 
   /** Deletes each grant's members (tokens, JWT records), the grant index, and the grant entity. */
