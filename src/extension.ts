@@ -27,11 +27,11 @@ import { ConfigurationError, resolveOptions, type ResolvedOptions, type TokenExc
 import { GRANT_PARAMETERS, IMPERSONATION_AMR, REPEATABLE_PARAMETERS, TOKEN_EXCHANGE_GRANT, TokenType } from './constants.js';
 import { AI_AGENT_PROFILE, CLIENT_PROFILE, isEntityProfile, SERVICE_PROFILE, USER_PROFILE } from './exchange/actor-profiles.js';
 import { createTokenExchangeHandler } from './exchange/grant.js';
-import { createEndpointGuard, type GuardedPaths } from './exchange/guard.js';
+import { createEndpointGuard, type GuardedPaths } from './exchange/endpoint-guard.js';
 import { auditableTokenId } from './exchange/token-ids.js';
 import { createIdTokenRecorder } from './lifecycle/id-token-records.js';
 import { createIssuerKeys } from './exchange/keys.js';
-import { createImpersonationRules } from './exchange/impersonation-rules.js';
+import { createImpersonationRules } from './exchange/rules.js';
 import { providerTokenLookup } from './exchange/provider-lookup.js';
 import { createActorRateLimiter, createLimiter } from './exchange/rate-limit.js';
 import { audienceOf, ResourceServerRegistry } from './exchange/targets.js';

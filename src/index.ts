@@ -19,7 +19,7 @@ export type { ResourceServerDefinition } from './exchange/targets.js';
 export { createMemoryStore, createStore, KeyLayout, type Backend, type ImpersonationFilter, type ImpersonationRecord, type Store } from './store/index.js';
 export { ADMIN_SCOPE, IMPERSONATION_AMR, LOOPBACK_INITIATE_LOGIN_URI, TICKET_PREFIX } from './constants.js';
 export type { MintedTicket, TicketRequest } from './browser/tickets.js';
-export type { ActorIdentity } from './exchange/impersonation-rules.js';
+export type { ActorIdentity } from './exchange/rules.js';
 export type { AccountPageOptions } from './account/page.js';
 export type { AdminConsoleOptions } from './admin/console.js';
 export { verifyWebhook } from './webhooks/signature.js';

@@ -12,8 +12,8 @@ import type { RequestFacts } from '../audit/recorder.js';
 import type { TicketService } from '../browser/tickets.js';
 import type { ImpersonationPolicy } from '../config.js';
 import { ADMIN_SCOPE, APPROVAL_MIN_DURATION_SECONDS, LOOPBACK_INITIATE_LOGIN_URI, REASON_MAX_LENGTH, REASON_MIN_LENGTH } from '../constants.js';
-import type { ImpersonationRules } from '../exchange/impersonation-rules.js';
-import { assertSubjectMayBeImpersonated, impersonationScopes } from '../exchange/policy.js';
+import type { ImpersonationRules } from '../exchange/rules.js';
+import { assertSubjectMayBeImpersonated, impersonationScopes } from '../exchange/checks.js';
 import { ExchangeRefusal } from '../errors.js';
 import type { ImpersonationLifecycle } from '../lifecycle/service.js';
 import type { ImpersonationFilter, ImpersonationRecord, Store } from '../store/index.js';
@@ -217,7 +217,7 @@ ${
     }
   }
 
-  /** The subject rules (src/exchange/policy.ts), asked before the agent types a reason: why not, in words, or undefined. */
+  /** The subject rules (src/exchange/checks.ts), asked before the agent types a reason: why not, in words, or undefined. */
   function verdictFor(actor: DirectoryAccount | undefined, account: DirectoryAccount): string | undefined {
     if (!actor) return undefined;
     try {

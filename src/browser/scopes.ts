@@ -1,7 +1,7 @@
 import type { Client } from 'oidc-provider';
 import type { DirectoryAccount } from '../accounts.js';
 import type { ResolvedOptions } from '../config.js';
-import { impersonationScopes } from '../exchange/policy.js';
+import { impersonationScopes } from '../exchange/checks.js';
 import type { ResourceServerRegistry } from '../exchange/targets.js';
 
 /** What a browser impersonation may hold (docs/browser-impersonation.md §4), for the client it opens and the APIs it calls. */

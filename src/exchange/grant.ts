@@ -25,8 +25,8 @@ import {
   grantedScopes,
   lifetimeSeconds,
   subjectScopeLimit,
-} from './policy.js';
-import type { Access, ImpersonationRules } from './impersonation-rules.js';
+} from './checks.js';
+import type { Access, ImpersonationRules } from './rules.js';
 import { auditableReason, parseExchangeRequest, type ExchangeRequest } from './request.js';
 import { resolveTarget, type ResourceServerRegistry } from './targets.js';
 import { isIssuedTo, verifyToken, type ImpersonationFacts, type VerifiedToken, type VerifyContext } from './verify.js';

@@ -5,8 +5,8 @@ import type { ImpersonationMode } from '../constants.js';
 import { invalidRequest, subjectRefused, type ExchangeRefusal, type RefusalRule } from '../errors.js';
 import type { ApprovalRecord, ApprovalStore } from '../store/approvals.js';
 import { actorChain, type ActClaim } from './act.js';
-import type { ScopeLimit } from './policy.js';
-import { assertActorMayImpersonate, assertMayAct, assertReason, assertSubjectMayBeImpersonated } from './policy.js';
+import type { ScopeLimit } from './checks.js';
+import { assertActorMayImpersonate, assertMayAct, assertReason, assertSubjectMayBeImpersonated } from './checks.js';
 import type { ActorRateLimiter } from './rate-limit.js';
 import { accountProfile, profileRule } from './actor-profiles.js';
 
