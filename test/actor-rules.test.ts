@@ -23,7 +23,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-describe('actor token validity (SPEC §1)', () => {
+describe('actor token validity (docs/grant.md)', () => {
   it('refuses an actor token the provider never issued', async () => {
     await expectRefusal(server, () => server.exchange(impersonate('not-a-token-we-issued', 'alice')), invalidActor(INACTIVE, 'actor_token_invalid'));
   });
@@ -108,7 +108,7 @@ describe('actor token validity (SPEC §1)', () => {
   });
 });
 
-describe('actor account, read live at exchange time (SPEC §2)', () => {
+describe('actor account, read live at exchange time (docs/policy.md)', () => {
   let admin: string;
   beforeAll(async () => {
     admin = (await server.signIn('admin')).access_token;
@@ -147,7 +147,7 @@ describe('actor account, read live at exchange time (SPEC §2)', () => {
   });
 });
 
-describe('recent authentication and rate limit (SPEC §2)', () => {
+describe('recent authentication and rate limit (docs/policy.md)', () => {
   it('counts one actor\'s budget across every instance sharing a Redis store', async () => {
     const url = await sharedRedisUrl();
     const prefix = `ratelimit:${randomUUID()}:`;

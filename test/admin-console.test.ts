@@ -3,7 +3,7 @@ import { HttpBrowser } from './helpers/http-browser.js';
 import { REASON, startTestServer, type TestServer } from './helpers/server.js';
 
 /*
- * SPEC §6 over HTTP: the support console's pages and forms (the browser journey, with its script,
+ * docs/admin-console.md over HTTP: the support console's pages and forms (the browser journey, with its script,
  * is in test/browser-journey.test.ts).
  */
 
@@ -36,7 +36,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-describe('the support console (SPEC §6)', () => {
+describe('the support console (docs/admin-console.md)', () => {
   it('finds users by id, name or email', async () => {
     const page = await get('/admin/users?q=anders');
     expect(page.status).toBe(200);
@@ -203,7 +203,7 @@ describe('the support console (SPEC §6)', () => {
   });
 });
 
-describe('the agent, read live on every console request (SPEC §6, docs/admin-console.md)', () => {
+describe('the agent, read live on every console request (docs/admin-console.md, docs/admin-console.md)', () => {
   const refusal = 'You may not use this console: this account may not administer impersonation.';
   let agent: HttpBrowser;
   let token: string;

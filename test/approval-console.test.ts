@@ -3,7 +3,7 @@ import { HttpBrowser } from './helpers/http-browser.js';
 import { REASON, startTestServer, type TestServer } from './helpers/server.js';
 
 /*
- * The support console (SPEC §6) with subject-approved access and read-only impersonation: asking
+ * The support console (docs/admin-console.md) with subject-approved access and read-only impersonation: asking
  * the user on their page in the console, impersonating under an approval, choosing read-only in
  * the dialog, the read-only badge, and the approval steps in the audit filter.
  */

@@ -42,7 +42,7 @@ async function chainOf(length: number): Promise<ChainedAuditRecord[]> {
   return records;
 }
 
-describe('the SHA-256 chain (SPEC §5)', () => {
+describe('the SHA-256 chain (docs/audit.md)', () => {
   it('verifies an untouched chain from the genesis hash', async () => {
     const records = await chainOf(20);
     expect(records[0]!.prev_hash).toBe(GENESIS_HASH);

@@ -25,7 +25,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-describe('no audit, no token (SPEC §5)', () => {
+describe('no audit, no token (docs/audit.md)', () => {
   it('issues nothing and answers server_error when the audit record cannot be written', async () => {
     sink.failing = true;
     const before = server.issuedCount();
@@ -55,7 +55,7 @@ describe('no audit, no token (SPEC §5)', () => {
   });
 });
 
-describe('no token value in any audit record (SPEC §5)', () => {
+describe('no token value in any audit record (docs/audit.md)', () => {
   it('keeps every presented and issued token out of the records of granted and refused exchanges', async () => {
     const secrets = [support];
     const granted = await server.exchange(impersonate(support, 'alice', { resource: ORDERS }));

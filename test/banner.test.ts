@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { impersonationBanner, renderImpersonationBanner } from '../src/banner/index.js';
 
-describe('the banner server helper (SPEC §6)', () => {
+describe('the banner server helper (docs/admin-console.md)', () => {
   it('returns nothing for ID token claims without act', () => {
     expect(impersonationBanner({ sub: 'alice', name: 'Alice Anders' })).toBeUndefined();
   });

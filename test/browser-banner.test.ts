@@ -6,7 +6,7 @@ import { REASON, SUPPORT_CONSOLE, startTestServer, type TestServer } from './hel
 
 /**
  * `<impersonation-banner>` on the demo app's home page, in Chromium. The first test signs the tab in
- * through a real ticket (SPEC §4); the others open the app session with the claims such an ID token
+ * through a real ticket (docs/browser-impersonation.md); the others open the app session with the claims such an ID token
  * carries (`act`) through the app's own session store, to vary them.
  */
 let server: TestServer;
@@ -80,7 +80,7 @@ function contrastRatios(page: Page): Promise<Record<string, number>> {
   });
 }
 
-describe('<impersonation-banner> in a browser (SPEC §6)', () => {
+describe('<impersonation-banner> in a browser (docs/admin-console.md)', () => {
   it('appears after a real impersonated sign-in through a ticket, and End impersonation ends it at the provider', async () => {
     const { access_token: adminToken } = await server.signIn('support', SUPPORT_CONSOLE, undefined, 'openid impersonation:admin');
     const minted = await fetch(`${server.issuer}/admin/api/tickets`, {

@@ -46,7 +46,7 @@ async function signIn(target: Page, login: string, shots?: string): Promise<void
   await target.waitForURL(`${app.origin}/`);
 }
 
-describe('demo-app in a browser (SPEC §6)', () => {
+describe('demo-app in a browser (docs/admin-console.md)', () => {
   it('alice signs in through the login and consent pages and sees her name, with no banner', async () => {
     const tab = await page();
     await signIn(tab, 'alice', 'demo-app-sign-in');

@@ -4,7 +4,7 @@ import { HttpBrowser } from './helpers/http-browser.js';
 import { ORDERS, ORDERS_API, REASON, SUPPORT_CONSOLE, startTestServer, type TestServer } from './helpers/server.js';
 
 /*
- * SPEC §4 over HTTP with a cookie jar: tickets minted through the admin API, redeemed by an ordinary
+ * docs/browser-impersonation.md over HTTP with a cookie jar: tickets minted through the admin API, redeemed by an ordinary
  * authorization-code request of a plain OIDC client (openid-client) carrying the ticket as
  * login_hint, and the impersonated session's rules.
  */
@@ -94,7 +94,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-describe('tickets (SPEC §4.1)', () => {
+describe('tickets (docs/browser-impersonation.md §1)', () => {
   it('mints a one-time ticket with its expiry and a third-party-initiated login URL (OIDC Core §4)', async () => {
     const mark = server.auditMark();
     const minted = await mint({ subject: 'alice', client_id: DEMO_APP.id, reason: REASON });
@@ -195,7 +195,7 @@ describe('tickets (SPEC §4.1)', () => {
   });
 });
 
-describe('minting refusals: every rule of SPEC §1–2, each audited', () => {
+describe('minting refusals: every rule of docs/grant.md, docs/policy.md, each audited', () => {
   const cases: Array<[string, Record<string, unknown>, number, string, string, string]> = [
     ['a protected subject', { subject: 'root' }, 400, 'invalid_request', 'subject cannot be impersonated by this actor', 'subject_protected'],
     ['a subject of another tenant', { subject: 'carol' }, 400, 'invalid_request', 'subject cannot be impersonated by this actor', 'subject_other_tenant'],
@@ -236,7 +236,7 @@ describe('minting refusals: every rule of SPEC §1–2, each audited', () => {
   });
 });
 
-describe('redemption (SPEC §4.3)', () => {
+describe('redemption (docs/browser-impersonation.md §3)', () => {
   it('signs the browser in as the subject without a password or consent; the tokens carry act', async () => {
     const mark = server.auditMark();
     const ticket = await ticketFor();
@@ -388,7 +388,7 @@ describe('100 concurrent redemptions of one ticket give exactly one code', () =>
   });
 });
 
-describe('the impersonated session (SPEC §4.4)', () => {
+describe('the impersonated session (docs/browser-impersonation.md §4)', () => {
   it('issues no refresh token, even for offline_access to a client allowed refresh tokens', async () => {
     const browser = new HttpBrowser();
     const minted = await mint({ subject: 'alice', client_id: OFFLINE_RP.id, reason: REASON });
@@ -476,7 +476,7 @@ describe('the impersonated session (SPEC §4.4)', () => {
   });
 });
 
-describe("the subject's page (SPEC §4.5)", () => {
+describe("the subject's page (docs/browser-impersonation.md §5)", () => {
   async function aliceOnHerPage() {
     const browser = new HttpBrowser();
     const page = await browser.navigate(`${server.issuer}/account/impersonations`, { until: () => false, login: { login: 'alice', password: 'demo-password' } });

@@ -6,7 +6,7 @@ import { launchBrowser, newPage, screenshot, signInOnLoginPage } from './helpers
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 /*
- * SPEC §4 and §6, the whole journey a support team clicks through, in Chromium: the agent signs in
+ * docs/browser-impersonation.md, docs/admin-console.md, the whole journey a support team clicks through, in Chromium: the agent signs in
  * to the console, finds alice, impersonates her with a reason, and the demo app opens in a new tab
  * as alice under the banner; the console lists it; "End impersonation" signs the tab out and it is
  * gone from the list; alice sees it on her own page; the audit view shows every step. Screenshots
@@ -37,7 +37,7 @@ async function openImpersonateDialog(page: Page, user: string): Promise<void> {
   await expect(page.getByRole('dialog', { name: `Impersonate ${user}` }).isVisible()).resolves.toBe(true);
 }
 
-describe('the support journey (SPEC §4, §6) in Chromium', () => {
+describe('the support journey (docs/browser-impersonation.md, docs/admin-console.md) in Chromium', () => {
   let tab: Page;
 
   it('1. the agent signs in to the console through the provider and finds alice', async () => {

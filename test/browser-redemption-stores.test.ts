@@ -8,7 +8,7 @@ import { deleteKeysWithPrefix, sharedRedisUrl, startRedisCluster } from './helpe
 import { REASON, SUPPORT_CONSOLE, startTestServer, type TestServer } from './helpers/server.js';
 
 /*
- * SPEC §4.1: of N concurrent redemptions of one ticket exactly one succeeds, on every store — the
+ * docs/browser-impersonation.md §1: of N concurrent redemptions of one ticket exactly one succeeds, on every store — the
  * ticket is consumed by the backend's one atomic operation (the one that makes codes single-use).
  */
 

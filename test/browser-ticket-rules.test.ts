@@ -5,7 +5,7 @@ import { REASON, SUPPORT_CONSOLE, startTestServer, type TestServer } from './hel
 import { HttpBrowser } from './helpers/http-browser.js';
 
 /*
- * SPEC §4.1: minting runs the same rules as the grant — the per-actor rate limit and the host's
+ * docs/browser-impersonation.md §1: minting runs the same rules as the grant — the per-actor rate limit and the host's
  * authorize hook included — as a library call too; and the webhooks see browser impersonations.
  */
 
@@ -68,7 +68,7 @@ describe('ticket minting rules shared with the grant', () => {
   });
 });
 
-describe('webhooks for browser impersonation (SPEC §5)', () => {
+describe('webhooks for browser impersonation (docs/audit.md)', () => {
   it('delivers impersonation.started for a redeemed ticket and impersonation.denied for a refused one', async () => {
     const minted = await server.reference.exchange.mintTicket({ actor: { sub: 'admin', issuer: server.issuer, ownIssuer: true, authTime: undefined }, subject: 'alice', clientId: 'demo-app', reason: REASON });
     const login = new URL(minted.login_url);

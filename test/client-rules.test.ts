@@ -11,7 +11,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-describe('the client (SPEC §1)', () => {
+describe('the client (docs/grant.md)', () => {
   it('lists the grant in discovery', async () => {
     const response = await fetch(`${server.issuer}/.well-known/openid-configuration`);
     const metadata = (await response.json()) as { grant_types_supported: string[] };
@@ -63,7 +63,7 @@ describe('the client (SPEC §1)', () => {
   });
 });
 
-describe('the global switch (SPEC §1–2)', () => {
+describe('the global switch (docs/grant.md, docs/policy.md)', () => {
   let off: TestServer;
   beforeAll(async () => {
     off = await startTestServer({ policy: { enabled: false } });

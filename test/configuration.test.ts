@@ -29,7 +29,7 @@ describe('options are validated at start-up, naming the bad field', () => {
     );
   });
 
-  it('rejects a ticket lifetime above 600 seconds (SPEC §4.1)', () => {
+  it('rejects a ticket lifetime above 600 seconds (docs/browser-impersonation.md §1)', () => {
     expect(messageOf(() => tokenExchange({ accounts, tickets: { lifetimeSeconds: 601 } }))).toBe(
       'invalid token exchange options: tickets.lifetimeSeconds: must be at most 600 seconds (the hard maximum of a ticket)',
     );
@@ -62,7 +62,7 @@ describe('options are validated at start-up, naming the bad field', () => {
     ).toBe('invalid token exchange options: trustedIssuers.0: give exactly one of jwks or jwksUri');
   });
 
-  it('starts disabled, with the SPEC §2 defaults', () => {
+  it('starts disabled, with the docs/policy.md defaults', () => {
     const { policy } = tokenExchange({ accounts }).options;
     expect(policy).toEqual({
       enabled: false,

@@ -3,7 +3,7 @@ import { DEMO_APP_COOKIE, type DemoApp } from '../src/server/demo-app.js';
 import { signJwt, testKeys } from './helpers/keys.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
-/** The demo relying party over plain HTTP (SPEC §6): its routes, checks, cookie and headers. */
+/** The demo relying party over plain HTTP (docs/admin-console.md): its routes, checks, cookie and headers. */
 let server: TestServer;
 let app: DemoApp;
 

@@ -97,7 +97,7 @@ afterAll(async () => {
   rmSync(configDir, { recursive: true, force: true });
 });
 
-describe('the provider killed with SIGKILL under load (SPEC §5)', () => {
+describe('the provider killed with SIGKILL under load (docs/audit.md)', () => {
   it('returned no token without its audit record and store entry, and the chain verifies after a restart', async () => {
     child = await startProvider();
     const actor = await signInSupport();

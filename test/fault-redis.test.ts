@@ -63,7 +63,7 @@ function startLoad(actor: () => string, phase: () => string, workers = 3) {
 /** The id an audit record names a token by: a JWT's jti, an opaque token's digest. */
 const tokenIdOf = (token: string) => (token.includes('.') ? String(decodeJwt(token).jti) : auditableTokenId(token, 'opaque'));
 
-describe('Redis killed under load and back empty (SPEC §3, §5)', () => {
+describe('Redis killed under load and back empty (docs/storage.md, docs/audit.md)', () => {
   it('issues nothing while it is gone or after, keeps the switch off, and recovers without a restart', async () => {
     let actor = (await server.signIn('support')).access_token;
     let phase = 'before';

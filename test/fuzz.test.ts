@@ -167,7 +167,7 @@ const adminRequest = fc.record({
     fc.record({ actor: fc.oneof(text, fc.constantFrom('nobody', 'carol')).filter((a) => a !== 'support') }).map((b) => JSON.stringify(b)),
     fc.jsonValue().filter((v) => !JSON.stringify(v).includes('"all"') && !JSON.stringify(v).includes('support') && !JSON.stringify(v).includes('alice')).map((v) => JSON.stringify(v)),
   ),
-  // SPEC §4.1 tickets (the same rules as an impersonation).
+  // docs/browser-impersonation.md §1 tickets (the same rules as an impersonation).
   ticket: fc
     .record({
       subject: fc.oneof(fc.constantFrom('alice', 'bob', 'root', 'carol', 'nobody'), text),

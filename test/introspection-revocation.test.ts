@@ -20,7 +20,7 @@ async function exchangeFor(resource: string, actorToken = support, subject = 'al
 const introspect = (token: string, client = ORDERS_API) => server.post('/token/introspection', { token }, client);
 const revoke = (token: string, client: { id: string; secret: string } = SUPPORT_CONSOLE) => server.post('/token/revocation', { token }, client);
 
-describe('introspection (RFC 7662, SPEC §3)', () => {
+describe('introspection (RFC 7662, docs/introspection-revocation.md)', () => {
   it('shows a JWT impersonation token to its resource server, from its jti record', async () => {
     const token = await exchangeFor(ORDERS);
     const result = await introspect(token);
@@ -56,7 +56,7 @@ describe('introspection (RFC 7662, SPEC §3)', () => {
   });
 });
 
-describe('single revocation (RFC 7009, SPEC §3)', () => {
+describe('single revocation (RFC 7009, docs/introspection-revocation.md)', () => {
   it('revokes an opaque impersonation token: introspection answers {"active": false}', async () => {
     const token = await exchangeFor(BILLING);
     const mark = server.auditMark();
@@ -111,7 +111,7 @@ describe('single revocation (RFC 7009, SPEC §3)', () => {
   });
 });
 
-describe('bulk revocation and the switch (SPEC §3)', () => {
+describe('bulk revocation and the switch (docs/introspection-revocation.md)', () => {
   it('revokes every live impersonation of an actor, and only those', async () => {
     const local = await startTestServer();
     try {
@@ -167,7 +167,7 @@ describe('bulk revocation and the switch (SPEC §3)', () => {
   });
 });
 
-describe('the cascade (SPEC §3)', () => {
+describe('the cascade (docs/introspection-revocation.md)', () => {
   let local: TestServer;
   beforeAll(async () => {
     local = await startTestServer();

@@ -164,7 +164,7 @@ describe('trusted issuers', () => {
   });
 });
 
-describe('the audit record of a grant (SPEC §5)', () => {
+describe('the audit record of a grant (docs/audit.md)', () => {
   it('writes one exchange.granted record, chained, with the facts and no token value', async () => {
     const mark = server.auditMark();
     const result = await server.exchange(impersonate(support, 'alice', { resource: ORDERS }), SUPPORT_CONSOLE, { 'user-agent': 'jest-test', 'x-request-id': 'req-42' });

@@ -55,7 +55,7 @@ describe('/metrics (prom-client)', () => {
   });
 });
 
-describe('logs and audit records never hold a credential (SPEC §5)', () => {
+describe('logs and audit records never hold a credential (docs/audit.md)', () => {
   it('keeps every token, secret and password out of logs and audit records along every error path', async () => {
     const secrets = new Set<string>([PASSWORD, SUPPORT_CONSOLE.secret, ORDERS_API.secret]);
     const keep = (value: unknown) => {

@@ -64,7 +64,7 @@ afterAll(async () => {
   deleteKeysWithPrefix(redisUrl, prefix);
 });
 
-describe('two provider processes sharing Redis (SPEC §3)', () => {
+describe('two provider processes sharing Redis (docs/storage.md, docs/introspection-revocation.md)', () => {
   it('sees on both instances, at once, what either issued and revoked', async () => {
     const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
     const client = { issuer: a.base, clientId: SUPPORT_CONSOLE.id, clientSecret: SUPPORT_CONSOLE.secret, redirectUri: `${a.base}/admin/callback` };

@@ -47,7 +47,7 @@ afterAll(async () => {
   await server.close();
 });
 
-describe('the reference orders API, built with the toolkit (SPEC §7, §8)', () => {
+describe('the reference orders API, built with the toolkit (docs/resource-server.md, docs/reference-server.md)', () => {
   it("answers alice's orders to alice, with no actor", async () => {
     expect(await call('GET', '/orders', alice)).toEqual({ status: 200, challenge: null, body: { subject: 'alice', actor: null, actor_chain: [], orders: ALICE_ORDERS } });
   });

@@ -6,7 +6,7 @@ import { BILLING, ORDERS_API, impersonate, startTestServer, type TestServer } fr
 import { startRedisServer } from './helpers/redis.js';
 import { until } from './helpers/until.js';
 
-/** A Redis this test owns, stopped and started again under a running provider (SPEC §3 failure). */
+/** A Redis this test owns, stopped and started again under a running provider (docs/storage.md, When Redis is down). */
 let redis: Awaited<ReturnType<typeof startRedisServer>>;
 let store: Store;
 let server: TestServer;
@@ -23,7 +23,7 @@ afterAll(async () => {
   await redis.stop();
 });
 
-describe('Redis unreachable (SPEC §3)', () => {
+describe('Redis unreachable (docs/storage.md)', () => {
   it('issues nothing, never answers active, and recovers without a restart when Redis is back (the switch closed until an operator opens it)', async () => {
     const actor = (await server.signIn('support')).access_token;
     const before = await server.exchange(impersonate(actor, 'alice', { resource: BILLING }));
@@ -47,7 +47,7 @@ describe('Redis unreachable (SPEC §3)', () => {
       return true;
     });
     // Redis kept nothing on disk: the old sessions and tokens are gone, the provider works again —
-    // except token exchange, which stays off after the store lost its data (SPEC §3, the switch).
+    // except token exchange, which stays off after the store lost its data (docs/storage.md, When Redis is down).
     expect((await server.post('/token/introspection', { token }, ORDERS_API)).body).toEqual({ active: false });
     const again = (await server.signIn('support')).access_token;
     const closed = await server.exchange(impersonate(again, 'alice', { resource: BILLING }));

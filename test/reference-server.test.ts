@@ -9,7 +9,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-describe('the reference server (SPEC §8)', () => {
+describe('the reference server (docs/reference-server.md)', () => {
   it('refuses a wrong password on the login page', async () => {
     const start = await fetch(`${server.issuer}/admin/login`, { redirect: 'manual' });
     await expect(

@@ -13,7 +13,7 @@ afterAll(() => server.close());
 
 const invalidRequest = (description: string, rule: string) => ({ status: 400, error: 'invalid_request', description, rule });
 
-describe('request parameters (SPEC §1, RFC 8693 §2.1)', () => {
+describe('request parameters (docs/grant.md, RFC 8693 §2.1)', () => {
   it('refuses a request without subject_token', async () => {
     const { subject_token: _omit, ...params } = impersonate(actor, 'alice');
     await expectRefusal(server, () => server.exchange(params), invalidRequest("missing required parameter 'subject_token'", 'parameter_missing'));
@@ -147,7 +147,7 @@ describe('request parameters (SPEC §1, RFC 8693 §2.1)', () => {
     ['a left-to-right isolate', '\u2066'],
     ['a zero-width joiner', '\u200D'],
     ['a byte order mark', '\uFEFF'],
-  ])('refuses a reason with %s (Unicode Cf, SPEC §1)', async (_name, character) => {
+  ])('refuses a reason with %s (Unicode Cf, docs/grant.md)', async (_name, character) => {
     await expectRefusal(
       server,
       () => server.exchange(impersonate(actor, 'alice', { reason: `Ticket 4711${character}: alice cannot see orders` })),

@@ -49,7 +49,7 @@ async function present(resourceServer: ReturnType<typeof api>, token: string, he
 
 const denial = (code: string) => expect.objectContaining({ code });
 
-describe('opaque tokens through RFC 7662 introspection (SPEC §7)', () => {
+describe('opaque tokens through RFC 7662 introspection (docs/resource-server.md)', () => {
   it('verifies an opaque token by introspecting it as the orders-api client', async () => {
     const access = await present(api(), await issue(BILLING));
     expect(access).toMatchObject({

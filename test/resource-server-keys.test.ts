@@ -59,7 +59,7 @@ async function outcome(api: ResourceServer, jwt: string): Promise<string> {
 
 const resourceServer = () => createResourceServer({ issuer: ISSUER, audience: ORDERS, jwks: { uri: jwksUri } });
 
-describe("the issuer's JWKS through jose's remote key set (SPEC §7)", () => {
+describe("the issuer's JWKS through jose's remote key set (docs/resource-server.md)", () => {
   it('fetches the key set once and serves later tokens from its cache', async () => {
     const api = resourceServer();
     for (let i = 0; i < 3; i += 1) expect(await outcome(api, await token(keyA))).toBe('alice');

@@ -14,7 +14,7 @@ function messageOf(options: unknown): string {
   throw new Error('no ConfigurationError');
 }
 
-describe('resource-server options (SPEC §7)', () => {
+describe('resource-server options (docs/resource-server.md)', () => {
   it.each(['none', 'HS256'])('rejects %s in the algorithm allow-list', (alg) => {
     expect(messageOf({ ...BASE, algorithms: ['RS256', alg] })).toBe('invalid resource server options: algorithms.1: must be an asymmetric JWS algorithm (never none, never HS*)');
   });

@@ -214,7 +214,7 @@ const ALICE = { subject: 'alice', actor: null, actor_chain: [], scopes: ['orders
 const SUPPORT_AS_ALICE = { subject: 'alice', actor: 'support', actor_chain: ['support'], scopes: ['orders:read'], impersonated: true, verified_by: 'jwt' };
 
 const CASES: Case[] = [
-  // Who is calling (SPEC §7)
+  // Who is calling (docs/resource-server.md)
   { name: "accepts alice's own JWT: subject alice, no actor", call: async () => ({ method: 'GET', path: '/orders', headers: bearer(tokens.alice) }), expected: () => accepted(ALICE) },
   { name: 'accepts support acting as alice: subject alice, actor support, impersonated', call: async () => ({ method: 'GET', path: '/orders', headers: bearer(tokens.impersonated) }), expected: () => accepted(SUPPORT_AS_ALICE) },
   {
@@ -358,7 +358,7 @@ const CASES: Case[] = [
   },
 ];
 
-describe('the resource-server toolkit: verifyRequest, Koa and Express give the same answers (SPEC §7)', () => {
+describe('the resource-server toolkit: verifyRequest, Koa and Express give the same answers (docs/resource-server.md)', () => {
   it.each(CASES)('$name', async (testCase) => {
     const answers: Record<string, Answer> = {};
     for (const target of targets) {

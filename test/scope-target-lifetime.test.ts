@@ -16,7 +16,7 @@ const invalidTarget = (description: string, rule: string) => ({ status: 400, err
 const invalidScope = (description: string) => ({ status: 400, error: 'invalid_scope', description, rule: 'scope_empty' });
 const UNSCOPED_CONSOLE = { id: 'unscoped-console', secret: 'unscoped-console-secret', redirectUri: 'http://localhost:3004/callback' };
 
-describe('scope (SPEC §1)', () => {
+describe('scope (docs/grant.md)', () => {
   it('grants the requested scopes the subject, the client and the allow-list all permit', async () => {
     const result = await server.exchange(impersonate(support, 'alice', { scope: 'openid profile email' }));
     expect(result.body.scope).toBe('openid profile email');
@@ -140,7 +140,7 @@ describe('resource and audience (RFC 8707, RFC 8693 §2.1)', () => {
   });
 });
 
-describe('lifetime (SPEC §1–2)', () => {
+describe('lifetime (docs/grant.md, docs/policy.md)', () => {
   it('defaults to the 3600-second ceiling', async () => {
     const result = await server.exchange(impersonate(support, 'alice', { resource: ORDERS }));
     const payload = decodeJwt(result.body.access_token as string);

@@ -1,5 +1,5 @@
 // oidc-provider warns once per provider about Node < 22 and its development in-memory adapter; both
-// are known on these machines (SPEC: Node 20) and say nothing about the behaviour under test.
+// are known on these machines (the project runs on Node 20) and say nothing about the behaviour under test.
 // Under jest's VM modules oidc-provider cannot find undici's global dispatcher, so it warns once
 // that it runs back-channel logout requests without its SSRF guard; a Node process finds it (the
 // reference server then lets loopback through for its fixture clients: docs/browser-impersonation.md).

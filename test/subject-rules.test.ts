@@ -26,7 +26,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-describe('the subject: every refusal reads the same (SPEC §1–2)', () => {
+describe('the subject: every refusal reads the same (docs/grant.md, docs/policy.md)', () => {
   it('refuses an unknown subject', async () => {
     await expectRefusal(server, () => server.exchange(impersonate(support, 'nobody')), subjectRefusal('subject_unknown'));
   });
@@ -95,7 +95,7 @@ describe('the subject: every refusal reads the same (SPEC §1–2)', () => {
   });
 });
 
-describe('the subject token (SPEC §1)', () => {
+describe('the subject token (docs/grant.md)', () => {
   it('refuses a subject token that does not verify', async () => {
     await expectRefusal(server, () => server.exchange({ subject_token: 'garbage', subject_token_type: TokenType.accessToken }, ORDERS_API), {
       status: 400,
@@ -138,7 +138,7 @@ describe('the subject token (SPEC §1)', () => {
   });
 });
 
-describe('policy hooks and relaxations (SPEC §2)', () => {
+describe('policy hooks and relaxations (docs/policy.md)', () => {
   it('maps a trusted issuer\'s subject to a local account with resolveSubject', async () => {
     const partner = await testKeys('partner-2');
     const mapped = await startTestServer({

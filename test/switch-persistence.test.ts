@@ -42,7 +42,7 @@ afterAll(async () => {
   await redis.stop();
 });
 
-describe('the switch when Redis loses its data (SPEC §3)', () => {
+describe('the switch when Redis loses its data (docs/storage.md)', () => {
   it('keeps an operator\'s "off" after Redis restarts empty, on every instance', async () => {
     await a.reference.exchange.setEnabled(false, { actor: 'admin' });
     await restartEmpty();

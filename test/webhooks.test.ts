@@ -21,7 +21,7 @@ async function serverWithReceiver(receiver: { url: string }, settings: Record<st
   return server;
 }
 
-describe('webhooks (Standard Webhooks, SPEC §5)', () => {
+describe('webhooks (Standard Webhooks, docs/audit.md)', () => {
   it('delivers impersonation.started signed with the endpoint secret', async () => {
     const receiver = await startReceiver();
     cleanups.push(receiver.close);

@@ -55,7 +55,7 @@ export async function screenshot(page: Page, name: string, options: { fullPage?:
   return path;
 }
 
-/** Fills the reference server's login form (SPEC §8) and submits it. */
+/** Fills the reference server's login form (docs/reference-server.md) and submits it. */
 export async function signInOnLoginPage(page: Page, login: string, password: string): Promise<void> {
   await page.getByLabel('Login').fill(login);
   await page.getByLabel('Password').fill(password);

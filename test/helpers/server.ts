@@ -109,9 +109,9 @@ export interface TestServerOptions {
   trustedIssuers?: TokenExchangeOptions['trustedIssuers'];
   /** The provider's signing keys (private JWKs), so a test can forge tokens "from" the provider. */
   jwks?: { keys: JWK[] };
-  /** Also start the demo relying party (SPEC §6) on a random port, registered under that origin. */
+  /** Also start the demo relying party (docs/admin-console.md) on a random port, registered under that origin. */
   demoApp?: boolean;
-  /** Also start the orders API (SPEC §7) on a random port; with `demoApp`, the demo app lists the user's orders from it. */
+  /** Also start the orders API (docs/resource-server.md) on a random port; with `demoApp`, the demo app lists the user's orders from it. */
   ordersApi?: boolean;
   /** Trust this many proxies' `X-Forwarded-*` headers (`TRUST_PROXY` in the reference server). */
   proxy?: number;
