@@ -3,7 +3,7 @@
 // {"ready":true,"pids":[…]} once every worker listens. Env: PORT, REDIS_URL, REDIS_PREFIX, WORKERS,
 // AUDIT=memory (keep the audit log in memory even on Redis).
 import cluster from 'node:cluster';
-import { MemoryAuditLog } from '../dist/audit/log.js';
+import { MemoryAuditLog } from '../dist/store/audit-memory.js';
 import { createReferenceServer } from '../dist/server/app.js';
 import { loadFixtures } from '../dist/server/fixtures.js';
 import { sharedSecrets } from '../dist/server/secrets.js';

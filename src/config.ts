@@ -8,7 +8,7 @@ import type { ResourceServerDefinition } from './exchange/targets.js';
 import type { Store } from './store/index.js';
 import type { AuditLog } from './audit/log.js';
 import type { Logger } from './observability/logger.js';
-import type { SubjectNotice } from './notify/notice.js';
+import type { SubjectNotice } from './notify/types.js';
 
 /** What a policy hook learns about the exchange it may still refuse. */
 export interface AuthorizeInput {

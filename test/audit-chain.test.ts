@@ -8,11 +8,11 @@ import fc from 'fast-check';
 import { GENESIS_HASH, hashRecord, verifyChain, type ChainedAuditRecord } from '../src/audit/chain.js';
 import { ChainedAuditSink } from '../src/audit/chained-sink.js';
 import type { AuditEvent } from '../src/audit/events.js';
-import { MemoryAuditLog } from '../src/audit/log.js';
+import { MemoryAuditLog } from '../src/store/audit-memory.js';
 import { readAll } from '../src/audit/query.js';
 import { createMemoryStore } from '../src/store/index.js';
 import { connectRedis, type RedisBackend } from '../src/store/redis.js';
-import type { RedisAuditLog } from '../src/store/redis-audit.js';
+import type { RedisAuditLog } from '../src/store/audit-redis.js';
 import { deleteKeysWithPrefix, sharedRedisUrl, startRedisServer } from './helpers/redis.js';
 import { BILLING, impersonate, startTestServer } from './helpers/server.js';
 

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { AUDIT_RECORD_MAX_BYTES, containsToken, LOG_LINE_MAX_BYTES } from '../src/audit/bounds.js';
 import type { AuditEvent } from '../src/audit/events.js';
-import { MemoryAuditLog, type AuditLog } from '../src/audit/log.js';
+import type { AuditLog } from '../src/audit/log.js';
+import { MemoryAuditLog } from '../src/store/audit-memory.js';
 import { captureLogs } from './helpers/logs.js';
 import { BILLING, ORDERS, ORDERS_API, REASON, SUPPORT_CONSOLE, TOKEN_EXCHANGE_GRANT, TokenType, impersonate, startTestServer, type HttpResult, type TestServer } from './helpers/server.js';
 

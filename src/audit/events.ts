@@ -1,6 +1,3 @@
-import type { WriteBatch } from '../store/write-batch.js';
-import type { SubjectNotice } from '../notify/notice.js';
-
 /** docs/audit.md event names, and the steps of a subject-approved access request. */
 export const AUDIT_EVENT_NAMES = [
   'exchange.granted',
@@ -60,13 +57,34 @@ export interface AuditEvent {
 }
 
 /**
- * What travels beside a record without being part of it: the notice a webhook addresses to the
- * subject, and the store writes the record authorizes (a chained log commits them with it; any
- * other sink leaves them to the caller, who commits them once `write` resolved).
+ * A message for the record's subject that travels beside the record to its subscribers (a webhook
+ * carries it as `notice`) and is never stored in it: the notices of src/notify/notice.ts. `link`,
+ * when present, answers on the subject's behalf: no subscriber passes it on.
+ */
+export interface AuditNotice {
+  readonly type: string;
+  readonly subject: string;
+  readonly link?: string | undefined;
+}
+
+/**
+ * The store writes a record authorizes (the grant, the token, the index: the store's WriteBatch).
+ * A log commits them with the record — in the record's own atomic write where it can — and never
+ * before the record is durable.
+ */
+export interface RecordWrites {
+  /** Commits the writes (once: later calls answer the same promise). */
+  commit(): Promise<void>;
+}
+
+/**
+ * What travels beside a record without being part of it: the notice addressed to the subject, and
+ * the store writes the record authorizes (a chained log commits them with it; any other sink leaves
+ * them to the caller, who commits them once `write` resolved).
  */
 export interface AuditExtras {
-  readonly notice?: SubjectNotice | undefined;
-  readonly batch?: WriteBatch | undefined;
+  readonly notice?: AuditNotice | undefined;
+  readonly batch?: RecordWrites | undefined;
 }
 
 /**

@@ -1,6 +1,5 @@
-import { chain, GENESIS_HASH, type ChainedAuditRecord } from './chain.js';
-import type { WriteBatch } from '../store/write-batch.js';
-import type { AuditEvent } from './events.js';
+import type { ChainedAuditRecord } from './chain.js';
+import type { AuditEvent, RecordWrites } from './events.js';
 
 /** A webhook delivery waiting in the outbox (stored with the record that caused it). */
 export interface OutboxJob {
@@ -31,10 +30,11 @@ export class InvalidCursorError extends Error {
  * chain and stores it together with its outbox jobs, atomically: two writers racing still form one
  * valid chain. With a `batch` (the store writes the record authorizes: grant, token, index), the
  * log commits it — in the same atomic write where it can (Redis standalone, same connection), else
- * right after the record is durable; never before.
+ * right after the record is durable; never before. Two implementations, both in src/store/:
+ * MemoryAuditLog (store/audit-memory.ts) and RedisAuditLog (store/audit-redis.ts).
  */
 export interface AuditLog {
-  append(event: AuditEvent, jobs: readonly OutboxJob[], batch?: WriteBatch): Promise<ChainedAuditRecord>;
+  append(event: AuditEvent, jobs: readonly OutboxJob[], batch?: RecordWrites): Promise<ChainedAuditRecord>;
   /** Records after `cursor` (exclusive), oldest first, at most `count`. Rejects a foreign cursor with {@link InvalidCursorError}. */
   read(after: string | undefined, count: number): Promise<StoredRecord[]>;
   /** Records before `cursor` (exclusive), newest first, at most `count`. Rejects a foreign cursor with {@link InvalidCursorError}. */
@@ -48,60 +48,4 @@ export interface AuditLog {
   /** Gave up: moves the job to the dead letters. */
   bury(job: OutboxJob, reason: string): Promise<void>;
   deadLetters(): Promise<Array<OutboxJob & { reason: string }>>;
-}
-
-/** The audit log in process memory (tests, the default reference server). */
-export class MemoryAuditLog implements AuditLog {
-  readonly #records: StoredRecord[] = [];
-  readonly #jobs = new Map<string, { job: OutboxJob; dueAt: number }>();
-  readonly #dead: Array<OutboxJob & { reason: string }> = [];
-
-  async append(event: AuditEvent, jobs: readonly OutboxJob[], batch?: WriteBatch): Promise<ChainedAuditRecord> {
-    const record = chain(event, this.#records.at(-1)?.record.hash ?? GENESIS_HASH);
-    this.#records.push({ cursor: String(this.#records.length + 1), record });
-    const now = Date.now();
-    for (const job of jobs) this.#jobs.set(job.id, { job, dueAt: now });
-    await batch?.commit();
-    return record;
-  }
-
-  /** Cursors are positions counted from 1. */
-  #position(cursor: string): number {
-    if (!/^\d{1,15}$/.test(cursor)) throw new InvalidCursorError();
-    return Number(cursor);
-  }
-
-  async read(after: string | undefined, count: number): Promise<StoredRecord[]> {
-    const start = after === undefined ? 0 : this.#position(after);
-    return this.#records.slice(start, start + count);
-  }
-
-  async readBackwards(before: string | undefined, count: number): Promise<StoredRecord[]> {
-    const end = before === undefined ? this.#records.length : Math.min(this.#records.length, this.#position(before) - 1);
-    if (end <= 0) return [];
-    return this.#records.slice(Math.max(0, end - count), end).reverse();
-  }
-
-  async claimDue(now: number, leaseMs: number, max: number): Promise<OutboxJob[]> {
-    const due = [...this.#jobs.values()].filter((entry) => entry.dueAt <= now).slice(0, max);
-    for (const entry of due) entry.dueAt = now + leaseMs;
-    return due.map((entry) => entry.job);
-  }
-
-  async settle(jobId: string): Promise<void> {
-    this.#jobs.delete(jobId);
-  }
-
-  async reschedule(job: OutboxJob, at: number): Promise<void> {
-    this.#jobs.set(job.id, { job, dueAt: at });
-  }
-
-  async bury(job: OutboxJob, reason: string): Promise<void> {
-    this.#jobs.delete(job.id);
-    this.#dead.push({ ...job, reason });
-  }
-
-  async deadLetters(): Promise<Array<OutboxJob & { reason: string }>> {
-    return [...this.#dead];
-  }
 }

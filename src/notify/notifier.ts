@@ -1,5 +1,5 @@
 import type { Logger } from '../observability/logger.js';
-import type { SubjectNotice } from './notice.js';
+import type { SubjectNotice } from './types.js';
 
 /** Hands notices to `hooks.notifySubject`, off the request path. */
 export interface SubjectNotifier {

@@ -1,8 +1,8 @@
 import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
-import type { Backend } from './backend.js';
+import type { Backend, StoreWrite } from './backend.js';
 import type { KeyLayout } from './keys.js';
 import { RevocationLog } from './revocations.js';
-import { currentBatch, type StoreWrite } from './write-batch.js';
+import { currentBatch } from './write-batch.js';
 
 /** Models whose entities oidc-provider revokes together through their `grantId`. */
 const GRANTABLE = new Set([

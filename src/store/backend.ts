@@ -1,4 +1,9 @@
-import type { StoreWrite } from './write-batch.js';
+/** One write of a batch ({@link Backend.commit}, the store's WriteBatch); each touches one key (one Redis Cluster slot). TTLs in seconds. */
+export type StoreWrite =
+  | { readonly op: 'putEntity'; readonly key: string; readonly json: string; readonly ttlSeconds: number | undefined }
+  | { readonly op: 'set'; readonly key: string; readonly value: string; readonly ttlSeconds: number | undefined }
+  | { readonly op: 'addToSet'; readonly key: string; readonly member: string; readonly ttlSeconds: number | undefined }
+  | { readonly op: 'addToTimeline'; readonly key: string; readonly member: string; readonly at: number; readonly ttlSeconds: number };
 
 /** What {@link Backend.readLinked} reads. */
 export interface LinkedRead {

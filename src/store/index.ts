@@ -52,7 +52,7 @@ export function createMemoryStore(prefix?: string): Store {
   return createStore(new MemoryBackend(), prefix);
 }
 
-export type { Backend, LinkedRead, LinkedValues, LogEntry, LogRead, TimelineEntry, TimelineRange } from './backend.js';
+export type { Backend, LinkedRead, LinkedValues, LogEntry, LogRead, StoreWrite, TimelineEntry, TimelineRange } from './backend.js';
 export type { HistoryCursor, HistoryEntry, ImpersonationFilter, ImpersonationRecord, Standing, SwitchState } from './impersonations.js';
 export { HISTORY_RETENTION_SECONDS } from './impersonations.js';
 export type { StoreAdapter } from './adapter.js';
@@ -61,4 +61,4 @@ export type { ApprovalRecord, ApprovalStatus } from './approvals.js';
 export type { DelegationRecord, DelegationStatus } from './delegations.js';
 export type { RevocationLog, RevokedToken } from './revocations.js';
 export { KeyLayout } from './keys.js';
-export { WriteBatch, withWriteBatch, type StoreWrite } from './write-batch.js';
+export { WriteBatch, withWriteBatch } from './write-batch.js';

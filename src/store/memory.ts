@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { linkIds, type Backend, type LinkedRead, type LinkedValues, type LogRead, type TimelineEntry, type TimelineRange } from './backend.js';
-import type { StoreWrite } from './write-batch.js';
+import { linkIds, type Backend, type LinkedRead, type LinkedValues, type LogRead, type StoreWrite, type TimelineEntry, type TimelineRange } from './backend.js';
 
 /**
  * A timeline: each member and the epoch millisecond it was added at, in the order of their adds.

@@ -1,4 +1,4 @@
-import type { StoreWrite } from './write-batch.js';
+import type { StoreWrite } from './backend.js';
 
 /**
  * A Lua function applying a batch of writes inside a script, in order: every store write on Redis

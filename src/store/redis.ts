@@ -2,11 +2,10 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import type { AuditLog } from '../audit/log.js';
 import { createHash, randomUUID } from 'node:crypto';
 import type { ReplayCache } from '../config.js';
-import { linkIds, type Backend, type LinkedRead, type LinkedValues, type LogRead, type TimelineEntry, type TimelineRange } from './backend.js';
+import { linkIds, type Backend, type LinkedRead, type LinkedValues, type LogRead, type StoreWrite, type TimelineEntry, type TimelineRange } from './backend.js';
 import { APPEND_LOG_LUA, READ_LOG_LUA, logKeys } from './redis-log.js';
-import { RedisAuditLog } from './redis-audit.js';
+import { RedisAuditLog } from './audit-redis.js';
 import { APPLY_WRITES_LUA, encodeWrites, ttlMs } from './redis-writes.js';
-import type { StoreWrite } from './write-batch.js';
 
 const CONNECT_TIMEOUT_MS = 5_000;
 const retry = (attempt: number) => Math.min(attempt * 100, 1000);

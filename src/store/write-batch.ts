@@ -1,12 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Backend } from './backend.js';
-
-/** One write of a batch; each touches one key (one Redis Cluster slot). TTLs in seconds. */
-export type StoreWrite =
-  | { readonly op: 'putEntity'; readonly key: string; readonly json: string; readonly ttlSeconds: number | undefined }
-  | { readonly op: 'set'; readonly key: string; readonly value: string; readonly ttlSeconds: number | undefined }
-  | { readonly op: 'addToSet'; readonly key: string; readonly member: string; readonly ttlSeconds: number | undefined }
-  | { readonly op: 'addToTimeline'; readonly key: string; readonly member: string; readonly at: number; readonly ttlSeconds: number };
+import type { Backend, StoreWrite } from './backend.js';
 
 const scope = new AsyncLocalStorage<WriteBatch>();
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { AuditEvent } from '../audit/events.js';
+import type { AuditSubscriber } from '../audit/chained-sink.js';
+import type { AuditEvent, AuditNotice } from '../audit/events.js';
 import type { OutboxJob } from '../audit/log.js';
-import { forWebhook, type SubjectNotice } from '../notify/notice.js';
 import type { WebhookEventType } from './types.js';
 
 export { WEBHOOK_EVENT_TYPES, type WebhookEventType } from './types.js';
@@ -28,13 +28,20 @@ export function webhookTypeOf(event: AuditEvent): WebhookEventType | undefined {
   return undefined;
 }
 
+/** The notice as a webhook may carry it: never the one-time link (only `hooks.notifySubject` receives it). */
+export function forWebhook(notice: AuditNotice): AuditNotice {
+  if (notice.link === undefined) return notice;
+  const { link: _link, ...rest } = notice;
+  return rest;
+}
+
 /**
  * The outbox jobs an audit event causes: one per subscribed endpoint, body fixed once:
  * `{ type, timestamp, data }` (data: the record without ip and user agent), plus `notice` — the
  * message addressed to the subject — when an impersonation of their account started or support
  * asks for their approval.
  */
-export function webhookJobsFor(event: AuditEvent, endpoints: readonly WebhookEndpoint[], notice?: SubjectNotice): OutboxJob[] {
+export function webhookJobsFor(event: AuditEvent, endpoints: readonly WebhookEndpoint[], notice?: AuditNotice): OutboxJob[] {
   const type = webhookTypeOf(event);
   if (!type) return [];
   const { ip: _ip, user_agent: _ua, ...data } = event;
@@ -42,4 +49,12 @@ export function webhookJobsFor(event: AuditEvent, endpoints: readonly WebhookEnd
   return endpoints
     .filter((endpoint) => !endpoint.events || endpoint.events.includes(type))
     .map((endpoint) => ({ id: `msg_${randomUUID()}`, endpoint: endpoint.url, body, attempts: 0 }));
+}
+
+/**
+ * The webhooks as a subscriber to committed records: registered with the chained audit sink when
+ * the extension is wired, so each record's deliveries enter the outbox in the record's own write.
+ */
+export function webhookSubscriber(endpoints: readonly WebhookEndpoint[]): AuditSubscriber {
+  return (event, notice) => webhookJobsFor(event, endpoints, notice);
 }

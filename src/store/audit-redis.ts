@@ -1,11 +1,11 @@
 import { Cluster, type Redis } from 'ioredis';
 import { canonicalJson, GENESIS_HASH, hashCanonical, type ChainedAuditRecord } from '../audit/chain.js';
-import type { AuditEvent } from '../audit/events.js';
+import type { AuditEvent, RecordWrites } from '../audit/events.js';
 import { InvalidCursorError, type AuditLog, type OutboxJob, type StoredRecord } from '../audit/log.js';
-import type { Backend } from './backend.js';
+import type { Backend, StoreWrite } from './backend.js';
 import { APPLY_WRITES_LUA, encodeWrites } from './redis-writes.js';
 import { SHA256_LUA } from './sha256.lua.js';
-import type { StoreWrite, WriteBatch } from './write-batch.js';
+import { WriteBatch } from './write-batch.js';
 
 /** A record waiting for the next group commit. */
 interface Pending {
@@ -137,8 +137,8 @@ export class RedisAuditLog implements AuditLog {
    * at all; otherwise the batch is committed once the record is durable. A failed commit fails
    * every request in it.
    */
-  append(event: AuditEvent, jobs: readonly OutboxJob[], batch?: WriteBatch): Promise<ChainedAuditRecord> {
-    const joins = batch !== undefined && batch.backend === this.owner && !(this.#client instanceof Cluster);
+  append(event: AuditEvent, jobs: readonly OutboxJob[], batch?: RecordWrites): Promise<ChainedAuditRecord> {
+    const joins = batch instanceof WriteBatch && batch.backend === this.owner && !(this.#client instanceof Cluster);
     const record = new Promise<ChainedAuditRecord>((resolve, reject) => {
       this.#queue.push({ event, canonical: canonicalJson(event), jobArgs: jobs.flatMap((job) => [job.id, JSON.stringify(job)]), writes: joins ? batch.writes : [], resolve, reject });
     });
