@@ -5,7 +5,7 @@ import { APPROVAL_MIN_DURATION_SECONDS, HARD_MAX_LIFETIME_SECONDS, type Imperson
 import { ExchangeRefusal, invalidRequest } from '../errors.js';
 import type { ActorIdentity, ImpersonationRules } from '../exchange/rules.js';
 import { impersonationScopes } from '../exchange/checks.js';
-import { validateReason } from '../exchange/request.js';
+import { validateReason } from '../exchange/reason.js';
 import type { ImpersonationLifecycle } from '../lifecycle/service.js';
 import type { Logger } from '../observability/logger.js';
 import { approvalRequestedNotice } from '../notify/notice.js';

@@ -9,7 +9,7 @@ import { LOOPBACK_INITIATE_LOGIN_URI, TICKET_PREFIX, type ImpersonationMode } fr
 import { ExchangeRefusal, invalidRequest } from '../errors.js';
 import type { ActorIdentity, ImpersonationRules } from '../exchange/rules.js';
 import { assertSubjectMayBeImpersonated } from '../exchange/checks.js';
-import { validateReason } from '../exchange/request.js';
+import { validateReason } from '../exchange/reason.js';
 import { startedNotice } from '../notify/notice.js';
 import type { SubjectNotifier } from '../notify/notifier.js';
 import type { ImpersonationRecord, ImpersonationStore } from '../store/impersonations.js';

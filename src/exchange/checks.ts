@@ -128,13 +128,6 @@ export function assertChainLength(act: ActClaim, policy: ImpersonationPolicy): v
   }
 }
 
-/** docs/policy.md: a reason is required for impersonation unless policy relaxes it. */
-export function assertReason(reason: string | undefined, policy: ImpersonationPolicy): void {
-  if (policy.requireReason && reason === undefined) {
-    throw invalidRequest('reason_missing', "missing required parameter 'reason'");
-  }
-}
-
 /**
  * docs/grant.md, docs/policy.md: what an impersonation may ever carry, whichever door it came through: the allow-list,
  * minus the deny-list, never `offline_access` (it is never refreshable) and never the admin scope

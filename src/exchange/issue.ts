@@ -55,8 +55,17 @@ export interface ExchangeResponse {
   scope: string;
 }
 
-/** Writes the audit record and the index of a token about to be issued; `batch` collects the store writes. */
-export type BeforeSave = (about: AboutToIssue, batch?: WriteBatch) => Promise<void>;
+/**
+ * Writes the audit record and the index of a token about to be issued; `batch` collects the store
+ * writes. What it answers comes back with the response.
+ */
+export type BeforeSave<T> = (about: AboutToIssue, batch?: WriteBatch) => Promise<T>;
+
+/** The response, with what `beforeSave` answered. */
+export interface IssueResult<T> {
+  readonly response: ExchangeResponse;
+  readonly recorded: T;
+}
 
 export interface IssueDependencies {
   /** A batch collecting the store's writes of one exchange. */
@@ -88,12 +97,28 @@ function exchangeClaims(plan: IssuePlan): Record<string, unknown> {
 }
 
 /** Writes the audit record (and the index), then commits the batch the record authorizes. */
-async function audit(beforeSave: BeforeSave, about: AboutToIssue, batch?: WriteBatch): Promise<void> {
+async function audit<T>(beforeSave: BeforeSave<T>, about: AboutToIssue, batch?: WriteBatch): Promise<T> {
   try {
-    await beforeSave(about, batch);
+    const recorded = await beforeSave(about, batch);
     await batch?.commit();
+    return recorded;
   } catch (err) {
     throw new AuditBeforeIssueError(err);
+  }
+}
+
+/**
+ * Waits until the models' saves are collected in the batch, then writes the audit record, which
+ * commits them. If either fails, the batch is abandoned: nothing it collected is stored.
+ */
+async function saveAudited<T>(batch: WriteBatch, saves: ReadonlyArray<Promise<unknown>>, beforeSave: BeforeSave<T>, about: AboutToIssue): Promise<T> {
+  try {
+    await batch.untilDeferred(saves.length, saves);
+    return await audit(beforeSave, about, batch);
+  } catch (err) {
+    batch.abandon(err);
+    await Promise.allSettled(saves);
+    throw err;
   }
 }
 
@@ -113,7 +138,7 @@ function newGrant(ctx: Ctx, plan: IssuePlan) {
   return { grant, grantId: model.jti };
 }
 
-async function issueAccessToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependencies, beforeSave: BeforeSave): Promise<ExchangeResponse> {
+async function issueAccessToken<T>(ctx: Ctx, plan: IssuePlan, deps: IssueDependencies, beforeSave: BeforeSave<T>): Promise<IssueResult<T>> {
   const { provider, client } = ctx.oidc;
   const asJwt = plan.requestedTokenType === TokenType.jwt;
   const resourceServer = plan.target
@@ -151,31 +176,25 @@ async function issueAccessToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependenci
   // stored with the audit record (one script on standalone Redis). Model saves settle on commit;
   // a JWT, which nothing stores, is signed once its record is durable.
   const batch = deps.newBatch();
-  const value = await withWriteBatch(batch, async () => {
+  const { value, recorded } = await withWriteBatch(batch, async () => {
     const saves = [grant.save(), ...(model.format === 'jwt' ? [] : [token.save()])];
-    try {
-      await batch.untilDeferred(saves.length, saves);
-      await audit(beforeSave, about, batch);
-    } catch (err) {
-      batch.abandon(err);
-      await Promise.allSettled(saves);
-      throw err;
-    }
+    const recorded = await saveAudited(batch, saves, beforeSave, about);
     const [, saved] = await Promise.all(saves);
     ctx.oidc.entity('AccessToken', token);
-    return saved ?? token.save();
+    return { value: saved ?? (await token.save()), recorded };
   });
-  return {
+  const response: ExchangeResponse = {
     access_token: value,
     issued_token_type: asJwt ? TokenType.jwt : TokenType.accessToken,
     token_type: token.tokenType,
     expires_in: plan.lifetime,
     scope: plan.scopes.join(' '),
   };
+  return { response, recorded };
 }
 
 /** OIDC Core §2 ID token for the subject, with the same `act`; its audience is the client. */
-async function issueIdToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependencies, beforeSave: BeforeSave): Promise<ExchangeResponse> {
+async function issueIdToken<T>(ctx: Ctx, plan: IssuePlan, deps: IssueDependencies, beforeSave: BeforeSave<T>): Promise<IssueResult<T>> {
   const { provider } = ctx.oidc;
   const account = await deps.findAccount(ctx, plan.subjectId);
   if (!account) throw new Error('findAccount returned nothing for an account the directory knows');
@@ -197,20 +216,14 @@ async function issueIdToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependencies, 
   const { grant, grantId } = newGrant(ctx, plan);
   const expiresAt = epoch() + plan.lifetime;
   const batch = deps.newBatch();
-  await withWriteBatch(batch, async () => {
+  const recorded = await withWriteBatch(batch, async () => {
     const saves = [grant.save()];
-    try {
-      await batch.untilDeferred(saves.length, saves);
-      await audit(beforeSave, { tokenId: jti, expiresAt, grantId, jwtId: jti }, batch);
-    } catch (err) {
-      batch.abandon(err);
-      await Promise.allSettled(saves);
-      throw err;
-    }
+    const recorded = await saveAudited(batch, saves, beforeSave, { tokenId: jti, expiresAt, grantId, jwtId: jti });
     await Promise.all(saves);
+    return recorded;
   });
   const value = await idToken.issue({ use: 'idtoken', expiresAt });
-  return {
+  const response: ExchangeResponse = {
     access_token: value,
     issued_token_type: TokenType.idToken,
     // RFC 8693 §2.2.1: N_A when the issued token is not an access token.
@@ -218,19 +231,20 @@ async function issueIdToken(ctx: Ctx, plan: IssuePlan, deps: IssueDependencies, 
     expires_in: plan.lifetime,
     scope,
   };
+  return { response, recorded };
 }
 
 /**
- * Issues the planned token. `beforeSave` writes the audit record and the impersonation index once
- * the token id is known and before the token is stored or returned: if it fails, nothing is
- * issued (docs/audit.md).
+ * Issues the planned token (RFC 8693 §2.2.1). `beforeSave` writes the audit record and the
+ * impersonation index once the token id is known and before the token is stored or returned: if
+ * it fails, nothing is issued (docs/audit.md).
  */
-export async function issueTokens(
+export async function issueTokens<T>(
   ctx: Ctx,
   plan: IssuePlan,
   deps: IssueDependencies,
-  beforeSave: BeforeSave,
-): Promise<ExchangeResponse> {
+  beforeSave: BeforeSave<T>,
+): Promise<IssueResult<T>> {
   return plan.requestedTokenType === TokenType.idToken
     ? issueIdToken(ctx, plan, deps, beforeSave)
     : issueAccessToken(ctx, plan, deps, beforeSave);

@@ -1,6 +1,6 @@
-import { containsToken } from '../audit/bounds.js';
-import { REASON_MAX_LENGTH, REASON_MIN_LENGTH, TokenType, type ImpersonationMode } from '../constants.js';
+import { TokenType, type ImpersonationMode } from '../constants.js';
 import { invalidRequest } from '../errors.js';
+import { validateReason } from './reason.js';
 
 export type SubjectTokenType =
   | typeof TokenType.accessToken
@@ -32,9 +32,6 @@ type RawParams = Readonly<Record<string, string | string[] | undefined>>;
 const SUBJECT_TYPES: ReadonlySet<string> = new Set([TokenType.accessToken, TokenType.idToken, TokenType.jwt, TokenType.userId]);
 const ACTOR_TYPES: ReadonlySet<string> = new Set([TokenType.accessToken, TokenType.idToken, TokenType.jwt]);
 const REQUESTED_TYPES: ReadonlySet<string> = new Set([TokenType.accessToken, TokenType.jwt, TokenType.idToken]);
-// docs/grant.md: Unicode control (Cc) and format (Cf) characters — bidi overrides, zero-width characters —
-// and the line and paragraph separators, any of which makes a reason read differently than stored.
-const CONTROL_CHARACTERS = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
 
 function single(params: RawParams, name: string): string | undefined {
   const value = params[name];
@@ -112,32 +109,9 @@ function parseRequestedExpiresIn(params: RawParams): number | undefined {
   return Number(value);
 }
 
-/** docs/grant.md reason ({@link validateReason}); whether it is required is policy. */
+/** docs/grant.md reason, checked by src/exchange/reason.ts; whether it is required is policy. */
 function parseReason(params: RawParams): string | undefined {
   return validateReason(single(params, 'reason'));
-}
-
-/**
- * docs/grant.md's reason rule, for every door an impersonation comes through (the grant, tickets): trimmed,
- * 10–500 characters, no control or format characters, and (docs/audit.md) nothing that looks like a token.
- * Answers the trimmed reason, `undefined` when none was given, or a refusal naming what is wrong.
- */
-export function validateReason(raw: string | undefined): string | undefined {
-  if (raw === undefined) return undefined;
-  const reason = raw.trim();
-  if (reason === '') return undefined;
-  const length = [...reason].length;
-  if (length < REASON_MIN_LENGTH || length > REASON_MAX_LENGTH) {
-    throw invalidRequest('reason_invalid', `reason must be ${REASON_MIN_LENGTH} to ${REASON_MAX_LENGTH} characters`);
-  }
-  if (CONTROL_CHARACTERS.test(reason)) {
-    throw invalidRequest('reason_invalid', 'reason must not contain control characters');
-  }
-  // docs/audit.md: no token value is ever written to the audit log, where the reason goes.
-  if (containsToken(reason)) {
-    throw invalidRequest('reason_invalid', 'reason must not contain a token or other credential');
-  }
-  return reason;
 }
 
 /** RFC 6749 §3.3 scope: space-delimited; oidc-provider already rejected invalid characters. */
