@@ -32,6 +32,7 @@ export interface AccountDeps {
   readonly clientName?: (clientId: string) => Promise<string | undefined>;
 }
 
+/** The subject's session, kept server-side (src/web/sessions.ts). */
 export interface AccountSession {
   readonly sub: string;
   readonly name: string;
@@ -44,6 +45,7 @@ export interface AccountState {
   readonly data: AccountSession;
 }
 
+/** What a form's answer says above the page. */
 export type Notice = { kind: 'ok' | 'error'; text: string };
 
 /** The account page as its handlers see it: the deps, and where it lives. */

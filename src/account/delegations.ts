@@ -104,4 +104,5 @@ ${history}</section>`;
   return { render, answer, paths: ['grant', 'decline', 'pause', 'resume', 'end'] as const };
 }
 
+/** The delegation forms of the account page. */
 export type DelegationSection = ReturnType<typeof createDelegationSection>;

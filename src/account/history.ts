@@ -46,6 +46,7 @@ type HistoryDeps = Pick<AccountDeps, 'lifecycle' | 'store' | 'accounts' | 'clien
 /** Impersonations per page of the subject's history. */
 const PAGE = 20;
 
+/** Epoch seconds as an ISO 8601 time. */
 export const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
 
 /** A live impersonation as a row of the page. */

@@ -69,10 +69,12 @@ ${granted.length ? html`<h3>Access you approved</h3><ul class="plain stack">${gr
 ${history}</section>`;
 }
 
+/** A one-time link that is unknown, tampered with or expired. */
 export function invalidLinkView(base: string): Html {
   return html`<h1>This link is not valid</h1><div class="alert error" role="alert">It may have expired. Sign in to <a href="${base}/impersonations">your account page</a> to see every request.</div>`;
 }
 
+/** A one-time link whose request is no longer waiting. */
 export function answeredLinkView(base: string, state: ApprovalView['state']): Html {
   return html`<h1>Already answered</h1><div class="alert info" role="status">This request is ${STATES[state].text.toLowerCase()}. Your <a href="${base}/impersonations">account page</a> lists every request and lets you revoke an approval.</div>`;
 }
@@ -93,6 +95,7 @@ export function linkAnsweredView(base: string, decision: 'approve' | 'decline', 
     : html`<h1>Declined</h1><div class="alert ok" role="status">Support cannot use this request.</div>`;
 }
 
+/** The link's answer refused (the approval service's words). */
 export function notAnsweredView(message: string): Html {
   return html`<h1>Not answered</h1><div class="alert error" role="alert">${message}</div>`;
 }

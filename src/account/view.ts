@@ -23,6 +23,7 @@ const ENDINGS: Record<string, string> = {
   delegation_ended: 'Ended by you',
 };
 
+/** Now, in epoch seconds. */
 export const epoch = () => Math.floor(Date.now() / 1000);
 
 /** What happened, in plain words: who (and through which service), did what, where, until when, why. */

@@ -36,6 +36,7 @@ export interface SignedInRoute<S> extends RouteShape {
   readonly handler: (ctx: Context, request: PageRequest<S>) => Promise<void> | void;
 }
 
+/** One line of a page app's route table. */
 export type Route<S> = PublicRoute | SignedInRoute<S>;
 
 /** How a page app tells who is signed in, and what it answers when nobody is or a form is not genuine. */
@@ -94,7 +95,7 @@ function match<S>(routes: readonly Route<S>[], method: string, path: string): { 
   return undefined;
 }
 
-function within(app: PageApp<unknown>, path: string): boolean {
+function within<S>(app: PageApp<S>, path: string): boolean {
   const under = (prefix: string) => path === prefix || path.startsWith(`${prefix}/`);
   if (!(app.ownsBase ? under(app.base) : path.startsWith(`${app.base}/`))) return false;
   return !(app.leaves ?? []).some((leaf) => under(`${app.base}${leaf}`));
@@ -108,13 +109,13 @@ async function serve<S>(app: PageApp<S>, ctx: Context, path: string): Promise<vo
     const form = ctx.method === 'POST' ? await readForm(ctx) : new URLSearchParams();
     return found.route.handler(ctx, { params: found.params, form, state: undefined });
   }
-  const route = found?.route as SignedInRoute<S> | undefined;
+  const route = found?.route;
   if (!route && !app.guardsUnmatched) return;
   const state = await app.gate.signedIn(ctx, route);
   if (state === undefined) return;
   const form = ctx.method === 'POST' ? await readForm(ctx) : new URLSearchParams();
   if (ctx.method === 'POST' && !csrfHolds(ctx, app.gate.csrfToken(state), form.get('csrf'), app.gate.ownOrigin)) return app.gate.forged(ctx);
-  return route?.handler(ctx, { params: found!.params, form, state });
+  return route?.handler(ctx, { params: found?.params ?? [], form, state });
 }
 
 /**
@@ -123,7 +124,7 @@ async function serve<S>(app: PageApp<S>, ctx: Context, path: string): Promise<vo
  */
 export function createPageApp<S>(app: PageApp<S>) {
   return async function pageApp(ctx: Context, next: Next): Promise<void> {
-    if (!within(app as PageApp<unknown>, ctx.path)) return next();
+    if (!within(app, ctx.path)) return next();
     try {
       await serve(app, ctx, ctx.path.slice(app.base.length));
     } catch (err) {

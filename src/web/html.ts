@@ -25,6 +25,7 @@ export function html(strings: TemplateStringsArray, ...parts: Part[]): Html {
   return new Html(strings.reduce((out, s, i) => out + s + (i < parts.length ? render(parts[i] as Part) : ''), ''));
 }
 
+/** What {@link layout} frames: the page, and the header bar around it. */
 export interface LayoutOptions {
   readonly title: string;
   /** Product name in the header bar. */

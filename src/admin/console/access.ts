@@ -61,6 +61,7 @@ export async function accessFor(deps: AccessDeps, caller: AdminCaller, account: 
   return { verdict, required, readOnlyOnly, readOnlyAvailable: deps.policy.readOnlyScopes !== undefined, approvals, usable };
 }
 
+/** What {@link accessFor} found. */
 export type AccessFacts = Awaited<ReturnType<typeof accessFor>>;
 
 /** {@link inWords} for a refusal of the minting or approval rules, the accounts read live. */

@@ -18,6 +18,7 @@ function chainStatus(base: string, result: VerifyResult | undefined): Html {
     : html`<div class="alert error" role="alert">Chain broken at record ${result.position} (id ${result.id ?? 'unknown'}): ${result.problem}. ${result.count} records before it verify.</div>`;
 }
 
+/** The audit view when records go to a plain sink (docs/audit.md). */
 export function noAuditLogView(): Html {
   return html`<h1>Audit log</h1><div class="alert info">This provider writes audit records to a plain sink, not a queryable log.</div>`;
 }

@@ -41,6 +41,7 @@ export interface ConsoleDeps {
   readonly requestFacts: (ctx: Context) => RequestFacts;
 }
 
+/** An agent's console session, kept server-side (src/web/sessions.ts). */
 export interface ConsoleSession {
   readonly sub: string;
   readonly name: string;
@@ -63,6 +64,7 @@ export interface PageView {
   readonly body: Html;
 }
 
+/** What a form's answer says above the page. */
 export type Notice = { readonly kind: 'ok' | 'error' | 'info'; readonly text: string };
 
 /** The console as its pages see it: the deps, where it lives, and the skeleton's services. */

@@ -30,6 +30,7 @@ ${
 }`;
 }
 
+/** A user page for an id the directory does not know. */
 export function noSuchUserView(base: string, id: string): Html {
   return html`<h1>No such user</h1><div class="alert error" role="alert">There is no user “${id}”.</div><p><a href="${base}/users">Back to the search</a></p>`;
 }

@@ -4,12 +4,15 @@ import type { Notice } from './context.js';
 
 /* Views the console's pages share: times, notices, the CSRF field, the access mode. */
 
+/** Epoch seconds as an ISO 8601 time. */
 export const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
+/** An ISO 8601 time to the minute, in UTC. */
 export const short = (isoTime: string) => `${isoTime.slice(0, 16).replace('T', ' ')} UTC`;
 /** A time to the minute, or to the second (the audit view); the full ISO 8601 time on hover. */
 export const time = (isoTime: string, precision: 'minute' | 'second' = 'minute') =>
   html`<time datetime="${isoTime}" title="${isoTime}">${precision === 'second' ? `${isoTime.slice(0, 19).replace('T', ' ')} UTC` : short(isoTime)}</time>`;
 
+/** The answer to a form, above the page (an alert for an error, a status otherwise). */
 export function notice(n: Notice | undefined): Html {
   return n ? html`<div class="alert ${n.kind}" role="${n.kind === 'error' ? 'alert' : 'status'}">${n.text}</div>` : html``;
 }
