@@ -5,7 +5,7 @@ import type Provider from 'oidc-provider';
 import { createAccountPage, type AccountPageOptions } from './account/page.js';
 import { createAdminApi } from './admin/api.js';
 import { createAdminAuthenticator, type AdminAuthenticator } from './admin/auth.js';
-import { createAdminConsole, type AdminConsoleOptions } from './admin/console.js';
+import { createAdminConsole, type AdminConsoleOptions } from './admin/console/index.js';
 import { ApprovalLinks } from './approvals/links.js';
 import { createApprovalService, type ApprovalRequest, type ApprovalService, type ApprovalView } from './approvals/service.js';
 import { composeLogoutSource } from './browser/ending.js';

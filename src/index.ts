@@ -21,6 +21,6 @@ export { ADMIN_SCOPE, IMPERSONATION_AMR, LOOPBACK_INITIATE_LOGIN_URI, TICKET_PRE
 export type { MintedTicket, TicketRequest } from './browser/tickets.js';
 export type { ActorIdentity } from './exchange/rules.js';
 export type { AccountPageOptions } from './account/page.js';
-export type { AdminConsoleOptions } from './admin/console.js';
+export type { AdminConsoleOptions } from './admin/console/index.js';
 export { verifyWebhook } from './webhooks/signature.js';
 export { pageNonce } from './web/provider-pages.js';

@@ -7,6 +7,12 @@ import { html, type Html } from '../web/html.js';
  * page and in the console.
  */
 
+/** A time to the minute, in UTC, as the account page shows it. */
+export function when(isoTime: string): Html {
+  const d = new Date(isoTime);
+  return html`<time datetime="${d.toISOString()}">${d.toISOString().slice(0, 16).replace('T', ' ')} UTC</time>`;
+}
+
 /** How many requests are shown per impersonation (the audit log keeps every one). */
 export const ACTIVITY_SHOWN = 20;
 

@@ -3,6 +3,7 @@ import type { RequestFacts } from '../audit/recorder.js';
 import { profileLabel } from '../exchange/actor-profiles.js';
 import { DelegationError, type DelegationService, type DelegationView } from '../delegations/service.js';
 import { html, type Html } from '../web/html.js';
+import { when } from './activity.js';
 
 /*
  * The user's side of delegation to agents on their account page (docs/beyond-impersonation.md
@@ -11,11 +12,6 @@ import { html, type Html } from '../web/html.js';
  */
 
 type Notice = { kind: 'ok' | 'error'; text: string };
-
-function when(isoTime: string): Html {
-  const d = new Date(isoTime);
-  return html`<time datetime="${d.toISOString()}">${d.toISOString().slice(0, 16).replace('T', ' ')} UTC</time>`;
-}
 
 /** The durations offered, up to the policy's maximum. */
 function durations(max: number, preferred: number): Array<{ seconds: number; label: string; selected: boolean }> {
@@ -107,3 +103,6 @@ ${history}</section>`;
 
   return { render, answer, paths: ['grant', 'decline', 'pause', 'resume', 'end'] as const };
 }
+
+/** The delegation forms of the account page. */
+export type DelegationSection = ReturnType<typeof createDelegationSection>;

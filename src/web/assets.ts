@@ -1,3 +1,7 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { Context } from 'koa';
+
 /** The stylesheet of the extension's pages (admin console, subject's page): served as a file, so CSP needs no inline style. */
 export const STYLESHEET = `
 :root{--ink:#17202e;--muted:#5b6473;--line:#dfe3ea;--bg:#f5f6f8;--card:#fff;--brand:#1f4fd1;--brand-ink:#fff;--danger:#b42318;--danger-bg:#fef3f2;--ok:#067647;--ok-bg:#ecfdf3;--warn:#93370d;--warn-bg:#fffaeb;--focus:#f79009}
@@ -88,3 +92,23 @@ td time{white-space:nowrap}
 .switch-state.on{color:var(--ok)}.switch-state.off{color:var(--danger)}
 @media (prefers-reduced-motion:reduce){*{transition:none!important;animation:none!important}}
 `;
+
+/** Which files a page app serves under `<base>/assets/`: the stylesheet always, the console's script when asked. */
+export interface AssetOptions {
+  readonly script?: boolean;
+}
+
+/** The console's script (a checked browser file, tsconfig.browser.json), served as a file: no inline script. */
+const CONSOLE_SCRIPT_FILE = fileURLToPath(new URL('./client/console.js', import.meta.url));
+let script: Promise<string> | undefined;
+
+/** Answers `GET /assets/app.css` (and `/assets/app.js` with `script`), cached for an hour; false for any other path. */
+export async function serveAsset(ctx: Context, path: string, options: AssetOptions): Promise<boolean> {
+  const body = path === '/assets/app.css' ? STYLESHEET : options.script && path === '/assets/app.js' ? await (script ??= readFile(CONSOLE_SCRIPT_FILE, 'utf8')) : undefined;
+  if (body === undefined) return false;
+  ctx.type = path.endsWith('.css') ? 'text/css' : 'text/javascript';
+  ctx.set('Cache-Control', 'public, max-age=3600');
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.body = body;
+  return true;
+}

@@ -25,6 +25,7 @@ export function html(strings: TemplateStringsArray, ...parts: Part[]): Html {
   return new Html(strings.reduce((out, s, i) => out + s + (i < parts.length ? render(parts[i] as Part) : ''), ''));
 }
 
+/** What {@link layout} frames: the page, and the header bar around it. */
 export interface LayoutOptions {
   readonly title: string;
   /** Product name in the header bar. */
@@ -39,9 +40,9 @@ export interface LayoutOptions {
 }
 
 /** The page frame shared by the extension's pages: no inline script or style (strict CSP). */
-export function layout(options: LayoutOptions): string {
+export function layout(options: LayoutOptions): Html {
   const { user, nav = [] } = options;
-  return `<!doctype html>${html`<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+  return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${options.title} · ${options.product}</title>
 <link rel="stylesheet" href="${options.assetsPath}/app.css">
 ${options.script ? html`<script type="module" src="${options.assetsPath}/app.js"></script>` : ''}
@@ -53,5 +54,5 @@ ${nav.length ? html`<nav aria-label="Main"><ul>${nav.map((item) => html`<li><a h
 ${user ? html`<form class="signout" method="post" action="${user.signOutAction}"><span class="who">${user.name}</span><input type="hidden" name="csrf" value="${user.csrf}"><button type="submit" class="button subtle">Sign out</button></form>` : ''}
 </div></header>
 <main id="main" tabindex="-1">${options.body}</main>
-</body></html>`.value}`;
+</body></html>`;
 }
