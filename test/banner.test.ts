@@ -50,4 +50,15 @@ describe('the banner server helper (docs/admin-console.md)', () => {
         '<input type="hidden" name="csrf" value="tok&quot;en"><button type="submit">End impersonation</button></form></impersonation-banner>',
     );
   });
+
+  it('escapes the via actor, the actor kind and the form field name as well', () => {
+    const html = renderImpersonationBanner(
+      { subject: 'alice', actor: 'support', via: '"><script>alert(1)</script>', actorProfile: 'user" onclick="x', chain: [] },
+      { csrfToken: 't', csrfField: 'c"srf' },
+    );
+    expect(html).toContain(' actor-profile="user&quot; onclick=&quot;x" via="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"');
+    expect(html).toContain(' csrf-field="c&quot;srf" csrf-token="t">');
+    expect(html).toContain('<input type="hidden" name="c&quot;srf" value="t">');
+    expect(html).not.toContain('<script');
+  });
 });

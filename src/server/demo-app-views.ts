@@ -1,4 +1,4 @@
-import { escapeHtml } from './views.js';
+import { html, type Html } from '../web/html.js';
 
 /** The demo app's stylesheet, served as a file (`style-src 'self'`: no inline style anywhere). */
 export const DEMO_APP_CSS = `
@@ -51,37 +51,42 @@ footer{max-width:56rem;margin:0 auto;padding:0 1.25rem 2rem;color:#5b6576;font-s
 
 export interface DemoPageParts {
   readonly title: string;
-  /** Raw HTML placed first in <body> (the impersonation banner). */
-  readonly banner?: string;
+  /** Placed first in <body>: the impersonation banner. */
+  readonly banner?: Html;
   /** The signed-in user's display name and the anti-CSRF token of the sign-out form. */
   readonly user?: { readonly name: string; readonly csrf: string };
-  readonly main: string;
+  readonly main: Html;
   readonly assets: { readonly css: string; readonly banner: string };
+}
+
+// Fragments one per line.
+function lines(parts: readonly Html[]): Html[] {
+  return parts.map((part, i) => (i === 0 ? part : html`\n${part}`));
 }
 
 /** The demo app's page frame: external stylesheet and module script only (strict CSP). */
 export function demoPage(parts: DemoPageParts): string {
   const account = parts.user
-    ? `<span class="who">Signed in as <strong>${escapeHtml(parts.user.name)}</strong></span>
-<form class="inline" method="post" action="/logout"><input type="hidden" name="csrf" value="${escapeHtml(parts.user.csrf)}"><button class="button secondary" type="submit">Sign out</button></form>`
-    : `<a class="button" href="/signin">Sign in</a>`;
-  return `<!doctype html>
+    ? html`<span class="who">Signed in as <strong>${parts.user.name}</strong></span>
+<form class="inline" method="post" action="/logout"><input type="hidden" name="csrf" value="${parts.user.csrf}"><button class="button secondary" type="submit">Sign out</button></form>`
+    : html`<a class="button" href="/signin">Sign in</a>`;
+  return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(parts.title)} · Acme Orders</title>
-<link rel="stylesheet" href="${escapeHtml(parts.assets.css)}">
-${parts.banner ? `<script type="module" src="${escapeHtml(parts.assets.banner)}"></script>` : ''}
+<title>${parts.title} · Acme Orders</title>
+<link rel="stylesheet" href="${parts.assets.css}">
+${parts.banner ? html`<script type="module" src="${parts.assets.banner}"></script>` : ''}
 </head><body>
-${parts.banner ?? ''}
+${parts.banner}
 <header class="topbar"><div class="inner"><a class="brand" href="/"><span class="logo" aria-hidden="true">A</span>Acme Orders</a><span class="spacer"></span>${account}</div></header>
 <main>
 ${parts.main}
 </main>
 <footer>Demo relying party of oidc-provider-token-exchange: a plain OpenID Connect client (authorization code + PKCE).</footer>
-</body></html>`;
+</body></html>`.value;
 }
 
-export function signedOutHome(): string {
-  return `<div class="card center">
+export function signedOutHome(): Html {
+  return html`<div class="card center">
 <h1>Welcome to Acme Orders</h1>
 <p class="lead">Sign in with your Acme account to see your orders and your profile.</p>
 <a class="button" href="/signin">Sign in</a>
@@ -89,7 +94,7 @@ export function signedOutHome(): string {
 }
 
 /** The home page of a signed-in user: who the ID token says is signed in. */
-export function signedInHome(claims: Readonly<Record<string, unknown>>): string {
+export function signedInHome(claims: Readonly<Record<string, unknown>>): Html {
   const text = (name: string) => (typeof claims[name] === 'string' ? (claims[name] as string) : undefined);
   const name = text('name') ?? text('sub') ?? '';
   const rows: Array<[string, string | undefined, boolean]> = [
@@ -99,20 +104,19 @@ export function signedInHome(claims: Readonly<Record<string, unknown>>): string 
   ];
   const list = rows
     .filter((row): row is [string, string, boolean] => row[1] !== undefined)
-    .map(([label, value, code]) => `<dt>${label}</dt><dd>${code ? `<code>${escapeHtml(value)}</code>` : escapeHtml(value)}</dd>`)
-    .join('\n');
-  return `<h1>Hello, ${escapeHtml(name)}</h1>
+    .map(([label, value, code]) => html`<dt>${label}</dt><dd>${code ? html`<code>${value}</code>` : value}</dd>`);
+  return html`<h1>Hello, ${name}</h1>
 <p class="lead">You are signed in to Acme Orders.</p>
 <section class="card" aria-labelledby="account-heading">
 <h2 id="account-heading">Your account</h2>
 <dl id="account">
-${list}
+${lines(list)}
 </dl>
 </section>`;
 }
 
-export function signedOutPage(): string {
-  return `<div class="card center">
+export function signedOutPage(): Html {
+  return html`<div class="card center">
 <h1>You have signed out</h1>
 <p class="lead">Your Acme Orders session has ended.</p>
 <a class="button" href="/signin">Sign in again</a>
@@ -120,8 +124,8 @@ export function signedOutPage(): string {
 }
 
 /** After "End impersonation": the impersonation is over, here and at the provider. */
-export function impersonationEndedPage(): string {
-  return `<div class="card center">
+export function impersonationEndedPage(): Html {
+  return html`<div class="card center">
 <h1>The impersonation has ended</h1>
 <p class="lead">This browser is signed out of the account you were viewing, at Acme Orders and at the identity provider. The support console lists the impersonation as ended.</p>
 <p class="muted">You can close this tab. Signing in again asks for a password.</p>
@@ -130,16 +134,16 @@ export function impersonationEndedPage(): string {
 }
 
 /** A sign-in that did not complete: the OAuth error (RFC 6749 §4.1.2.1) or what went wrong. */
-export function errorPage(heading: string, message: string, code?: string): string {
-  return `<div class="card center">
-<h1>${escapeHtml(heading)}</h1>
-<div class="error" role="alert"><p>${escapeHtml(message)}</p>${code ? `<p class="muted">Error code: <code>${escapeHtml(code)}</code></p>` : ''}</div>
+export function errorPage(heading: string, message: string, code?: string): Html {
+  return html`<div class="card center">
+<h1>${heading}</h1>
+<div class="error" role="alert"><p>${message}</p>${code ? html`<p class="muted">Error code: <code>${code}</code></p>` : ''}</div>
 <p><a class="button" href="/">Back to Acme Orders</a></p>
 </div>`;
 }
 
-export function notFoundPage(): string {
-  return `<div class="card center"><h1>Page not found</h1><p><a href="/">Back to Acme Orders</a></p></div>`;
+export function notFoundPage(): Html {
+  return html`<div class="card center"><h1>Page not found</h1><p><a href="/">Back to Acme Orders</a></p></div>`;
 }
 
 /** An order as the orders API answers it. */
@@ -157,32 +161,26 @@ export interface DemoOrder {
 export function ordersCard(
   result: { orders: readonly DemoOrder[] } | { error: string },
   options: { csrf: string; readOnly: boolean; flash?: { kind: 'ok' | 'error'; text: string } | undefined },
-): string {
+): Html {
   const flash = options.flash
-    ? `<div class="${options.flash.kind === 'ok' ? 'ok' : 'error'}" role="${options.flash.kind === 'ok' ? 'status' : 'alert'}">${escapeHtml(options.flash.text)}</div>`
+    ? html`<div class="${options.flash.kind === 'ok' ? 'ok' : 'error'}" role="${options.flash.kind === 'ok' ? 'status' : 'alert'}">${options.flash.text}</div>`
     : '';
-  const note = options.readOnly
-    ? '<p class="note"><strong>Read-only access.</strong> Support is viewing this account: the orders API refuses any change.</p>'
-    : '';
-  let body: string;
-  if ('error' in result) {
-    body = `<div class="error" role="alert">Your orders could not be loaded: ${escapeHtml(result.error)}.</div>`;
-  } else if (result.orders.length === 0) {
-    body = '<p class="muted">No orders yet.</p>';
-  } else {
-    const rows = result.orders
-      .map(
-        (o) => `<tr><td><code>${escapeHtml(o.id)}</code></td><td>${escapeHtml(o.item)}</td><td>${escapeHtml(o.total)}</td><td>${escapeHtml(o.status)}</td>
-<td class="actions"><form class="inline" method="post" action="/orders/${encodeURIComponent(o.id)}/resend"><input type="hidden" name="csrf" value="${escapeHtml(options.csrf)}"><button class="button secondary small" type="submit" aria-label="Resend the confirmation of order ${escapeHtml(o.id)}">Resend confirmation</button></form></td></tr>`,
-      )
-      .join('\n');
-    body = `<div class="table-wrap"><table><caption class="muted">From the orders API, with your access token.</caption><thead><tr><th scope="col">Order</th><th scope="col">Item</th><th scope="col">Total</th><th scope="col">Status</th><th scope="col" class="actions">Action</th></tr></thead><tbody>
-${rows}
-</tbody></table></div>`;
-  }
-  return `
+  const note = options.readOnly ? html`<p class="note"><strong>Read-only access.</strong> Support is viewing this account: the orders API refuses any change.</p>` : '';
+  return html`
 <section class="card" aria-labelledby="orders-heading">
 <h2 id="orders-heading">Your orders</h2>
-${note}${flash}${body}
+${note}${flash}${ordersBody(result, options.csrf)}
 </section>`;
+}
+
+function ordersBody(result: { orders: readonly DemoOrder[] } | { error: string }, csrf: string): Html {
+  if ('error' in result) return html`<div class="error" role="alert">Your orders could not be loaded: ${result.error}.</div>`;
+  if (result.orders.length === 0) return html`<p class="muted">No orders yet.</p>`;
+  const rows = result.orders.map(
+    (o) => html`<tr><td><code>${o.id}</code></td><td>${o.item}</td><td>${o.total}</td><td>${o.status}</td>
+<td class="actions"><form class="inline" method="post" action="/orders/${encodeURIComponent(o.id)}/resend"><input type="hidden" name="csrf" value="${csrf}"><button class="button secondary small" type="submit" aria-label="Resend the confirmation of order ${o.id}">Resend confirmation</button></form></td></tr>`,
+  );
+  return html`<div class="table-wrap"><table><caption class="muted">From the orders API, with your access token.</caption><thead><tr><th scope="col">Order</th><th scope="col">Item</th><th scope="col">Total</th><th scope="col">Status</th><th scope="col" class="actions">Action</th></tr></thead><tbody>
+${lines(rows)}
+</tbody></table></div>`;
 }

@@ -3,7 +3,7 @@ import type Provider from 'oidc-provider';
 import type { FixtureAccounts } from './accounts.js';
 import { readForm } from '../web/forms.js';
 import { pageNonce } from '../web/provider-pages.js';
-import { consentPage, loginPage } from './views.js';
+import { consentPage, loginPage } from './interaction-views.js';
 
 const ROUTE = /^\/interaction\/([\w-]+)(?:\/(login|confirm|abort))?$/;
 

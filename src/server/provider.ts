@@ -9,7 +9,7 @@ import { tokenExchange, type TokenExchange } from '../extension.js';
 import type { Store } from '../store/index.js';
 import type { FixtureAccounts } from './accounts.js';
 import { pageNonce } from '../web/provider-pages.js';
-import { errorPage, loggedOutPage, logoutPage } from './views.js';
+import { errorPage, loggedOutPage, logoutPage } from './interaction-views.js';
 
 /** Everything the reference provider is built from; the bootstrap reads it from config/ and env. */
 export interface ReferenceSettings {
