@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, errors as joseErrors, type JWTVerifyGetKey } from 'jose';
-import { resolveResourceServerOptions, type ReplayCache, type ResolvedResourceServerOptions, type ResourceServerOptions } from '../config.js';
+import { resolveResourceServerOptions, type ReplayCache, type ResolvedResourceServerOptions, type ResourceServerOptions } from './options.js';
 import { accessFromClaims, readOnlyRefusal, type ClaimsResult, type Guard, type GuardRequest, type VerifiedAccess } from './access.js';
 import { readCredentials } from './credentials.js';
 import { DiscoveryFailed, discovery } from './discovery.js';
