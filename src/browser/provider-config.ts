@@ -1,7 +1,7 @@
 import { errors, interactionPolicy, type Account, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { IMPERSONATION_AMR, LOOPBACK_INITIATE_LOGIN_URI } from '../constants.js';
 import type { ImpersonationRecord, ImpersonationStore } from '../store/impersonations.js';
-import { isTicket, isTicketDigestHint, isTicketHint, ticketDigestHint } from './tickets.js';
+import { isTicket, isTicketDigestHint, isTicketHint, ticketDigestHint } from './ticket-hints.js';
 
 /** What the composed configuration needs from the extension. */
 export interface BrowserConfigDependencies {
