@@ -15,7 +15,7 @@ export { type AuthorizeInput, type AuthorizeResult, type ExchangeHooks } from '.
 export { parsePolicy, policySchema, type ImpersonationPolicy, type PolicyInput, type RateLimit } from './config/policy.js';
 export type { ResourceServerDefinition, TrustedIssuer } from './config/targets.js';
 
-/** The options of `tokenExchange()`: every default lives in src/config/ (docs/configuration.md). */
+/** The options of `tokenExchange()` (docs/configuration.md): each section and its defaults in src/config/. */
 const optionsSchema = z
   .object({
     accounts: z.custom<AccountDirectory>(

@@ -95,16 +95,14 @@ export interface TokenExchange {
 
 /**
  * Creates the RFC 8693 token-exchange extension for an oidc-provider 9 instance. Options are
- * validated at once; a bad field throws a `ConfigurationError` that names it. What needs no
- * provider is built here (src/extension/foundation.ts); `configuration(host)` composes the host's
- * configuration (src/extension/configuration.ts); `register(provider)` builds the rest and mounts
- * it (src/extension/register.ts, src/extension/mount.ts).
+ * validated at once; a bad field throws a `ConfigurationError` that names it.
  *
  * @see https://www.rfc-editor.org/rfc/rfc8693
  */
 export function tokenExchange(input: TokenExchangeOptions): TokenExchange {
   const options = resolveOptions(input);
   const phases = new Phases();
+  // What needs no provider, built once here; configuration(host) and register(provider) add the rest.
   const base = buildFoundation(options, phases);
   const registered = () => phases.registered();
   return {

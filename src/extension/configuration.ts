@@ -200,7 +200,7 @@ function revocation(host: NonNullable<Features['revocation']>, deps: Configurati
 
 /**
  * The host's oidc-provider configuration with what the extension needs at construction: the
- * browser-impersonation settings (src/browser/provider-config.ts), entity profiles, the resource
+ * browser-impersonation settings (docs/browser-impersonation.md), entity profiles, the resource
  * servers, introspection and revocation with their policies for exchanged tokens, and — unless the
  * host has its own — the store's adapter.
  */
