@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { resolveResourceServerOptions } from '../src/config.js';
+import { resolveResourceServerOptions } from '../src/resource-server/options.js';
 import { ConfigurationError, createResourceServer, MemoryReplayCache, requireScopes } from '../src/resource-server/index.js';
 
 const BASE = { issuer: 'https://id.example.test', audience: 'https://api.example.test/orders' };

@@ -4,7 +4,8 @@ import type { RequestFacts } from '../audit/recorder.js';
 import { IMPERSONATION_AMR } from '../constants.js';
 import { ExchangeRefusal } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import { isTicketHint, type TicketService } from './tickets.js';
+import { isTicketHint } from './ticket-hints.js';
+import type { TicketService } from './tickets.js';
 
 type Next = () => Promise<unknown>;
 

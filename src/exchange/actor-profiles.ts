@@ -1,5 +1,5 @@
 import type { DirectoryAccount } from '../accounts.js';
-import type { ImpersonationPolicy } from '../config.js';
+import type { ImpersonationPolicy } from '../config/policy.js';
 import { ENTITY_PROFILE } from './act.js';
 
 /*

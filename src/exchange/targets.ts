@@ -1,4 +1,5 @@
-import type { ImpersonationPolicy } from '../config.js';
+import type { ImpersonationPolicy } from '../config/policy.js';
+import type { ResourceServerDefinition } from '../config/targets.js';
 import { TokenType } from '../constants.js';
 import { invalidTarget } from '../errors.js';
 import type { RequestedTokenType } from './request.js';
@@ -7,15 +8,6 @@ import type { RequestedTokenType } from './request.js';
 export function audienceOf(aud: unknown): string[] {
   if (typeof aud === 'string') return [aud];
   return Array.isArray(aud) ? aud.filter((a): a is string => typeof a === 'string') : [];
-}
-
-/** A protected API the provider issues tokens for (RFC 8707 resource server). */
-export interface ResourceServerDefinition {
-  readonly scope: string;
-  readonly accessTokenFormat: 'opaque' | 'jwt';
-  readonly audience?: string | undefined;
-  /** Client ids that speak for this resource server (may present tokens addressed to it). */
-  readonly clients: readonly string[];
 }
 
 /** A resolved target: the resource indicator and its definition. */

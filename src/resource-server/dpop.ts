@@ -1,4 +1,4 @@
-import type { ReplayCache } from '../config.js';
+import type { ReplayCache } from './options.js';
 import type { VerifiedProof } from '../dpop/proof.js';
 
 // The proof itself is checked by the shared RFC 9449 verifier (src/dpop/proof.ts).

@@ -1,11 +1,11 @@
-import type { ResourceServerOptions } from '../config.js';
+import type { ResourceServerOptions } from './options.js';
 import type { Guard, VerifiedAccess } from './access.js';
 import { AccessDenied } from './errors.js';
 import type { RevocationFeedHealth } from './revocation-feed.js';
 import { createVerifier, type RequestParts } from './verifier.js';
 import { ReceiptEmitter, type ReceiptStats } from './receipts.js';
 
-export { ASYMMETRIC_ALGORITHMS, ConfigurationError, type ReplayCache, type ResolvedResourceServerOptions, type ResourceServerOptions } from '../config.js';
+export { ASYMMETRIC_ALGORITHMS, ConfigurationError, type ReplayCache, type ResolvedResourceServerOptions, type ResourceServerOptions } from './options.js';
 export {
   allowWhenReadOnly,
   denyWhenImpersonated,

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import Koa from 'koa';
-import type { ResourceServerOptions } from '../config.js';
+import type { ResourceServerOptions } from '../resource-server/options.js';
 import type { Logger } from '../observability/logger.js';
 import { createResourceServer, denyWhenImpersonated, requireScopes, type ResourceServer, type VerifiedAccess } from '../resource-server/index.js';
 import type { Fixtures } from './fixtures.js';
