@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { parsePolicy } from '../src/config.js';
 import { ExchangeRefusal } from '../src/errors.js';
-import { wrapActor } from '../src/exchange/act.js';
+import { wrapActor } from '../src/claims/act.js';
 import { grantedScopes, lifetimeSeconds, assertChainLength, type ScopeLimitSource } from '../src/exchange/checks.js';
 
 const policy = parsePolicy({ enabled: true, scopes: { allow: ['openid', 'profile', 'offline_access'], deny: ['profile'] } });

@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import type { RequestFacts } from '../audit/recorder.js';
-import { profileLabel } from '../exchange/actor-profiles.js';
+import { profileLabel } from '../claims/profiles.js';
 import { DelegationError, type DelegationService, type DelegationView } from '../delegations/service.js';
 import { html, type Html } from '../web/html.js';
 import { when } from './activity.js';

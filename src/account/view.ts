@@ -1,4 +1,4 @@
-import { describeActor, profileLabel } from '../exchange/actor-profiles.js';
+import { describeActor, profileLabel } from '../claims/profiles.js';
 import { utc } from '../notify/notice.js';
 import { HISTORY_RETENTION_SECONDS, type HistoryCursor } from '../store/index.js';
 import { html, type Html } from '../web/html.js';

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { actorChain, readAct } from '../exchange/act.js';
+import { actorChain, readAct } from '../claims/act.js';
 import { bannerMarkup, type BannerFormOptions, type ImpersonationBannerView } from './render.js';
 
 export { IMPERSONATION_BANNER_TAG, actingWords, type BannerFormOptions, type ImpersonationBannerView } from './render.js';

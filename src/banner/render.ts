@@ -1,4 +1,4 @@
-import type { ActClaim } from '../exchange/act.js';
+import type { ActClaim } from '../claims/act.js';
 import { html, type Html } from '../web/html.js';
 
 /** The custom element's tag name. */

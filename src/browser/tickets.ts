@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { accountProfile } from '../exchange/actor-profiles.js';
+import { accountProfile } from '../claims/profiles.js';
 import type Provider from 'oidc-provider';
 import type { Client } from 'oidc-provider';
 import type { AuditRecorder, RequestFacts } from '../audit/recorder.js';

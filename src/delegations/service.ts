@@ -3,7 +3,8 @@ import type Provider from 'oidc-provider';
 import type { AuditRecorder, RequestFacts } from '../audit/recorder.js';
 import type { ResolvedOptions } from '../config.js';
 import { APPROVAL_MIN_DURATION_SECONDS } from '../constants.js';
-import { clientProfile, profileRule } from '../exchange/actor-profiles.js';
+import { clientProfile } from '../claims/profiles.js';
+import { profileRule } from '../exchange/actor-profiles.js';
 import type { ImpersonationLifecycle } from '../lifecycle/service.js';
 import type { DelegationRecord, DelegationStore } from '../store/delegations.js';
 

@@ -2,7 +2,7 @@ import type { JWTPayload } from 'jose';
 import type { DirectoryAccount } from '../accounts.js';
 import type { AuthorizeInput, ResolvedOptions } from '../config.js';
 import { subjectRefused } from '../errors.js';
-import { actorChain, type ActClaim } from './act.js';
+import { actorChain, type ActClaim } from '../claims/act.js';
 import { assertActorMayImpersonate, assertMayAct, assertSubjectMayBeImpersonated } from './checks.js';
 import type { ActorRateLimiter } from './rate-limit.js';
 import { assertReason } from './reason.js';

@@ -1,7 +1,7 @@
 import type { DirectoryAccount } from '../accounts.js';
 import type { ImpersonationStartedNotice } from '../notify/notice.js';
 import type { Access } from './access.js';
-import type { ActClaim } from './act.js';
+import type { ActClaim } from '../claims/act.js';
 import type { ExchangeResponse, IssuePlan } from './issue.js';
 import type { ExchangeRequest } from './request.js';
 import type { ImpersonationFacts, VerifiedToken } from './verify.js';

@@ -2,7 +2,7 @@ import type { DirectoryAccount } from '../accounts.js';
 import type { ImpersonationPolicy } from '../config.js';
 import { ADMIN_SCOPE } from '../constants.js';
 import { ExchangeRefusal, invalidRequest, subjectRefused } from '../errors.js';
-import { chainLength, type ActClaim } from './act.js';
+import { chainLength, type ActClaim } from '../claims/act.js';
 import type { VerifiedToken } from './verify.js';
 
 /*

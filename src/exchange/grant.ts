@@ -6,7 +6,7 @@ import { ExchangeRefusal, toProviderError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { SubjectNotifier } from '../notify/notifier.js';
 import type { ImpersonationRecord } from '../store/impersonations.js';
-import { clientProfile } from './actor-profiles.js';
+import { clientProfile } from '../claims/profiles.js';
 import { FailedAttempt, knowing, type AttemptFacts, type Issued, type ParsedRequest } from './attempt.js';
 import { AuditBeforeIssueError, issueTokens, type IssueDependencies, type IssuePlan } from './issue.js';
 import { decidedFacts, planToken } from './plan.js';

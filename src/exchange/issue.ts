@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FindAccount, TokenEndpointGrantContext } from 'oidc-provider';
 import { TOKEN_EXCHANGE_GRANT, TokenType } from '../constants.js';
 import { withWriteBatch, type WriteBatch } from '../store/write-batch.js';
-import type { ActClaim } from './act.js';
+import type { ActClaim } from '../claims/act.js';
 import type { RequestedTokenType } from './request.js';
 import type { Target } from './targets.js';
 import type { ImpersonationFacts } from './verify.js';

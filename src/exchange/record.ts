@@ -4,7 +4,7 @@ import type { ExchangeRefusal } from '../errors.js';
 import { startedNotice, type ImpersonationStartedNotice } from '../notify/notice.js';
 import type { ImpersonationRecord } from '../store/impersonations.js';
 import type { WriteBatch } from '../store/write-batch.js';
-import { actorChain } from './act.js';
+import { actorChain } from '../claims/act.js';
 import type { AttemptFacts } from './attempt.js';
 import type { AboutToIssue, IssuePlan } from './issue.js';
 import { auditableReason } from './request.js';

@@ -3,7 +3,7 @@ import type { AuthorizeInput, ResolvedOptions } from '../config.js';
 import type { ImpersonationMode } from '../constants.js';
 import type { ApprovalRecord, ApprovalStore } from '../store/approvals.js';
 import { approvalRequired, modeFor, readOnlyOnly, spendApproval, startingAccess, type Access } from './access.js';
-import type { ActClaim } from './act.js';
+import type { ActClaim } from '../claims/act.js';
 import { accountIdOf, actorAccountOf, actorKey, admit, authorizeByHook, chargeChain, type ActorIdentity, type AdmitInput, type Admitted } from './admission.js';
 import type { Decision, VerifiedTokens } from './attempt.js';
 import { decide, type ExchangeContext } from './kinds.js';

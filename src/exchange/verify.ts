@@ -3,7 +3,7 @@ import type { JWTPayload } from 'jose';
 import { TokenType } from '../constants.js';
 import { NO_GRANT } from '../store/impersonations.js';
 import { invalidRequest } from '../errors.js';
-import { readAct, type ActClaim } from './act.js';
+import { readAct, type ActClaim } from '../claims/act.js';
 import { idTokenRecordId } from './token-ids.js';
 import { audienceOf } from './targets.js';
 import type { IssuerKeys } from './keys.js';

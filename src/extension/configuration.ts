@@ -5,7 +5,7 @@ import { composeLogoutSource } from '../browser/ending.js';
 import { composeBrowserConfiguration } from '../browser/provider-config.js';
 import { ConfigurationError } from '../config.js';
 import { TOKEN_EXCHANGE_GRANT, TokenType } from '../constants.js';
-import { AI_AGENT_PROFILE, CLIENT_PROFILE, isEntityProfile, SERVICE_PROFILE, USER_PROFILE } from '../exchange/actor-profiles.js';
+import { AI_AGENT_PROFILE, CLIENT_PROFILE, isEntityProfile, SERVICE_PROFILE, USER_PROFILE } from '../claims/profiles.js';
 import type { GuardedPaths } from '../exchange/endpoint-guard.js';
 import { audienceOf } from '../exchange/targets.js';
 import { auditableTokenId } from '../exchange/token-ids.js';

@@ -1,7 +1,7 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { AuditRecorder, RequestFacts } from '../audit/recorder.js';
-import { actorChain, readAct } from '../exchange/act.js';
+import { actorChain, readAct } from '../claims/act.js';
 import { audienceOf } from '../exchange/targets.js';
 import { auditableTokenId } from '../exchange/token-ids.js';
 import type { Logger } from '../observability/logger.js';

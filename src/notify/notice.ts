@@ -1,4 +1,4 @@
-import { describeActor } from '../exchange/actor-profiles.js';
+import { describeActor } from '../claims/profiles.js';
 import type { ApprovalRequestedNotice, ImpersonationStartedNotice } from './types.js';
 
 export type { ApprovalRequestedNotice, ImpersonationStartedNotice, SubjectNotice } from './types.js';

@@ -1,4 +1,4 @@
-import { actorChain as chainOf, readActStrict } from '../exchange/act.js';
+import { actorChain as chainOf, readActStrict } from '../claims/act.js';
 import type { DenialCode, Scheme } from './errors.js';
 
 /** One actor of an RFC 8693 §4.1 `act` chain. */

@@ -1,3 +1,4 @@
+import type { ReplayCache } from '../dpop/replay-cache.js';
 import { z } from 'zod';
 import { invalidOptions } from '../configuration-error.js';
 import type { Logger } from '../observability/logger.js';
@@ -12,14 +13,6 @@ const asymmetricAlgorithm = z.enum(ASYMMETRIC_ALGORITHMS, { error: 'must be an a
 const objectWith = <T>(method: string, what: string) =>
   z.custom<T>((v) => typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>)[method] === 'function', what);
 
-/**
- * Records a DPoP proof's `jti` (RFC 9449 §11.1). `remember` answers `true` the first time a key
- * is seen and `false` for a replay; it keeps a key at least until `expiresAt` (epoch ms). Share
- * one (e.g. on Redis) between the instances of an API so a proof cannot be replayed on another.
- */
-export interface ReplayCache {
-  remember(key: string, expiresAt: number): boolean | Promise<boolean>;
-}
 
 /** The options of `createResourceServer()` (docs/resource-server.md): every default of the toolkit lives here. */
 const resourceServerToolkitSchema = z
@@ -152,3 +145,5 @@ export function resolveResourceServerOptions(input: unknown): ResolvedResourceSe
   const options = result.data;
   return { ...options, mode: options.mode ?? (options.introspection ? 'auto' : 'jwt') };
 }
+
+export type { ReplayCache };

@@ -1,7 +1,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { AuditLog } from '../audit/log.js';
 import { createHash, randomUUID } from 'node:crypto';
-import type { ReplayCache } from '../resource-server/options.js';
+import type { ReplayCache } from '../dpop/replay-cache.js';
 import { linkIds, type Backend, type LinkedRead, type LinkedValues, type LogRead, type StoreWrite, type TimelineEntry, type TimelineRange } from './backend.js';
 import { APPEND_LOG_LUA, READ_LOG_LUA, logKeys } from './redis-log.js';
 import { RedisAuditLog } from './audit-redis.js';

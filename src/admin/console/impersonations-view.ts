@@ -1,4 +1,4 @@
-import { profileLabel } from '../../exchange/actor-profiles.js';
+import { profileLabel } from '../../claims/profiles.js';
 import type { ImpersonationRecord } from '../../store/index.js';
 import { html, type Html } from '../../web/html.js';
 import type { Notice } from './context.js';
