@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { decodeJwt } from 'jose';
 import type { AuditEvent } from '../src/audit/events.js';
 import { ReceiptEmitter } from '../src/resource-server/receipts.js';
@@ -121,6 +121,16 @@ describe('activity receipts: what was done while someone acted as alice', () => 
     expect(answer).toEqual({ status: 401, body: { error: 'invalid_client', error_description: 'client authentication failed' } });
   });
 
+  it('takes a batch of 500 receipts and refuses a larger one whole', async () => {
+    const mark = server.auditMark();
+    const malformed = { jti: 'tx.none', method: 'GET', path: 'no-slash', status: 200, at: new Date().toISOString() };
+    const full = await postReceipts(Array.from({ length: 500 }, () => malformed));
+    expect([full.status, full.body.accepted, (full.body.refused as unknown[]).length]).toEqual([200, 0, 500]);
+    const larger = await postReceipts(Array.from({ length: 501 }, () => malformed));
+    expect(larger).toEqual({ status: 413, body: { error: 'invalid_request', error_description: 'at most 500 receipts per batch' } });
+    expect(receiptsOf(mark)).toEqual([]);
+  });
+
   it('refuses a receipt for a request the user made themselves', async () => {
     const own = (await server.signIn('alice', SUPPORT_CONSOLE, undefined, 'openid orders:read', BILLING)).access_token;
     const answer = await postReceipts([{ token: own, method: 'GET', path: '/invoices', status: 200, at: new Date().toISOString() }]);
@@ -148,6 +158,36 @@ describe('the toolkit never blocks nor fails a request for a receipt', () => {
       await held.resourceServer.close();
       await stop(heldHttp);
       await stop(hanging);
+    }
+  });
+
+  it('sends a full batch at once and keeps a partial one for its timer, over one connection it closes', async () => {
+    const batches: number[] = [];
+    const sockets = new Set<Socket>();
+    const { server: provider, url } = await listen((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const { receipts } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { receipts: unknown[] };
+        batches.push(receipts.length);
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ accepted: receipts.length, refused: [] }));
+      });
+    });
+    provider.on('connection', (socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    const emitter = new ReceiptEmitter({ endpoint: async () => `${url}/receipts`, clientId: 'c', clientSecret: 's', batchSize: 3, flushIntervalMs: 60_000, maxQueue: 100, timeoutMs: 1000 });
+    try {
+      for (let i = 0; i < 7; i += 1) emitter.record(access, { method: 'GET', url: 'http://api.test/orders', status: 200 });
+      await until(async () => emitter.stats().sent === 6);
+      expect([batches, emitter.stats()]).toEqual([[3, 3], { queued: 1, sent: 6, dropped: 0, failed: 0 }]);
+      await emitter.close();
+      expect([batches, emitter.stats()]).toEqual([[3, 3, 1], { queued: 0, sent: 7, dropped: 0, failed: 0 }]);
+      await until(async () => sockets.size === 0);
+    } finally {
+      await stop(provider);
     }
   });
 

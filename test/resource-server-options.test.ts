@@ -42,6 +42,10 @@ describe('resource-server options (docs/resource-server.md)', () => {
     expect(messageOf({ ...BASE, revocationFeed: { clientId: 'orders-api', clientSecret: 's', pollIntervalMs: 60_000 } })).toBe('invalid resource server options: revocationFeed.pollIntervalMs: must be at most 10000 ms');
   });
 
+  it('bounds a receipts batch at 500, what the provider takes', () => {
+    expect(messageOf({ ...BASE, introspection: { clientId: 'a', clientSecret: 'b' }, receipts: { batchSize: 501 } })).toBe('invalid resource server options: receipts.batchSize: must be at most 500 (the provider takes at most 500 a batch)');
+  });
+
   it('bounds the clock tolerance at 60 seconds', () => {
     expect(messageOf({ ...BASE, clockToleranceSeconds: 300 })).toBe('invalid resource server options: clockToleranceSeconds: must be at most 60 seconds');
   });

@@ -10,8 +10,9 @@ import { authenticatedClient, refuse as refuseWith, resourceServerRoute } from '
 
 
 /** Receipts per batch; a larger batch is refused whole (the toolkit sends at most this many). */
-export const MAX_RECEIPTS_PER_BATCH = 100;
-const MAX_BODY_BYTES = 128 * 1024;
+export const MAX_RECEIPTS_PER_BATCH = 500;
+/** A batch's body at most (read only once the resource server authenticated); the toolkit keeps under it. */
+export const MAX_RECEIPTS_BODY_BYTES = 1024 * 1024;
 
 /** One receipt as a resource server sends it (docs/beyond-impersonation.md "Activity receipts"). */
 interface Receipt {
@@ -63,7 +64,7 @@ export function createReceiptsEndpoint(deps: Dependencies) {
     let size = 0;
     for await (const chunk of ctx.req) {
       size += (chunk as Buffer).length;
-      if (size > MAX_BODY_BYTES) return undefined;
+      if (size > MAX_RECEIPTS_BODY_BYTES) return undefined;
       chunks.push(chunk as Buffer);
     }
     try {
@@ -165,12 +166,12 @@ export function createReceiptsEndpoint(deps: Dependencies) {
     if (!Array.isArray(receipts)) return refuse(ctx, 400, 'invalid_request', 'send { "receipts": [...] }');
     if (receipts.length > MAX_RECEIPTS_PER_BATCH) return refuse(ctx, 413, 'invalid_request', `at most ${MAX_RECEIPTS_PER_BATCH} receipts per batch`);
     const facts = deps.requestFacts(ctx);
-    const refused: Array<{ index: number; error: Refusal }> = [];
     const cache = new Map<string, Promise<Known>>();
-    for (const [index, receipt] of receipts.entries()) {
-      const error = typeof receipt === 'object' && receipt !== null ? await one(receipt as Receipt, clientId, served, facts, cache) : 'malformed';
-      if (error) refused.push({ index, error });
-    }
+    // The receipts of a batch are recorded together: their audit records share group commits.
+    const errors = await Promise.all(
+      receipts.map((receipt: unknown) => (typeof receipt === 'object' && receipt !== null ? one(receipt as Receipt, clientId, served, facts, cache) : 'malformed')),
+    );
+    const refused = errors.flatMap((error, index) => (error ? [{ index, error }] : []));
     ctx.status = 200;
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { accepted: receipts.length - refused.length, refused };

@@ -160,7 +160,9 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
   function receipt(access: unknown, request: { method: string; url: string; status: number; authorization: string | null | undefined }): void {
     if (!receipts || !isAccess(access) || receipted.has(access)) return;
     receipted.add(access);
-    receipts.record(access, { method: request.method, url: request.url, status: request.status, token: presented(request.authorization) });
+    // The presented value is kept only for an opaque token (a JWT's receipt names its jti).
+    const token = access.token.format === 'jwt' ? undefined : presented(request.authorization);
+    receipts.record(access, { method: request.method, url: request.url, status: request.status, token });
   }
 
   async function settle(parts: Omit<RequestParts, 'acceptedProofs'>, state: { access?: unknown }, guards: readonly Guard[]): Promise<VerifiedAccess> {

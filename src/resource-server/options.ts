@@ -90,7 +90,7 @@ const resourceServerToolkitSchema = z
         endpoint: z.url().optional(),
         clientId: z.string().min(1).optional(),
         clientSecret: z.string().min(1).optional(),
-        batchSize: z.number().int().min(1).max(100, 'must be at most 100 (the provider takes at most 100 a batch)').default(50),
+        batchSize: z.number().int().min(1).max(500, 'must be at most 500 (the provider takes at most 500 a batch)').default(250),
         flushIntervalMs: z.number().int().min(10).max(60_000).default(1000),
         maxQueue: z.number().int().min(1).max(100_000).default(1000),
         timeoutMs: z.number().int().min(1).max(60_000).default(5000),

@@ -1,4 +1,5 @@
 import type { VerifiedAccess } from './access.js';
+import { jsonPoster, type JsonPoster } from './post-json.js';
 
 /*
  * Activity receipts, the toolkit's side (docs/beyond-impersonation.md "Activity receipts"). Every
@@ -50,6 +51,12 @@ function pathOf(url: string): string {
   return end < 0 ? url.slice(start) : url.slice(start, start + end);
 }
 
+/** A receipt as the provider's `POST /receipts` takes it: the time in ISO 8601. */
+function onTheWire(r: Receipt): Record<string, unknown> {
+  const at = new Date(r.at).toISOString();
+  return r.jti !== undefined ? { jti: r.jti, method: r.method, path: r.path, status: r.status, at } : { token: r.token, method: r.method, path: r.path, status: r.status, at };
+}
+
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 /** Queues receipts and sends them in the background. */
@@ -63,6 +70,7 @@ export class ReceiptEmitter {
   #sending: Promise<void> | undefined;
   /** A flush is already scheduled for the next turn (one, however many receipts arrive meanwhile). */
   #flushSoon = false;
+  readonly #poster: JsonPoster = jsonPoster();
 
   constructor(settings: ReceiptSettings) {
     this.#settings = settings;
@@ -86,14 +94,18 @@ export class ReceiptEmitter {
         this.#dropped += 1;
         return;
       }
-      this.#queue.push({ ...(id !== undefined ? { jti: id } : { token: request.token! }), method: request.method, path, status: request.status, at: Date.now() });
-      this.#timer ??= setInterval(() => void this.flush(), this.#settings.flushIntervalMs);
-      this.#timer.unref?.();
+      const { method, status } = request;
+      const at = Date.now();
+      this.#queue.push(id !== undefined ? { jti: id, method, path, status, at } : { token: request.token!, method, path, status, at });
+      if (!this.#timer) {
+        this.#timer = setInterval(() => void this.flush(), this.#settings.flushIntervalMs);
+        this.#timer.unref?.();
+      }
       if (this.#queue.length >= this.#settings.batchSize && !this.#flushSoon) {
         this.#flushSoon = true;
         setImmediate(() => {
           this.#flushSoon = false;
-          void this.flush();
+          void this.#send(false);
         });
       }
     } catch {
@@ -101,31 +113,37 @@ export class ReceiptEmitter {
     }
   }
 
-  /** Sends what is queued, one batch after another; resolves when done. Never rejects. */
+  /** Sends everything queued, one batch after another; resolves when done. Never rejects. */
   flush(): Promise<void> {
-    this.#sending ??= this.#drain().finally(() => (this.#sending = undefined));
+    return this.#send(true);
+  }
+
+  /**
+   * One sender at a time. A full batch goes at once; a partial one only when `all` (the interval
+   * timer, `flush()`, `close()`): under load, sending whatever arrived during the last round trip
+   * would post a few receipts per request to the provider, and each post costs the API far more
+   * CPU than the receipts it carries.
+   */
+  #send(all: boolean): Promise<void> {
+    if (this.#sending) return all ? this.#sending.then(() => this.#send(true)) : this.#sending;
+    this.#sending = this.#drain(all).finally(() => (this.#sending = undefined));
     return this.#sending;
   }
 
-  async #drain(): Promise<void> {
-    while (this.#queue.length) {
+  async #drain(all: boolean): Promise<void> {
+    while (this.#queue.length >= (all ? 1 : this.#settings.batchSize)) {
       const batch = this.#queue.splice(0, this.#settings.batchSize);
       try {
-        const response = await fetch(await this.#settings.endpoint(), {
-          method: 'POST',
-          headers: { authorization: basic(this.#settings.clientId, this.#settings.clientSecret), 'content-type': 'application/json', accept: 'application/json' },
-          body: JSON.stringify({ receipts: batch.map((r) => ({ ...r, at: new Date(r.at).toISOString() })) }),
-          signal: AbortSignal.timeout(this.#settings.timeoutMs),
-        });
-        if (!response.ok) {
-          this.#failed += batch.length;
-          await response.body?.cancel();
-          continue;
-        }
-        const answer = (await response.json()) as { accepted?: unknown };
-        const accepted = typeof answer.accepted === 'number' ? answer.accepted : 0;
-        this.#sent += accepted;
-        this.#failed += batch.length - accepted;
+        const answer = await this.#poster.post(
+          await this.#settings.endpoint(),
+          { authorization: basic(this.#settings.clientId, this.#settings.clientSecret), 'content-type': 'application/json', accept: 'application/json' },
+          JSON.stringify({ receipts: batch.map(onTheWire) }),
+          this.#settings.timeoutMs,
+        );
+        const accepted = answer.ok ? (answer.body as { accepted?: unknown } | undefined)?.accepted : undefined;
+        const counted = typeof accepted === 'number' ? accepted : 0;
+        this.#sent += counted;
+        this.#failed += batch.length - counted;
       } catch {
         this.#failed += batch.length;
       }
@@ -136,10 +154,11 @@ export class ReceiptEmitter {
     return { queued: this.#queue.length, sent: this.#sent, dropped: this.#dropped, failed: this.#failed };
   }
 
-  /** Sends what is left and stops the timer. */
+  /** Sends what is left, stops the timer and closes the connection to the provider. */
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     await this.flush();
+    this.#poster.close();
   }
 }
