@@ -173,6 +173,52 @@ describe('wrong client authentication, per address, at every endpoint (docs/poli
     expect(neighbour.status).not.toBe(429);
     expect(neighbour.status).toBe((await local.post(path, params, ORDERS_API)).status);
   });
+
+  /** A request to one of the resource servers' routes from `localAddress`, with HTTP Basic. */
+  function callFrom(localAddress: string, method: 'GET' | 'POST', path: string, client: { id: string; secret: string }): Promise<HttpResult> {
+    const body = method === 'POST' ? JSON.stringify({ receipts: [] }) : '';
+    return new Promise((resolve, reject) => {
+      const request = httpRequest(new URL(path, local.issuer), {
+        method,
+        localAddress,
+        headers: { authorization: basic(client), ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}) },
+      });
+      request.on('response', (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          const headers = new Headers();
+          for (const [name, value] of Object.entries(response.headers)) if (typeof value === 'string') headers.set(name, value);
+          const text = Buffer.concat(chunks).toString('utf8');
+          const json = String(response.headers['content-type']).startsWith('application/json');
+          resolve({ status: response.statusCode!, headers, body: json && text ? (JSON.parse(text) as Record<string, unknown>) : {} });
+        });
+      });
+      request.on('error', reject);
+      request.end(body);
+    });
+  }
+
+  it.each<['GET' | 'POST', string, string]>([
+    ['POST', '/receipts', '127.0.0.5'],
+    ['GET', '/revocations', '127.0.0.6'],
+  ])('refuses %s %s 429 with Retry-After once an address spent its budget of wrong resource-server secrets, the right secret from it too; another client from that address and another address are unaffected', async (method, path, address) => {
+    const wrong = { id: ORDERS_API.id, secret: 'wrong' };
+    for (let i = 0; i < 3; i += 1) {
+      const refused = await callFrom(address, method, path, wrong);
+      expect({ status: refused.status, body: refused.body }).toEqual({ status: 401, body: { error: 'invalid_client', error_description: 'client authentication failed' } });
+    }
+    for (const client of [wrong, ORDERS_API]) {
+      const limited = await callFrom(address, method, path, client);
+      expect({ status: limited.status, body: limited.body }).toEqual({ status: 429, body: UNAUTHENTICATED });
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(limited.headers.get('www-authenticate')).toBeNull();
+      expect(limited.headers.get('cache-control')).toBe('no-store');
+    }
+    expect((await callFrom('127.0.0.1', method, path, ORDERS_API)).status).toBe(200);
+    const neighbour = await callFrom(address, method, path, SERVICE_X);
+    expect({ status: neighbour.status, body: neighbour.body }).toEqual({ status: 403, body: { error: 'unauthorized_client', error_description: 'this client is not a resource server of this provider' } });
+  });
 });
 
 describe('admin API queries (finding 6)', () => {

@@ -4,6 +4,7 @@ import type { AuditRecorder, RequestFacts } from '../audit/recorder.js';
 import { actorChain, readAct } from '../claims/act.js';
 import { audienceOf } from '../exchange/targets.js';
 import { auditableTokenId } from '../exchange/token-ids.js';
+import type { Limiter } from '../exchange/rate-limit.js';
 import type { Logger } from '../observability/logger.js';
 import type { ImpersonationStore } from '../store/impersonations.js';
 import { authenticatedClient, refuse as refuseWith, resourceServerRoute } from './resource-server-route.js';
@@ -38,6 +39,8 @@ interface Dependencies {
   readonly servedBy: (clientId: string) => readonly string[];
   readonly requestFacts: (ctx: KoaContextWithOIDC) => RequestFacts;
   readonly logger: Logger;
+  /** Wrong client credentials, per address and client (docs/policy.md "Rate limits"). */
+  readonly guessing: Limiter;
   readonly path?: string;
 }
 
@@ -177,5 +180,5 @@ export function createReceiptsEndpoint(deps: Dependencies) {
     ctx.body = { accepted: receipts.length - refused.length, refused };
   }
 
-  return resourceServerRoute({ path, method: 'POST', realm: 'receipts', logger: deps.logger, answer });
+  return resourceServerRoute({ path, method: 'POST', realm: 'receipts', logger: deps.logger, guessing: deps.guessing, answer });
 }

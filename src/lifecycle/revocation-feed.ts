@@ -1,6 +1,7 @@
 import { importJWK, SignJWT, type JWK } from 'jose';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
+import type { Limiter } from '../exchange/rate-limit.js';
 import type { Logger } from '../observability/logger.js';
 import type { RevocationLog } from '../store/revocations.js';
 import { authenticatedClient, refuse as refuseWith, resourceServerRoute } from './resource-server-route.js';
@@ -22,6 +23,8 @@ interface Dependencies {
   /** The audiences a client serves as a resource server (`resourceServers[…].clients`); none: not one. */
   readonly servedBy: (clientId: string) => readonly string[];
   readonly logger: Logger;
+  /** Wrong client credentials, per address and client (docs/policy.md "Rate limits"). */
+  readonly guessing: Limiter;
   readonly path?: string;
 }
 
@@ -93,5 +96,5 @@ export function createRevocationFeed(deps: Dependencies) {
     ctx.body = jws;
   }
 
-  return resourceServerRoute({ path, method: 'GET', realm: 'revocations', logger: deps.logger, answer });
+  return resourceServerRoute({ path, method: 'GET', realm: 'revocations', logger: deps.logger, guessing: deps.guessing, answer });
 }
