@@ -4,7 +4,8 @@
 // reads the server's CPU time and peak RSS from /proc. Prints a table with ratios to the baseline
 // measured in the same run, then each target (a goal, met or not yet), and writes bench-results.json.
 // Targets are goals, not a test: the bench exits 0 whether they are met or not (docs/performance.md).
-// The revocation feed's rows come from bench/revocation-feed.mjs (about 40 s).
+// The revocation feed's rows come from bench/revocation-feed.mjs (about 40 s), the activity receipts'
+// from bench/receipts.mjs (its own processes, BENCH_SECONDS per run, 3 rounds: about 35 s at 5 s).
 // Env: BENCH_SECONDS (seconds per scenario, default 5; 1 for a quick look at the output),
 // BENCH_CONNECTIONS (default 8), REDIS_URL (default redis://127.0.0.1:6379/9).
 import autocannon from 'autocannon';
@@ -144,6 +145,11 @@ function revocationFeed() {
   return JSON.parse(output.slice(output.indexOf('{')));
 }
 
+function activityReceipts() {
+  const output = execFileSync(process.execPath, ['bench/receipts.mjs'], { env: { ...process.env, NODE_OPTIONS: '', BENCH_ROUNDS: '3' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  return JSON.parse(output.slice(output.indexOf('{')));
+}
+
 const prefix = () => `bench:${randomUUID()}:`;
 const configurations = [
   ['memory, 1 process', {}],
@@ -168,6 +174,8 @@ process.stderr.write('browser impersonation: ticket mint + redemption\n');
 const journeys = [browserJourney('memory'), browserJourney('redis')];
 process.stderr.write('revocation feed: revocation → refusal, local verification with the feed on and off\n');
 const feed = revocationFeed();
+process.stderr.write('activity receipts: an API without and with receipts\n');
+const receipts = activityReceipts();
 
 const rows = [];
 const targets = [];
@@ -203,6 +211,7 @@ for (const j of journeys) targets.push({ what: `${j.store}: ticket mint + redemp
 targets.push({ what: 'bulk revocation of 10,000 tokens', goal: '≤ 1 s', value: bulk.bulkRevocation.ms / 1000, unit: ' s', holds: bulk.bulkRevocation.ms <= 1000 });
 targets.push({ what: 'revocation → refusal at a local-JWT API (feed) p99', goal: '≤ 2 s', value: feed.revocationToRefusal.p99Ms / 1000, unit: ' s', holds: feed.revocationToRefusal.p99Ms <= 2000 });
 targets.push({ what: 'local JWT verification with the feed, × without', goal: '≤ 1.1×', value: feed.verificationUs.ratio, unit: '×', holds: feed.verificationUs.ratio <= 1.1 });
+targets.push({ what: 'API p99 with activity receipts, × without', goal: '≤ 1.1×', value: receipts.p99Ratio, unit: '×', holds: receipts.p99Ratio <= 1.1 });
 targets.push({ what: 'feed requests per API instance per second', goal: '≤ ~1', value: feed.feedRequestsPerSecond, unit: '', holds: feed.feedRequestsPerSecond <= 1.2 });
 for (const t of targets) t.status = t.holds ? 'met' : 'not yet';
 
@@ -227,6 +236,10 @@ console.log('\n| revocation feed (2 provider instances on Redis, API attached to
 console.log(`| revocation → refusal p50 / p99 / max (ms, ${feed.samples} revocations) | ${feed.revocationToRefusal.p50Ms} / ${feed.revocationToRefusal.p99Ms} / ${feed.revocationToRefusal.maxMs} |`);
 console.log(`| local JWT verification, CPU µs/request, feed off / on | ${feed.verificationUs.feedOff} / ${feed.verificationUs.feedOn} (×${feed.verificationUs.ratio}) |`);
 console.log(`| feed requests per second per API instance | ${feed.feedRequestsPerSecond} |`);
+console.log('\n| activity receipts (orders API, local JWTs; provider on its own CPU) | without | with |\n| --- | ---: | ---: |');
+console.log(`| requests per second | ${receipts.without.requestsPerSecond} | ${receipts.with.requestsPerSecond} |`);
+console.log(`| p50 / p99 latency (ms) | ${receipts.without.p50Ms} / ${receipts.without.p99Ms} | ${receipts.with.p50Ms} / ${receipts.with.p99Ms} (p99 ×${receipts.p99Ratio}) |`);
+console.log(`| receipts sent / dropped / lost | | ${receipts.receipts?.sent} / ${receipts.receipts?.dropped} / ${receipts.receipts?.failed} |`);
 console.log('\nTargets: the goals this project measures itself against, not pass/fail checks (the bench exits 0 either way).');
 console.log('Ratios compare with the provider\'s own grant measured in the same run; "not yet" is a goal this run on this machine');
 console.log('misses. docs/performance.md says where the time goes; short runs (small BENCH_SECONDS) are noisy.');
@@ -234,4 +247,4 @@ console.log('\n| target | goal | measured | status |\n| --- | --- | ---: | --- |
 for (const t of targets) console.log(`| ${t.what} | ${t.goal} | ${fmt(t.value)}${t.unit} | ${t.status} |`);
 console.log(`\n${targets.filter((t) => t.holds).length} of ${targets.length} targets met.`);
 console.log(`\n(total ${Math.round((Date.now() - started) / 1000)} s; the load generator shares the machine's cores with the server)`);
-writeFileSync('bench-results.json', `${JSON.stringify({ seconds: SECONDS, connections: CONNECTIONS, node: process.version, rows, runs, auditCost, bulk, perRequest, journeys, feed, targets }, null, 2)}\n`);
+writeFileSync('bench-results.json', `${JSON.stringify({ seconds: SECONDS, connections: CONNECTIONS, node: process.version, rows, runs, auditCost, bulk, perRequest, journeys, feed, receipts, targets }, null, 2)}\n`);

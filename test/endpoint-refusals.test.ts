@@ -127,61 +127,13 @@ describe('wrong client authentication, per address, at every endpoint (docs/poli
   });
   afterAll(() => local.close());
 
-  /** A form POST from another loopback address than the tests' own (127.0.0.1): the limit is per address. */
-  function postFrom(localAddress: string, path: string, params: Record<string, string>, client: { id: string; secret: string }): Promise<HttpResult> {
-    const body = new URLSearchParams(params).toString();
-    return new Promise((resolve, reject) => {
-      const request = httpRequest(new URL(path, local.issuer), {
-        method: 'POST',
-        localAddress,
-        headers: { authorization: basic(client), 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) },
-      });
-      request.on('response', (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => {
-          const headers = new Headers();
-          for (const [name, value] of Object.entries(response.headers)) if (typeof value === 'string') headers.set(name, value);
-          const text = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: response.statusCode!, headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} });
-        });
-      });
-      request.on('error', reject);
-      request.end(body);
-    });
-  }
-
-  it.each([
-    ['/token/introspection', { token: 'anything' }, '127.0.0.2'],
-    ['/token/revocation', { token: 'anything' }, '127.0.0.3'],
-    ['/token', { grant_type: 'client_credentials' }, '127.0.0.4'],
-  ])('refuses %s 429 with Retry-After once an address spent its budget of wrong client secrets, the right secret from it too; another client from that address and another address are unaffected', async (path, params, address) => {
-    const wrong = { id: SERVICE_X.id, secret: 'wrong' };
-    for (let i = 0; i < 3; i += 1) {
-      const refused = await postFrom(address, path, params, wrong);
-      expect({ status: refused.status, body: refused.body }).toEqual({ status: 401, body: { error: 'invalid_client', error_description: 'client authentication failed' } });
-    }
-    for (const client of [wrong, SERVICE_X]) {
-      const limited = await postFrom(address, path, params, client);
-      expect({ status: limited.status, body: limited.body }).toEqual({ status: 429, body: UNAUTHENTICATED });
-      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
-      expect(limited.headers.get('www-authenticate')).toBeNull();
-      expect(limited.headers.get('cache-control')).toBe('no-store');
-    }
-    expect((await local.post(path, params, SERVICE_X)).status).toBe(200);
-    const neighbour = await postFrom(address, path, params, ORDERS_API);
-    expect(neighbour.status).not.toBe(429);
-    expect(neighbour.status).toBe((await local.post(path, params, ORDERS_API)).status);
-  });
-
-  /** A request to one of the resource servers' routes from `localAddress`, with HTTP Basic. */
-  function callFrom(localAddress: string, method: 'GET' | 'POST', path: string, client: { id: string; secret: string }): Promise<HttpResult> {
-    const body = method === 'POST' ? JSON.stringify({ receipts: [] }) : '';
+  /** A request from another loopback address than the tests' own (127.0.0.1): the limit is per address. */
+  function requestFrom(localAddress: string, method: 'GET' | 'POST', path: string, client: { id: string; secret: string }, body?: { type: string; text: string }): Promise<HttpResult> {
     return new Promise((resolve, reject) => {
       const request = httpRequest(new URL(path, local.issuer), {
         method,
         localAddress,
-        headers: { authorization: basic(client), ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}) },
+        headers: { authorization: basic(client), ...(body ? { 'content-type': body.type, 'content-length': Buffer.byteLength(body.text) } : {}) },
       });
       request.on('response', (response) => {
         const chunks: Buffer[] = [];
@@ -195,28 +147,50 @@ describe('wrong client authentication, per address, at every endpoint (docs/poli
         });
       });
       request.on('error', reject);
-      request.end(body);
+      request.end(body?.text);
     });
   }
 
-  it.each<['GET' | 'POST', string, string]>([
-    ['POST', '/receipts', '127.0.0.5'],
-    ['GET', '/revocations', '127.0.0.6'],
-  ])('refuses %s %s 429 with Retry-After once an address spent its budget of wrong resource-server secrets, the right secret from it too; another client from that address and another address are unaffected', async (method, path, address) => {
-    const wrong = { id: ORDERS_API.id, secret: 'wrong' };
+  const postFrom = (localAddress: string, path: string, params: Record<string, string>, client: { id: string; secret: string }) =>
+    requestFrom(localAddress, 'POST', path, client, { type: 'application/x-www-form-urlencoded', text: new URLSearchParams(params).toString() });
+
+  /** Three wrong secrets answered 401, then the wrong and the right secret from that address alike: 429 with Retry-After. */
+  async function expectShutOut(call: (client: { id: string; secret: string }) => Promise<HttpResult>, right: { id: string; secret: string }): Promise<void> {
+    const wrong = { id: right.id, secret: 'wrong' };
     for (let i = 0; i < 3; i += 1) {
-      const refused = await callFrom(address, method, path, wrong);
+      const refused = await call(wrong);
       expect({ status: refused.status, body: refused.body }).toEqual({ status: 401, body: { error: 'invalid_client', error_description: 'client authentication failed' } });
     }
-    for (const client of [wrong, ORDERS_API]) {
-      const limited = await callFrom(address, method, path, client);
+    for (const client of [wrong, right]) {
+      const limited = await call(client);
       expect({ status: limited.status, body: limited.body }).toEqual({ status: 429, body: UNAUTHENTICATED });
       expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
       expect(limited.headers.get('www-authenticate')).toBeNull();
       expect(limited.headers.get('cache-control')).toBe('no-store');
     }
-    expect((await callFrom('127.0.0.1', method, path, ORDERS_API)).status).toBe(200);
-    const neighbour = await callFrom(address, method, path, SERVICE_X);
+  }
+
+  it.each([
+    ['/token/introspection', { token: 'anything' }, '127.0.0.2'],
+    ['/token/revocation', { token: 'anything' }, '127.0.0.3'],
+    ['/token', { grant_type: 'client_credentials' }, '127.0.0.4'],
+  ])('refuses %s 429 with Retry-After once an address spent its budget of wrong client secrets, the right secret from it too; another client from that address and another address are unaffected', async (path, params, address) => {
+    await expectShutOut((client) => postFrom(address, path, params, client), SERVICE_X);
+    expect((await local.post(path, params, SERVICE_X)).status).toBe(200);
+    const neighbour = await postFrom(address, path, params, ORDERS_API);
+    expect(neighbour.status).not.toBe(429);
+    expect(neighbour.status).toBe((await local.post(path, params, ORDERS_API)).status);
+  });
+
+  it.each<['GET' | 'POST', string, string]>([
+    ['POST', '/receipts', '127.0.0.5'],
+    ['GET', '/revocations', '127.0.0.6'],
+  ])('refuses %s %s 429 with Retry-After once an address spent its budget of wrong resource-server secrets, the right secret from it too; another client from that address and another address are unaffected', async (method, path, address) => {
+    const body = method === 'POST' ? { type: 'application/json', text: JSON.stringify({ receipts: [] }) } : undefined;
+    const callFrom = (from: string, client: { id: string; secret: string }) => requestFrom(from, method, path, client, body);
+    await expectShutOut((client) => callFrom(address, client), ORDERS_API);
+    expect((await callFrom('127.0.0.1', ORDERS_API)).status).toBe(200);
+    const neighbour = await callFrom(address, SERVICE_X);
     expect({ status: neighbour.status, body: neighbour.body }).toEqual({ status: 403, body: { error: 'unauthorized_client', error_description: 'this client is not a resource server of this provider' } });
   });
 });
