@@ -191,6 +191,21 @@ describe('the toolkit never blocks nor fails a request for a receipt', () => {
     }
   });
 
+  it('counts a batch lost when the provider stops answering halfway, and goes on', async () => {
+    const { server: stalling, url } = await listen((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"accepted":');
+    });
+    const emitter = new ReceiptEmitter({ endpoint: async () => `${url}/receipts`, clientId: 'c', clientSecret: 's', batchSize: 2, flushIntervalMs: 60_000, maxQueue: 100, timeoutMs: 200 });
+    try {
+      for (let i = 0; i < 3; i += 1) emitter.record(access, { method: 'GET', url: 'http://api.test/orders', status: 200 });
+      await emitter.close();
+      expect(emitter.stats()).toEqual({ queued: 0, sent: 0, dropped: 0, failed: 3 });
+    } finally {
+      await stop(stalling);
+    }
+  });
+
   it('drops receipts beyond its bounded queue, and counts the drops', () => {
     const emitter = new ReceiptEmitter({ endpoint: async () => 'http://127.0.0.1:9/receipts', clientId: 'c', clientSecret: 's', batchSize: 100, flushIntervalMs: 60_000, maxQueue: 2, timeoutMs: 100 });
     for (let i = 0; i < 5; i += 1) emitter.record(access, { method: 'GET', url: 'http://api.test/orders?x=1', status: 200 });

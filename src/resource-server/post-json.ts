@@ -76,6 +76,10 @@ function nodePoster(): JsonPoster {
             resolve({ ok, body: ok ? parse(Buffer.concat(chunks).toString('utf8')) : undefined });
           });
           response.on('error', reject);
+          // Cut off before its end (the timeout, the connection lost): a settled promise ignores this.
+          response.on('close', () => {
+            if (!response.complete) reject(new Error('answer cut off'));
+          });
         });
         const timer = setTimeout(() => request.destroy(new Error('timed out')), timeoutMs);
         request.on('error', (err) => {
