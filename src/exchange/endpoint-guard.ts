@@ -48,8 +48,8 @@ function rewrite(ctx: KoaContextWithOIDC): void {
   }
 }
 
-/** RFC 6585 §4: 429 with `Retry-After`, in the OAuth error shape of the endpoint. */
-function tooManyRequests(ctx: KoaContextWithOIDC, verdict: Extract<LimitVerdict, { allowed: false }>, description: string): void {
+/** RFC 6585 §4: 429 with `Retry-After`, no challenge, in the OAuth error shape of the endpoint. */
+export function tooManyRequests(ctx: KoaContextWithOIDC, verdict: Pick<Extract<LimitVerdict, { allowed: false }>, 'retryAfter'>, description: string): void {
   ctx.status = 429;
   ctx.remove('WWW-Authenticate');
   ctx.set('Retry-After', String(verdict.retryAfter));
@@ -192,7 +192,8 @@ async function verdictOf(limiter: Limiter, key: string): Promise<LimitVerdict> {
   }
 }
 
-const UNAUTHENTICATED = 'too many unauthenticated requests from this address; retry later';
+/** The answer to an address (or a client from it) past its budget of wrong client credentials. */
+export const UNAUTHENTICATED = 'too many unauthenticated requests from this address; retry later';
 const UNSPENT_MS = 1000;
 const UNSPENT_MAX = 10_000;
 
@@ -344,7 +345,7 @@ export function createEndpointGuard(deps: {
       unspent.set(key, now + UNSPENT_MS);
       return false;
     }
-    tooManyRequests(ctx, { allowed: false, retryAfter, firstRefused: false }, UNAUTHENTICATED);
+    tooManyRequests(ctx, { retryAfter }, UNAUTHENTICATED);
     return true;
   }
 

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
+import { tooManyRequests, UNAUTHENTICATED } from '../exchange/endpoint-guard.js';
 import type { Limiter } from '../exchange/rate-limit.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -51,8 +52,6 @@ export function refuse(ctx: KoaContextWithOIDC, status: number, error: string, d
   ctx.body = { error, error_description: description };
 }
 
-const GUESSING = 'too many unauthenticated requests from this address; retry later';
-
 /**
  * The limit on guessing a client secret (docs/policy.md "Rate limits"), with the keys and budget of
  * the token, introspection and revocation endpoints: a refused Basic header counts against the
@@ -64,14 +63,6 @@ function guessKeys(ctx: KoaContextWithOIDC): { address: string; guessed: string 
   const address = `ip ${ctx.ip}`;
   const id = basicCredentials(ctx.get('authorization') || undefined)?.id;
   return { address, guessed: id === undefined ? address : `ip ${ctx.ip} client ${id}` };
-}
-
-function tooManyGuesses(ctx: KoaContextWithOIDC, retryAfter: number): void {
-  ctx.status = 429;
-  ctx.remove('WWW-Authenticate');
-  ctx.set('Retry-After', String(retryAfter));
-  ctx.set('Cache-Control', 'no-store');
-  ctx.body = { error: 'invalid_request', error_description: GUESSING };
 }
 
 /** Whether wrong secrets spent the budget of this client from this address; the store failing lets the request through. */
@@ -89,7 +80,7 @@ async function countGuess(limiter: Limiter, ctx: KoaContextWithOIDC): Promise<vo
   try {
     const verdicts = await Promise.all([limiter.consume(address), ...(guessed !== address ? [limiter.consume(guessed)] : [])]);
     const over = verdicts.find((v) => !v.allowed);
-    if (over && !over.allowed) tooManyGuesses(ctx, over.retryAfter);
+    if (over && !over.allowed) tooManyRequests(ctx, over, UNAUTHENTICATED);
   } catch {
     // the limiter's store failed: the 401 already given stands
   }
@@ -113,7 +104,7 @@ export function resourceServerRoute(route: {
       return refuse(ctx, 405, 'invalid_request', `use ${route.method}`, route.realm);
     }
     const retryAfter = await guessingSpent(route.guessing, ctx);
-    if (retryAfter !== undefined) return tooManyGuesses(ctx, retryAfter);
+    if (retryAfter !== undefined) return tooManyRequests(ctx, { retryAfter }, UNAUTHENTICATED);
     try {
       await route.answer(ctx);
       if (ctx.status === 401) await countGuess(route.guessing, ctx);
