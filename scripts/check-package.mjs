@@ -13,7 +13,7 @@
 //     Express API of docs/resource-server.md as pasted run, and the own-provider example's driver
 //     signs the agent in, exchanges the token for alice, introspects it and calls the API with it.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -86,6 +86,12 @@ try {
   ];
   for (const path of paths) {
     for (const [pattern, why] of forbidden) if (pattern.test(path)) problems.push(`the package ships ${path}: ${why}`);
+    // A file of dist/ whose source is gone (a module moved or renamed) is a stale build left behind.
+    const source = /^dist\/(.+?)(\.d)?\.js$|^dist\/(.+?)\.d\.ts$/.exec(path);
+    const stem = source && (source[1] ?? source[3]);
+    if (stem && !existsSync(join(root, 'src', `${stem}.ts`)) && !existsSync(join(root, 'src', `${stem}.js`))) {
+      problems.push(`the package ships ${path}, built from no file of src/ (a stale build: npm run build starts from an empty dist/)`);
+    }
   }
   execFileSync('tar', ['-xzf', tarball, '-C', work]);
   const shipped = join(work, 'package');
