@@ -4,6 +4,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { AuditRecorder, RequestFacts } from '../audit/recorder.js';
 import { TOKEN_EXCHANGE_GRANT } from '../constants.js';
 import type { RefusalRule } from '../errors.js';
+import { basicClientId, tooManyRequests, type ClientGuessing } from './client-guessing.js';
 import type { Limiter, LimitVerdict } from './rate-limit.js';
 import { auditableReason } from './request.js';
 
@@ -46,15 +47,6 @@ function rewrite(ctx: KoaContextWithOIDC): void {
     ctx.status = 400;
     ctx.body = { ...replacement };
   }
-}
-
-/** RFC 6585 §4: 429 with `Retry-After`, no challenge, in the OAuth error shape of the endpoint. */
-export function tooManyRequests(ctx: KoaContextWithOIDC, verdict: Pick<Extract<LimitVerdict, { allowed: false }>, 'retryAfter'>, description: string): void {
-  ctx.status = 429;
-  ctx.remove('WWW-Authenticate');
-  ctx.set('Retry-After', String(verdict.retryAfter));
-  ctx.set('Cache-Control', 'no-store');
-  ctx.body = { error: 'invalid_request', error_description: description };
 }
 
 /** RFC 9110 §8.4: oidc-provider reads a body as it comes, so a content-coded one is refused here. */
@@ -152,18 +144,6 @@ async function requestParams(ctx: KoaContextWithOIDC): Promise<Record<string, un
   return (oidc?.params as Record<string, unknown> | undefined) ?? (oidc?.body as Record<string, unknown> | undefined) ?? (await unreadBody(ctx)) ?? {};
 }
 
-/** The client id of an HTTP Basic `Authorization` header (RFC 6749 §2.3.1: form-encoded), unproven. */
-function basicClientId(ctx: KoaContextWithOIDC): string | undefined {
-  const [scheme, credentials] = ctx.get('authorization').split(' ');
-  if (scheme?.toLowerCase() !== 'basic' || !credentials) return undefined;
-  const id = Buffer.from(credentials, 'base64').toString('utf8').split(':')[0];
-  try {
-    return id ? decodeURIComponent(id.replaceAll('+', ' ')) : undefined;
-  } catch {
-    return id;
-  }
-}
-
 /**
  * Whether a refused token-endpoint request asked for token exchange: its `grant_type` (once or
  * repeated), read from the parsed form or — when oidc-provider refused the body unread — the body.
@@ -192,10 +172,6 @@ async function verdictOf(limiter: Limiter, key: string): Promise<LimitVerdict> {
   }
 }
 
-/** The answer to an address (or a client from it) past its budget of wrong client credentials. */
-export const UNAUTHENTICATED = 'too many unauthenticated requests from this address; retry later';
-const UNSPENT_MS = 1000;
-const UNSPENT_MAX = 10_000;
 
 /** The endpoints the guard watches, as paths of the provider's own app (`routes` of its configuration). */
 export interface GuardedPaths {
@@ -226,31 +202,13 @@ export function createEndpointGuard(deps: {
   wasAudited: (ctx: KoaContextWithOIDC) => boolean;
   requestFacts: (ctx: KoaContextWithOIDC) => RequestFacts;
   paths: GuardedPaths;
-  /** Refusals without client authentication, per IP address. */
-  unauthenticated: Limiter;
+  /** Refusals without client authentication, per IP address and per client named (shared with the resource servers' routes). */
+  guessing: ClientGuessing;
   /** Introspection and revocation requests, per client and endpoint. */
   perClient: Limiter;
 }) {
   const routeOf = (ctx: KoaContextWithOIDC): keyof GuardedPaths | undefined =>
     ctx.method !== 'POST' ? undefined : (Object.keys(deps.paths) as (keyof GuardedPaths)[]).find((route) => deps.paths[route] === ctx.path);
-  const addressKey = (ctx: KoaContextWithOIDC) => `ip ${ctx.ip}`;
-  /**
-   * Keys this instance found unspent, until when it trusts that without asking the store again: a
-   * client that authenticates well costs no round trip for the lock-out check more than once a
-   * second. A wrong secret counted here forgets its keys at once; one counted on another instance
-   * reaches this one within UNSPENT_MS (docs/policy.md "Rate limits").
-   */
-  const unspent = new Map<string, number>();
-  /**
-   * What a guesser is shut out of: the client named in an HTTP Basic header from this address (so a
-   * neighbour behind the same address keeps its other clients), else the whole address — a body's
-   * `client_id` cannot be read before oidc-provider parses it.
-   */
-  const guessKey = (ctx: KoaContextWithOIDC) => {
-    const clientId = basicClientId(ctx);
-    return clientId === undefined ? addressKey(ctx) : `ip ${ctx.ip} client ${clientId}`;
-  };
-
   async function record(ctx: KoaContextWithOIDC, rule: RefusalRule): Promise<void> {
     const params = (await requestParams(ctx)) as Record<string, string | undefined>;
     try {
@@ -269,19 +227,8 @@ export function createEndpointGuard(deps: {
     }
   }
 
-  /**
-   * Counts a refusal without client authentication against the address (and a wrong secret against
-   * the client it named from there, see `guessKey`); over the budget, a 429.
-   */
-  async function countUnauthenticated(ctx: KoaContextWithOIDC): Promise<LimitVerdict> {
-    const guessed = guessKey(ctx);
-    unspent.delete(addressKey(ctx));
-    unspent.delete(guessed);
-    const verdict = await verdictOf(deps.unauthenticated, addressKey(ctx));
-    if (clientAuthenticationFailed(ctx) && guessed !== addressKey(ctx)) await verdictOf(deps.unauthenticated, guessed);
-    if (!verdict.allowed) tooManyRequests(ctx, verdict, UNAUTHENTICATED);
-    return verdict;
-  }
+  /** Counts a refusal without client authentication (a wrong secret against the client named too); over the budget, a 429. */
+  const countUnauthenticated = (ctx: KoaContextWithOIDC) => deps.guessing.count(ctx, clientAuthenticationFailed(ctx));
 
   /** A refused token-exchange request: audited, and counted against the address when no client was proven. */
   async function refuseExchange(ctx: KoaContextWithOIDC): Promise<void> {
@@ -325,34 +272,10 @@ export function createEndpointGuard(deps: {
     if (asked) await refuseExchange(ctx);
   }
 
-  /**
-   * Whether wrong secrets from this address spent the budget for the client it names (or, without
-   * a Basic header, for the whole address): then its requests are refused before their credentials
-   * are checked, so a right secret answers like a wrong one until the window ends.
-   */
-  async function addressBlocked(ctx: KoaContextWithOIDC): Promise<boolean> {
-    const key = guessKey(ctx);
-    const now = Date.now();
-    if ((unspent.get(key) ?? 0) > now) return false;
-    let retryAfter: number | undefined;
-    try {
-      retryAfter = await deps.unauthenticated.spent(key);
-    } catch {
-      return false; // the limiter's store failed: the request is answered as ever
-    }
-    if (retryAfter === undefined) {
-      if (unspent.size >= UNSPENT_MAX) unspent.clear();
-      unspent.set(key, now + UNSPENT_MS);
-      return false;
-    }
-    tooManyRequests(ctx, { retryAfter }, UNAUTHENTICATED);
-    return true;
-  }
-
   return async function endpointGuard(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
     const guarded = routeOf(ctx);
     if (guarded) {
-      if (await addressBlocked(ctx)) return;
+      if (await deps.guessing.blocked(ctx)) return;
       if (contentEncoding(ctx)) {
         await refuseContentEncoded(ctx, guarded);
         return;

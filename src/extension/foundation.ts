@@ -2,7 +2,8 @@ import type Provider from 'oidc-provider';
 import type { AdminRefusalLimits } from '../admin/api.js';
 import type { ResolvedOptions } from '../config.js';
 import { createDelegationService, type DelegationService } from '../delegations/service.js';
-import { createLimiter, type Limiter, type LimiterStore } from '../exchange/rate-limit.js';
+import { ClientGuessing } from '../exchange/client-guessing.js';
+import { createLimiter, type LimiterStore } from '../exchange/rate-limit.js';
 import { ResourceServerRegistry } from '../exchange/targets.js';
 import type { ExchangedTokenPolicy } from '../lifecycle/endpoints.js';
 import type { ImpersonationLifecycle } from '../lifecycle/service.js';
@@ -66,8 +67,8 @@ export interface Foundation {
   readonly ownPages: OwnPages;
   /** docs/policy.md "Rate limits": refused admin API requests, per caller and per address. */
   readonly adminRefusals: AdminRefusalLimits;
-  /** Wrong or missing client credentials, per address and per client named: the token, introspection and revocation endpoints and the resource servers' routes share it (docs/policy.md "Rate limits"). */
-  readonly unauthenticated: Limiter;
+  /** Client-secret guessing, per address and per client named: the token, introspection and revocation endpoints and the resource servers' routes share it (docs/policy.md "Rate limits"). */
+  readonly guessing: ClientGuessing;
   readonly exchangedTokens: ExchangedTokenPolicy;
   /** The claims an exchanged token is issued with, set by the grant, read by `extraTokenClaims`. */
   readonly tokenClaims: WeakMap<object, Record<string, unknown>>;
@@ -107,7 +108,7 @@ export function buildFoundation(options: ResolvedOptions, afterRegister: AfterRe
       byCaller: createLimiter(options.policy.rateLimit, limiterStore, { failOpen: true }),
       byAddress: createLimiter(options.policy.unauthenticatedRateLimit, limiterStore, { failOpen: true }),
     },
-    unauthenticated: createLimiter(options.policy.unauthenticatedRateLimit, limiterStore, { failOpen: true }),
+    guessing: new ClientGuessing(createLimiter(options.policy.unauthenticatedRateLimit, limiterStore, { failOpen: true })),
     exchangedTokens: exchangedTokenPolicy(resourceServers),
     tokenClaims,
     audited: new WeakSet<object>(),

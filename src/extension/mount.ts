@@ -60,7 +60,7 @@ function endpointGuard(base: Foundation, registered: Registered) {
     wasAudited: (ctx) => base.audited.has(ctx),
     requestFacts,
     paths: registered.host.guardedPaths,
-    unauthenticated: base.unauthenticated,
+    guessing: base.guessing,
     perClient: createLimiter(options.policy.clientRateLimit, limiterStore, { failOpen: true }),
   });
 }

@@ -74,7 +74,7 @@ export function receipts(base: Foundation, registered: Registered, options: { pa
     servedBy: (clientId) => base.resourceServers.servedBy(clientId),
     requestFacts: (ctx) => requestFacts(ctx),
     logger: base.logger,
-    guessing: base.unauthenticated,
+    guessing: base.guessing,
     ...(options?.path ? { path: options.path } : {}),
   }) as unknown as Middleware;
 }
@@ -87,7 +87,7 @@ export function revocationFeed(base: Foundation, registered: Registered, options
     jwks: registered.host.jwks,
     servedBy: (clientId) => base.resourceServers.servedBy(clientId),
     logger: base.logger,
-    guessing: base.unauthenticated,
+    guessing: base.guessing,
     ...(options?.path ? { path: options.path } : {}),
   });
 }

@@ -4,7 +4,7 @@ import type { AuditRecorder, RequestFacts } from '../audit/recorder.js';
 import { actorChain, readAct } from '../claims/act.js';
 import { audienceOf } from '../exchange/targets.js';
 import { auditableTokenId } from '../exchange/token-ids.js';
-import type { Limiter } from '../exchange/rate-limit.js';
+import type { ClientGuessing } from '../exchange/client-guessing.js';
 import type { Logger } from '../observability/logger.js';
 import type { ImpersonationStore } from '../store/impersonations.js';
 import { authenticatedClient, refuse as refuseWith, resourceServerRoute } from './resource-server-route.js';
@@ -39,8 +39,8 @@ interface Dependencies {
   readonly servedBy: (clientId: string) => readonly string[];
   readonly requestFacts: (ctx: KoaContextWithOIDC) => RequestFacts;
   readonly logger: Logger;
-  /** Wrong client credentials, per address and client (docs/policy.md "Rate limits"). */
-  readonly guessing: Limiter;
+  /** Client-secret guessing, shared with the token endpoints (docs/policy.md "Rate limits"). */
+  readonly guessing: ClientGuessing;
   readonly path?: string;
 }
 

@@ -1,8 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
-import { tooManyRequests, UNAUTHENTICATED } from '../exchange/endpoint-guard.js';
-import type { Limiter } from '../exchange/rate-limit.js';
+import type { ClientGuessing } from '../exchange/client-guessing.js';
 import type { Logger } from '../observability/logger.js';
 
 /*
@@ -52,40 +51,6 @@ export function refuse(ctx: KoaContextWithOIDC, status: number, error: string, d
   ctx.body = { error, error_description: description };
 }
 
-/**
- * The limit on guessing a client secret (docs/policy.md "Rate limits"), with the keys and budget of
- * the token, introspection and revocation endpoints: a refused Basic header counts against the
- * address and against the client it names from there; once either is spent, that client's requests
- * from the address are answered 429 before their credentials are checked, so a right secret answers
- * like a wrong one until the window ends.
- */
-function guessKeys(ctx: KoaContextWithOIDC): { address: string; guessed: string } {
-  const address = `ip ${ctx.ip}`;
-  const id = basicCredentials(ctx.get('authorization') || undefined)?.id;
-  return { address, guessed: id === undefined ? address : `ip ${ctx.ip} client ${id}` };
-}
-
-/** Whether wrong secrets spent the budget of this client from this address; the store failing lets the request through. */
-async function guessingSpent(limiter: Limiter, ctx: KoaContextWithOIDC): Promise<number | undefined> {
-  try {
-    return await limiter.spent(guessKeys(ctx).guessed);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Counts a refused authentication; over the budget, the refusal becomes a 429. */
-async function countGuess(limiter: Limiter, ctx: KoaContextWithOIDC): Promise<void> {
-  const { address, guessed } = guessKeys(ctx);
-  try {
-    const verdicts = await Promise.all([limiter.consume(address), ...(guessed !== address ? [limiter.consume(guessed)] : [])]);
-    const over = verdicts.find((v) => !v.allowed);
-    if (over && !over.allowed) tooManyRequests(ctx, over, UNAUTHENTICATED);
-  } catch {
-    // the limiter's store failed: the 401 already given stands
-  }
-}
-
 /** Koa middleware answering `method` on `path` with `answer`; anything else passes on. */
 export function resourceServerRoute(route: {
   readonly path: string;
@@ -93,8 +58,8 @@ export function resourceServerRoute(route: {
   /** The route's name in the Basic challenge and in the log line of a failure. */
   readonly realm: string;
   readonly logger: Logger;
-  /** Wrong or missing client credentials, per address and per client named (shared with the token endpoint's). */
-  readonly guessing: Limiter;
+  /** Client-secret guessing, shared with the token endpoints (docs/policy.md "Rate limits"). */
+  readonly guessing: ClientGuessing;
   readonly answer: (ctx: KoaContextWithOIDC) => Promise<void>;
 }) {
   return async function resourceServerEndpoint(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
@@ -103,11 +68,10 @@ export function resourceServerRoute(route: {
       ctx.set('Allow', route.method);
       return refuse(ctx, 405, 'invalid_request', `use ${route.method}`, route.realm);
     }
-    const retryAfter = await guessingSpent(route.guessing, ctx);
-    if (retryAfter !== undefined) return tooManyRequests(ctx, { retryAfter }, UNAUTHENTICATED);
+    if (await route.guessing.blocked(ctx)) return;
     try {
       await route.answer(ctx);
-      if (ctx.status === 401) await countGuess(route.guessing, ctx);
+      if (ctx.status === 401) await route.guessing.count(ctx, true);
     } catch (err) {
       const { name, message } = err instanceof Error ? err : new Error(String(err));
       route.logger.error({ err: { name, message }, route: route.realm }, `${route.realm} failed`);

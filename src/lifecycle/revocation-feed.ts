@@ -1,7 +1,7 @@
 import { importJWK, SignJWT, type JWK } from 'jose';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
-import type { Limiter } from '../exchange/rate-limit.js';
+import type { ClientGuessing } from '../exchange/client-guessing.js';
 import type { Logger } from '../observability/logger.js';
 import type { RevocationLog } from '../store/revocations.js';
 import { authenticatedClient, refuse as refuseWith, resourceServerRoute } from './resource-server-route.js';
@@ -23,8 +23,8 @@ interface Dependencies {
   /** The audiences a client serves as a resource server (`resourceServers[…].clients`); none: not one. */
   readonly servedBy: (clientId: string) => readonly string[];
   readonly logger: Logger;
-  /** Wrong client credentials, per address and client (docs/policy.md "Rate limits"). */
-  readonly guessing: Limiter;
+  /** Client-secret guessing, shared with the token endpoints (docs/policy.md "Rate limits"). */
+  readonly guessing: ClientGuessing;
   readonly path?: string;
 }
 
