@@ -27,7 +27,8 @@ export function basicClientId(ctx: KoaContextWithOIDC): string | undefined {
   }
 }
 
-async function verdictOf(limiter: Limiter, key: string): Promise<LimitVerdict> {
+/** One more request counted under `key`; the limiter's store failing allows it (the answer already given stands). */
+export async function verdictOf(limiter: Limiter, key: string): Promise<LimitVerdict> {
   try {
     return await limiter.consume(key);
   } catch {

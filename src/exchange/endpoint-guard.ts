@@ -4,8 +4,8 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { AuditRecorder, RequestFacts } from '../audit/recorder.js';
 import { TOKEN_EXCHANGE_GRANT } from '../constants.js';
 import type { RefusalRule } from '../errors.js';
-import { basicClientId, tooManyRequests, type ClientGuessing } from './client-guessing.js';
-import type { Limiter, LimitVerdict } from './rate-limit.js';
+import { basicClientId, tooManyRequests, verdictOf, type ClientGuessing } from './client-guessing.js';
+import type { Limiter } from './rate-limit.js';
 import { auditableReason } from './request.js';
 
 type Next = () => Promise<unknown>;
@@ -163,15 +163,6 @@ function clientAuthenticated(ctx: KoaContextWithOIDC): boolean {
 function clientAuthenticationFailed(ctx: KoaContextWithOIDC): boolean {
   return (ctx.body as ErrorBody | undefined)?.error === 'invalid_client';
 }
-
-async function verdictOf(limiter: Limiter, key: string): Promise<LimitVerdict> {
-  try {
-    return await limiter.consume(key);
-  } catch {
-    return { allowed: true }; // the limiter's store failed: the answer already given stands
-  }
-}
-
 
 /** The endpoints the guard watches, as paths of the provider's own app (`routes` of its configuration). */
 export interface GuardedPaths {
