@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { AUDIT_RECORD_MAX_BYTES, boundFields, boundIdentity, boundString, FIELD_BOUNDS, jsonBytes, LOG_LINE_MAX_BYTES } from '../src/audit/bounds.js';
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
+import { AUDIT_RECORD_MAX_BYTES, boundFields, boundIdentity, boundString, containsToken, FIELD_BOUNDS, jsonBytes, LOG_LINE_MAX_BYTES, redactTokens } from '../src/audit/bounds.js';
+import { boundedLogger, type Logger } from '../src/observability/logger.js';
 import { captureLogs } from './helpers/logs.js';
 import { expectRefusal } from './helpers/refusal.js';
 import { REASON, SUPPORT_CONSOLE, TOKEN_EXCHANGE_GRANT, impersonate, startTestServer, type TestServer } from './helpers/server.js';
@@ -71,6 +74,68 @@ describe('bounded fields (finding 1)', () => {
     expect(lines.length).toBeGreaterThanOrEqual(3);
     for (const line of lines) expect(Buffer.byteLength(line)).toBeLessThanOrEqual(LOG_LINE_MAX_BYTES);
     expect(server.audit.records().every((r) => bytes(r) <= AUDIT_RECORD_MAX_BYTES)).toBe(true);
+  });
+});
+
+/*
+ * The quick checks that let most fields skip the work (a field that cannot hold a token skips the
+ * scan of its words; printable ASCII is measured by its length), held against the full scan and
+ * the byte count they stand in for.
+ */
+describe('quick checks agree with the full work', () => {
+  const CANDIDATES = /eyJ[\w-]{8,}(?:\.[\w-]*){1,4}|[\w-]+(?:\.[\w-]+)*/g;
+  const shaped = (run: string) => {
+    if (run.startsWith('eyJ') && run.includes('.')) return true;
+    const chars = run.replaceAll('.', '');
+    return chars.length >= 32 && /[A-Z]/.test(chars) && /[a-z]/.test(chars) && /[0-9]/.test(chars);
+  };
+  const fullRedaction = (text: string) => text.replace(CANDIDATES, (run) => (shaped(run) ? `[redacted sha256:${createHash('sha256').update(run).digest('base64url').slice(0, 16)}]` : run));
+  const fullFit = (value: string, max: number) => {
+    let total = 0;
+    for (const char of value) total += Buffer.byteLength(JSON.stringify(char).slice(1, -1));
+    return total <= max;
+  };
+  // Runs of base64url of every length around 32, dots, "eyJ", words and JSON-escaped characters.
+  const fragment = fc.oneof(
+    fc.stringMatching(/^[A-Za-z0-9_-]{1,70}$/),
+    fc.constantFrom('.', ' ', 'eyJ', 'eyJhbGciOiJIUzI1NiJ9', '"', '""""', '\\', '\n', 'é', '😀', ': ', '#4711', '/', '+', '=', '~'.repeat(40)),
+  );
+  const text = fc.array(fragment, { maxLength: 12 }).map((parts) => parts.join(''));
+
+  it('redacts exactly what the full scan of every run redacts', () => {
+    fc.assert(
+      fc.property(text, (value) => {
+        expect(redactTokens(value)).toBe(fullRedaction(value));
+        expect(containsToken(value)).toBe(fullRedaction(value) !== value);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('keeps a string whole exactly when its JSON-escaped bytes fit the bound', () => {
+    fc.assert(
+      // Bounds near the string's length, where one escaped character decides.
+      fc.property(text, fc.integer({ min: -12, max: 12 }), (value, delta) => {
+        const max = Math.max(50, value.length + delta);
+        const bounded = boundString(value, max);
+        expect(bounded === value).toBe(fullFit(value, max));
+        expect(jsonBytes(bounded)).toBeLessThanOrEqual(max);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("bounds no log line the logger's level drops, and bounds every line it writes", () => {
+    const written: Array<Record<string, unknown>> = [];
+    let enabled = false;
+    const inner: Logger = { info: (fields) => written.push(fields), warn: (fields) => written.push(fields), error: (fields) => written.push(fields), isLevelEnabled: () => enabled };
+    const logger = boundedLogger(inner);
+    logger.info({ reason: 'x'.repeat(10_000) }, 'dropped');
+    expect(written).toEqual([]);
+    enabled = true;
+    logger.info({ reason: 'x'.repeat(10_000) }, 'written');
+    expect(written).toHaveLength(1);
+    expect(jsonBytes(written[0]!.reason as string)).toBeLessThanOrEqual(FIELD_BOUNDS.reason!);
   });
 });
 

@@ -71,12 +71,15 @@ export function jsonBytes(value: string): number {
   return total;
 }
 
+/** Printable ASCII but `"` and `\\`: one byte each once JSON-escaped (ids, times, most text). */
+const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
 /**
  * `value` unchanged when it fits `max` bytes; otherwise its longest prefix (whole code points) that
  * fits with a marker naming a digest of the whole value: `…[cut sha256:<16 base64url>]`.
  */
 export function boundString(value: string, max: number): string {
-  if (value.length * 6 <= max || jsonBytes(value) <= max) return value;
+  if (value.length * 6 <= max || (value.length <= max && PLAIN_ASCII.test(value)) || jsonBytes(value) <= max) return value;
   let kept = 0;
   let end = 0;
   for (const char of value) {
@@ -109,12 +112,13 @@ function isTokenShaped(run: string): boolean {
 }
 
 /**
- * Whether `text` can hold a token-shaped run at all: one starts with "eyJ" or has
- * {@link MIN_TOKEN_CHARS} characters. Most fields (an event name, an outcome, a scope) are
- * shorter, and skip the scan.
+ * Whether `text` can hold a token-shaped run at all: one starts with "eyJ" or spans
+ * {@link MIN_TOKEN_CHARS} base64url characters (dots between them allowed). Most fields (an event
+ * name, a scope, a sentence of a reason) have neither, and skip the scan of every word.
  */
+const MAY_HOLD_TOKEN = new RegExp(`eyJ|[\\w.-]{${MIN_TOKEN_CHARS},}`);
 function mayHoldToken(text: string): boolean {
-  return text.length >= MIN_TOKEN_CHARS || text.includes('eyJ');
+  return text.length >= MIN_TOKEN_CHARS ? MAY_HOLD_TOKEN.test(text) : text.includes('eyJ');
 }
 
 /** Whether a text holds something shaped like a token. Words, URLs, UUIDs and hex ids do not. */

@@ -10,6 +10,8 @@ export interface Logger {
   info(fields: Record<string, unknown>, message: string): void;
   warn(fields: Record<string, unknown>, message: string): void;
   error(fields: Record<string, unknown>, message: string): void;
+  /** Optional (pino has it): whether a line at `level` would be written; a dropped line is not bounded first. */
+  isLevelEnabled?(level: string): boolean;
 }
 
 /** A logger that drops everything (the default). */
@@ -23,12 +25,27 @@ const bounded = new WeakSet<Logger>();
  * whatever a caller sent, and an id that looks like a credential is logged as a digest.
  */
 export function boundedLogger(logger: Logger): Logger {
-  if (bounded.has(logger)) return logger;
+  // Nothing to bound in a logger that writes nothing.
+  if (bounded.has(logger) || logger === silentLogger) return logger;
+  // A line the logger's level drops is not bounded first (a bulk revocation logs one per token).
+  const writes = (level: string) => logger.isLevelEnabled?.(level) !== false;
   const wrapped: Logger = {
-    ...(logger.debug ? { debug: (fields: Record<string, unknown>, message: string) => logger.debug!(boundFields(fields), message) } : {}),
-    info: (fields, message) => logger.info(boundFields(fields), message),
-    warn: (fields, message) => logger.warn(boundFields(fields), message),
-    error: (fields, message) => logger.error(boundFields(fields), message),
+    ...(logger.debug
+      ? {
+          debug: (fields: Record<string, unknown>, message: string) => {
+            if (writes('debug')) logger.debug!(boundFields(fields), message);
+          },
+        }
+      : {}),
+    info: (fields, message) => {
+      if (writes('info')) logger.info(boundFields(fields), message);
+    },
+    warn: (fields, message) => {
+      if (writes('warn')) logger.warn(boundFields(fields), message);
+    },
+    error: (fields, message) => {
+      if (writes('error')) logger.error(boundFields(fields), message);
+    },
   };
   bounded.add(wrapped);
   return wrapped;
