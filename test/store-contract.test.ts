@@ -125,6 +125,16 @@ describe.each(backendsUnderTest())('store contract on %s', (_name, open) => {
     expect((await store.backend.members(a)).sort()).toEqual(['new', 'old']);
   });
 
+  it('reads the members of many sets at once, in the order asked, an absent set as empty, past one chunk of keys', async () => {
+    const run = randomUUID();
+    const keys = Array.from({ length: 1001 }, (_, i) => store.keys.grant(`each-${run}-${i}`));
+    await store.backend.addToSets(keys.flatMap((key, i) => (i % 2 ? [] : [{ key, member: `m${i}`, ttlSeconds: 60 }, { key, member: `n${i}`, ttlSeconds: 60 }])));
+    const read = await store.backend.membersOfEach([...keys, store.keys.grant(`absent-${run}`)]);
+    expect(read).toHaveLength(1002);
+    expect(read.map((members) => members.sort())).toEqual([...keys.map((_, i) => (i % 2 ? [] : [`m${i}`, `n${i}`])), []]);
+    await store.backend.delete(keys);
+  });
+
   it('reads a timeline newest first within a range, by member among the same millisecond, a page at a time', async () => {
     const key = store.keys.setting(`timeline-${randomUUID()}`);
     await store.backend.commit([

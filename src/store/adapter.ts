@@ -111,7 +111,7 @@ export function createAdapter(backend: Backend, keys: KeyLayout): AdapterConstru
  */
 export async function revokeGrantMembers(backend: Backend, keys: KeyLayout, ...grantIds: string[]): Promise<void> {
   const indexes = grantIds.map((grantId) => keys.grant(grantId));
-  const members = (await Promise.all(indexes.map((index) => backend.members(index)))).flat();
+  const members = (await backend.membersOfEach(indexes)).flat();
   const log = new RevocationLog(backend, keys);
   await log.publish(await log.revokedBy(members));
   const deviceCodes = keys.entity('DeviceCode', '');

@@ -111,6 +111,8 @@ export interface Backend {
   /** `addToSet` for several sets; one round trip where the backend can (not across Cluster slots). */
   addToSets(entries: ReadonlyArray<{ key: string; member: string; ttlSeconds: number | undefined }>): Promise<void>;
   members(key: string): Promise<string[]>;
+  /** The members of each set, in the order of `keys`; one round trip per chunk on standalone Redis. */
+  membersOfEach(keys: readonly string[]): Promise<string[][]>;
   /**
    * Adds a member to a time-ordered index at `at` (epoch ms); members added more than `ttlSeconds`
    * before `at` are dropped, and the index's TTL is extended to at least `ttlSeconds`.

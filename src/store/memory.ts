@@ -149,6 +149,10 @@ export class MemoryBackend implements Backend {
     return value instanceof Set ? [...value] : [];
   }
 
+  async membersOfEach(keys: readonly string[]): Promise<string[][]> {
+    return Promise.all(keys.map((key) => this.members(key)));
+  }
+
   async addToTimeline(key: string, member: string, at: number, ttlSeconds: number): Promise<void> {
     const entry = this.#live(key);
     const wanted = expiry(ttlSeconds)!;

@@ -43,6 +43,11 @@ if value then
   end
 end
 return { value, also, linked }`,
+  /** SMEMBERS of each key (standalone only: the keys may hash to different slots). */
+  storeMembersOfEach: `
+local out = {}
+for i = 1, #KEYS do out[i] = redis.call('SMEMBERS', KEYS[i]) end
+return out`,
   /** SET NX; answers the value stored afterwards. */
   storeSetIfAbsent: `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return ARGV[1] end
@@ -53,13 +58,14 @@ return redis.call('GET', KEYS[1])`,
 } as const;
 
 /** Scripts whose number of keys each call gives (the others take exactly one, or as many as below). */
-const VARIADIC = new Set(['storeCommit', 'storeReadLinked']);
+const VARIADIC = new Set(['storeCommit', 'storeReadLinked', 'storeMembersOfEach']);
 const KEY_COUNTS: Partial<Record<keyof typeof SCRIPTS, number>> = { storeAppendLog: 4, storeReadLog: 4 };
 
 interface Scripts {
   storeConsumeEntity(key: string, at: string): Promise<number>;
   storeWrite(key: string, op: string, ttlMs: string, value: string): Promise<number>;
   storeSetIfAbsent(key: string, value: string): Promise<string>;
+  storeMembersOfEach(count: number, ...keys: string[]): Promise<string[][]>;
   storeCommit(count: number, ...keysThenArgs: string[]): Promise<number>;
   storeReadLinked(count: number, ...keysThenArgs: string[]): Promise<[string | null, Array<string | null>, number[]]>;
   storeAppendLog(...keysThenArgs: string[]): Promise<number>;
@@ -219,6 +225,14 @@ export class RedisBackend implements Backend {
     return this.#client.smembers(key);
   }
 
+  async membersOfEach(keys: readonly string[]): Promise<string[][]> {
+    if (this.#client instanceof Cluster) return Promise.all(keys.map((key) => this.members(key)));
+    // One script per chunk instead of one SMEMBERS each: a bulk revocation reads thousands of grant indexes.
+    const chunks: string[][] = [];
+    for (let i = 0; i < keys.length; i += READ_CHUNK) chunks.push(keys.slice(i, i + READ_CHUNK));
+    return (await Promise.all(chunks.map((chunk) => this.#client.storeMembersOfEach(chunk.length, ...chunk)))).flat();
+  }
+
   async addToTimeline(key: string, member: string, at: number, ttlSeconds: number): Promise<void> {
     await this.#write({ op: 'addToTimeline', key, member, at, ttlSeconds });
   }
@@ -295,6 +309,10 @@ function redact(url: string): string {
 
 const REDIS_OPTIONS = {
   enableAutoPipelining: true,
+  // Auto-pipelining sends one pipeline at a time and holds every later command until it is answered;
+  // the audit log's group commit goes out at once instead, so the next group (and the reads and
+  // writes of other requests) need not wait for the last group's script (src/store/audit-redis.ts).
+  autoPipeliningIgnoredCommands: ['auditCommit'],
   maxRetriesPerRequest: 1,
 } satisfies RedisOptions;
 
@@ -309,6 +327,7 @@ export async function connectRedis(url: string): Promise<RedisBackend> {
 export async function connectRedisCluster(nodes: readonly string[]): Promise<RedisBackend> {
   const options: ClusterOptions = {
     enableAutoPipelining: true,
+    autoPipeliningIgnoredCommands: REDIS_OPTIONS.autoPipeliningIgnoredCommands,
     clusterRetryStrategy: retry,
     redisOptions: { ...REDIS_OPTIONS },
   };

@@ -124,6 +124,7 @@ export function batching(backend: Backend): Backend {
     setIfAbsent: (key, value) => backend.setIfAbsent(key, value),
     delete: (keys) => backend.delete(keys),
     members: (key) => backend.members(key),
+    membersOfEach: (keys) => backend.membersOfEach(keys),
     timeline: (key, range) => backend.timeline(key, range),
     removeFromSet: (key, members) => backend.removeFromSet(key, members),
     commit: async (writes) => {

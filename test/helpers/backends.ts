@@ -19,6 +19,7 @@ function withClose(backend: Backend, close: () => Promise<void>): Backend {
     addToSet: (key, member, ttl) => backend.addToSet(key, member, ttl),
     addToSets: (entries) => backend.addToSets(entries),
     members: (key) => backend.members(key),
+    membersOfEach: (keys) => backend.membersOfEach(keys),
     addToTimeline: (key, member, at, ttl) => backend.addToTimeline(key, member, at, ttl),
     timeline: (key, range) => backend.timeline(key, range),
     removeFromSet: (key, members) => backend.removeFromSet(key, members),
