@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { GENESIS_HASH, hashRecord, verifyChain, type ChainedAuditRecord } from '../src/audit/chain.js';
 import { ChainedAuditSink } from '../src/audit/chained-sink.js';
+import type { AuditLog } from '../src/audit/log.js';
+import { AuditRecorder } from '../src/audit/recorder.js';
+import { webhookSubscriber } from '../src/webhooks/events.js';
 import type { AuditEvent } from '../src/audit/events.js';
 import { MemoryAuditLog } from '../src/store/audit-memory.js';
 import { readAll } from '../src/audit/query.js';
@@ -88,6 +91,32 @@ describe('the SHA-256 chain (docs/audit.md)', () => {
   });
 });
 
+/**
+ * Records 150 revocations of one bulk action through the recorder's `recordAll`, with a webhook
+ * endpoint subscribed, and checks what the log holds: one record per token, in the order given,
+ * chained, each with its delivery.
+ */
+async function expectBulkRecords(log: AuditLog): Promise<void> {
+  const observed: string[] = [];
+  const recorder = new AuditRecorder(new ChainedAuditSink(log, [webhookSubscriber([{ url: 'https://hooks.example/impersonations', secret: 'demo-webhook-secret' }])]), [(e) => observed.push(e.token_id!)]);
+  const tokens = Array.from({ length: 150 }, (_, n) => `token-${n}`);
+  const request = { ip: '127.0.0.1', userAgent: 'console', requestId: randomUUID() };
+  await recorder.recordAll('token.revoked', tokens.map((token_id) => ({ outcome: 'granted', rule: 'revoked_bulk_actor', actor: 'support', subject: 'alice', client_id: 'support-console', token_id })), request);
+  const records: ChainedAuditRecord[] = [];
+  for await (const record of readAll(log)) records.push(record);
+  expect(records.map((r) => r.token_id)).toEqual(tokens);
+  expect(records.every((r) => r.event === 'token.revoked' && r.rule === 'revoked_bulk_actor' && r.request_id === request.requestId && r.ip === '127.0.0.1')).toBe(true);
+  expect(verifyChain(records)).toEqual({ ok: true, count: 150 });
+  expect(observed).toEqual(tokens);
+  const jobs = await log.claimDue(Date.now() + 1000, 60_000, 1000);
+  expect(jobs.map((job) => (JSON.parse(job.body) as { type: string; data: { token_id: string } }).data.token_id).sort()).toEqual([...tokens].sort());
+  expect(new Set(jobs.map((job) => (JSON.parse(job.body) as { type: string }).type))).toEqual(new Set(['impersonation.ended']));
+}
+
+describe('the records of a bulk action (recordAll)', () => {
+  it('stores one record per token in memory, in order, chained, each with its webhook delivery', () => expectBulkRecords(new MemoryAuditLog()));
+});
+
 describe('the Redis Stream audit log', () => {
   let url: string;
   const prefix = `audit:${randomUUID()}:`;
@@ -129,12 +158,19 @@ describe('the Redis Stream audit log', () => {
   }, 30_000);
 
   /** Watches the audit scripts a client sends for one stream; `fail` makes them fail as a lost connection would. */
-  function watchCommits(backend: RedisBackend, auditPrefix: string, fail = false): { calls: number; restore(): void } {
+  /**
+   * Watches the audit scripts a client sends for one stream: `fail` makes them fail as a lost
+   * connection would; `failLater` fails only the call of that number, 5 ms later, never sent (a
+   * reply lost while the next commit is under way). `mostInFlight` counts commits unanswered at once.
+   */
+  function watchCommits(backend: RedisBackend, auditPrefix: string, fail = false, failLater?: number): { calls: number; mostInFlight: number; restore(): void } {
     type Command = { name: string; args: unknown[]; reject(err: Error): void; promise: Promise<unknown> };
     const client = backend.redisClient as unknown as { sendCommand(command: Command, ...rest: unknown[]): unknown };
     const send = client.sendCommand;
+    let inFlight = 0;
     const watch = {
       calls: 0,
+      mostInFlight: 0,
       restore: () => {
         client.sendCommand = send;
       },
@@ -142,8 +178,15 @@ describe('the Redis Stream audit log', () => {
     client.sendCommand = function (command, ...rest) {
       if (/^eval/i.test(command.name) && command.args.includes(`${auditPrefix}{audit}:stream`)) {
         watch.calls += 1;
+        watch.mostInFlight = Math.max(watch.mostInFlight, (inFlight += 1));
+        const answered = () => (inFlight -= 1);
+        command.promise.then(answered, answered);
         if (fail) {
           command.reject(new Error('connection lost'));
+          return command.promise;
+        }
+        if (watch.calls === failLater) {
+          setTimeout(() => command.reject(new Error('connection lost')), 5);
           return command.promise;
         }
       }
@@ -183,6 +226,42 @@ describe('the Redis Stream audit log', () => {
     for await (const record of readAll(log)) records.push(record);
     expect(records.map((r) => r.actor)).toEqual(['after-failure']);
     expect(verifyChain(records)).toEqual({ ok: true, count: 1 });
+  });
+
+  it('chains the next group while the last is under way, and keeps one chain when a commit under way fails', async () => {
+    const log = backends[0]!.auditLog(`${prefix}in-flight:`);
+    await log.append(event(0, 'before'), []);
+    const watch = watchCommits(backends[0]!, `${prefix}in-flight:`, false, 1);
+    const events = Array.from({ length: 300 }, (_, n) => event(n, 'in-flight'));
+    const settled = await Promise.allSettled(events.map((e) => log.append(e, [])));
+    watch.restore();
+    expect(watch.mostInFlight).toBe(2);
+    // The first group (64 records) failed; every later one was stored, chained after 'before'.
+    expect(settled.map((r) => r.status)).toEqual([...Array(64).fill('rejected'), ...Array(236).fill('fulfilled')]);
+    await log.append(event(0, 'after'), []);
+    const records: ChainedAuditRecord[] = [];
+    for await (const record of readAll(log)) records.push(record);
+    expect(records.map((r) => r.actor)).toEqual(['before', ...Array(236).fill('in-flight'), 'after']);
+    const answered = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    expect(records.slice(1, -1)).toEqual(answered);
+    expect(verifyChain(records)).toEqual({ ok: true, count: 238 });
+  });
+
+  it('stores one record per token of a bulk action, in order, chained, each with its webhook delivery', async () => {
+    await expectBulkRecords(backends[0]!.auditLog(`${prefix}bulk:`));
+  });
+
+  it('rejects a bulk action whose record groups could not be stored, storing none of them', async () => {
+    const log = backends[1]!.auditLog(`${prefix}bulk-failed:`);
+    const watch = watchCommits(backends[1]!, `${prefix}bulk-failed:`, true);
+    const recorder = new AuditRecorder(new ChainedAuditSink(log));
+    const facts = Array.from({ length: 100 }, (_, n) => ({ outcome: 'granted' as const, rule: 'revoked_all', token_id: `t${n}` }));
+    await expect(recorder.recordAll('token.revoked', facts, { ip: undefined, userAgent: undefined, requestId: 'r' })).rejects.toThrow('connection lost');
+    // An append queued behind the action's second group fails with it: every group was tried.
+    await expect(log.append(event(0, 'probe'), [])).rejects.toThrow('connection lost');
+    watch.restore();
+    expect(watch.calls).toBe(2);
+    expect(await log.read(undefined, 10)).toEqual([]);
   });
 
   it('verifies the stored chain from the CLI, exports it, and finds each kind of tampering in an export', () => {

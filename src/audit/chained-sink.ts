@@ -23,4 +23,10 @@ export class ChainedAuditSink implements AuditSink {
     const jobs = this.subscribers.flatMap((subscriber) => subscriber(event, extras?.notice));
     await this.log.append(event, jobs, extras?.batch);
   }
+
+  async writeAll(events: readonly AuditEvent[]): Promise<void> {
+    const entries = events.map((event) => ({ event, jobs: this.subscribers.flatMap((subscriber) => subscriber(event, undefined)) }));
+    if (this.log.appendAll) await this.log.appendAll(entries);
+    else await Promise.all(entries.map(({ event, jobs }) => this.log.append(event, jobs)));
+  }
 }

@@ -94,4 +94,9 @@ export interface AuditExtras {
  */
 export interface AuditSink {
   write(event: AuditEvent, extras?: AuditExtras): Promise<void>;
+  /**
+   * Optional: writes many records of one action (a bulk revocation's), in order; rejects when any
+   * could not be made durable. Without it each record is written on its own.
+   */
+  writeAll?(events: readonly AuditEvent[]): Promise<void>;
 }

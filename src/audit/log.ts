@@ -35,6 +35,11 @@ export class InvalidCursorError extends Error {
  */
 export interface AuditLog {
   append(event: AuditEvent, jobs: readonly OutboxJob[], batch?: RecordWrites): Promise<ChainedAuditRecord>;
+  /**
+   * Optional: appends many events, in order, each with its jobs, as `append` would one by one;
+   * resolves once every one is durable, rejects if any is not. Without it `append` is called per event.
+   */
+  appendAll?(entries: ReadonlyArray<{ readonly event: AuditEvent; readonly jobs: readonly OutboxJob[] }>): Promise<void>;
   /** Records after `cursor` (exclusive), oldest first, at most `count`. Rejects a foreign cursor with {@link InvalidCursorError}. */
   read(after: string | undefined, count: number): Promise<StoredRecord[]>;
   /** Records before `cursor` (exclusive), newest first, at most `count`. Rejects a foreign cursor with {@link InvalidCursorError}. */

@@ -31,17 +31,26 @@ export class AuditRecorder {
 
   /** Writes one record; rejects when the sink could not make it durable. `extras` go to delivery only (webhooks). */
   async record(event: AuditEventName, facts: Omit<AuditFacts, 'event'>, request: RequestFacts, extras?: AuditExtras): Promise<AuditEvent> {
-    const record: AuditEvent = boundFields({
-      id: randomUUID(),
-      time: this.#clock().toISOString(),
-      event,
-      ...facts,
-      ip: request.ip,
-      user_agent: request.userAgent,
-      request_id: request.requestId,
-    });
+    const record = this.#stamp(event, facts, request, this.#clock().toISOString());
     await (extras ? this.#sink.write(record, extras) : this.#sink.write(record));
     for (const observe of this.#observers) observe(record);
     return record;
+  }
+
+  /**
+   * Writes one record per entry of `facts`, of one action at one time (a bulk revocation's: one
+   * `token.revoked` per token), through the sink's `writeAll` when it has one; rejects when any
+   * record could not be made durable.
+   */
+  async recordAll(event: AuditEventName, facts: ReadonlyArray<Omit<AuditFacts, 'event'>>, request: RequestFacts): Promise<void> {
+    const time = this.#clock().toISOString();
+    const records = facts.map((f) => this.#stamp(event, f, request, time));
+    if (this.#sink.writeAll) await this.#sink.writeAll(records);
+    else await Promise.all(records.map((record) => this.#sink.write(record)));
+    for (const record of records) for (const observe of this.#observers) observe(record);
+  }
+
+  #stamp(event: AuditEventName, facts: Omit<AuditFacts, 'event'>, request: RequestFacts, time: string): AuditEvent {
+    return boundFields({ id: randomUUID(), time, event, ...facts, ip: request.ip, user_agent: request.userAgent, request_id: request.requestId });
   }
 }

@@ -232,6 +232,8 @@ export class ImpersonationLifecycle {
     while (frontier.length) {
       const fresh = frontier.filter((r) => !seen.has(r.grantId));
       fresh.forEach((r) => seen.add(r.grantId));
+      // Each batch's records are written once its deletions are done, while the next batch's run.
+      const recorded: Array<Promise<unknown>> = [];
       for (let i = 0; i < fresh.length; i += BATCH) {
         const batch = fresh.slice(i, i + BATCH);
         // Independent deletions, together; should one fail, a token whose record is gone no longer stands.
@@ -241,17 +243,16 @@ export class ImpersonationLifecycle {
           this.endSessions(batch, cause === 'ended_by_logout'),
           this.store.impersonations.noteEnded(batch, cause, Math.floor(Date.now() / 1000)),
         ]);
-        await Promise.all(
-          batch.map((r) =>
-            this.recorder.record(
-              'token.revoked',
-              // docs/audit.md: `actor` is who ended it; when nobody named did (a logout, a cascade), the person acting.
-              { outcome: 'granted', rule: cause, actor: by.actor ?? r.actorAccount ?? r.actors.at(-1), subject: r.subject, client_id: r.clientId, token_id: r.tokenId, reason: r.reason },
-              by.request,
-            ),
-          ),
+        const records = this.recorder.recordAll(
+          'token.revoked',
+          // docs/audit.md: `actor` is who ended it; when nobody named did (a logout, a cascade), the person acting.
+          batch.map((r) => ({ outcome: 'granted', rule: cause, actor: by.actor ?? r.actorAccount ?? r.actors.at(-1), subject: r.subject, client_id: r.clientId, token_id: r.tokenId, reason: r.reason })),
+          by.request,
         );
+        records.catch(() => undefined); // awaited below, with the others
+        recorded.push(records);
       }
+      await Promise.all(recorded);
       ended += fresh.length;
       const sources = await this.store.impersonations.sourcesAmong(fresh.map((r) => r.grantId));
       const derived = await Promise.all(sources.map((grantId) => this.store.impersonations.list({ sourceGrantId: grantId })));

@@ -13,12 +13,19 @@ interface Pending {
   readonly canonical: string;
   readonly jobArgs: readonly string[];
   readonly writes: readonly StoreWrite[];
-  resolve(record: ChainedAuditRecord): void;
+  /** Called with the record's link in the chain once it is durable. */
+  resolve(prevHash: string, hash: string): void;
   reject(err: unknown): void;
 }
 
 /** Records per group commit at most (a script's arguments stay small). */
 const MAX_GROUP = 64;
+/**
+ * Group commits sent before the first is answered: Node chains the next group while Redis runs the
+ * last one's script. Redis runs them in the order sent (one connection, one slot), and each script
+ * checks the head it was chained to, so a guess made wrong by a failed commit is corrected there.
+ */
+const MAX_IN_FLIGHT = 2;
 
 // Every key of the audit log carries the hash tag {audit}: the stream, the outbox and its jobs sit
 // on one Cluster slot, so extending the chain and enqueueing its webhooks is one atomic script.
@@ -90,6 +97,13 @@ interface Scripts {
 
 type Client = (Redis | Cluster) & Scripts;
 
+/** A record's jobs as the commit script takes them: (id, JSON) pairs. */
+function jobArgsOf(jobs: readonly OutboxJob[]): string[] {
+  const args: string[] = [];
+  for (const job of jobs) args.push(job.id, JSON.stringify(job));
+  return args;
+}
+
 /** A stream entry id (`<ms>-<seq>`), each part well inside Redis' 64-bit range. */
 const STREAM_ID = /^(\d{1,19})-(\d{1,19})$/;
 
@@ -107,12 +121,16 @@ export class RedisAuditLog implements AuditLog {
   readonly #outbox: string;
   readonly #jobs: string;
   readonly #dead: string;
-  /** The head as this instance last wrote it (a guess: another writer may have moved it). */
+  /**
+   * The head after the last group this instance sent, as it chained it (a guess: another writer may
+   * have moved it, or a commit before it failed); undefined when unknown, and the script then chains.
+   */
   #head: string | undefined;
 
-  /** Records waiting for the next group commit, and whether one is under way. */
+  /** Records waiting for the next group commit, the commits under way, and groups sent so far. */
   readonly #queue: Pending[] = [];
-  #flushing = false;
+  #inFlight = 0;
+  #sent = 0;
   #scheduled = false;
 
   /** `owner`: the store backend on the same connection, whose write batches may join a commit. */
@@ -140,7 +158,14 @@ export class RedisAuditLog implements AuditLog {
   append(event: AuditEvent, jobs: readonly OutboxJob[], batch?: RecordWrites): Promise<ChainedAuditRecord> {
     const joins = batch instanceof WriteBatch && batch.backend === this.owner && !(this.#client instanceof Cluster);
     const record = new Promise<ChainedAuditRecord>((resolve, reject) => {
-      this.#queue.push({ event, canonical: canonicalJson(event), jobArgs: jobs.flatMap((job) => [job.id, JSON.stringify(job)]), writes: joins ? batch.writes : [], resolve, reject });
+      this.#queue.push({
+        event,
+        canonical: canonicalJson(event),
+        jobArgs: jobArgsOf(jobs),
+        writes: joins ? batch.writes : [],
+        resolve: (prevHash, hash) => resolve({ ...event, prev_hash: prevHash, hash }),
+        reject,
+      });
     });
     this.#schedule();
     if (!batch) return record;
@@ -151,29 +176,48 @@ export class RedisAuditLog implements AuditLog {
     });
   }
 
+  /** Queues every event for the group commits, in order, and answers once all are durable. */
+  appendAll(entries: ReadonlyArray<{ readonly event: AuditEvent; readonly jobs: readonly OutboxJob[] }>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let left = entries.length;
+      if (left === 0) return resolve();
+      const stored = () => {
+        left -= 1;
+        if (left === 0) resolve();
+      };
+      for (const { event, jobs } of entries) this.#queue.push({ event, canonical: canonicalJson(event), jobArgs: jobArgsOf(jobs), writes: [], resolve: stored, reject });
+      this.#schedule();
+    });
+  }
+
   #schedule(): void {
-    if (this.#flushing || this.#scheduled) return;
+    if (this.#inFlight >= MAX_IN_FLIGHT || this.#scheduled) return;
     this.#scheduled = true;
     setImmediate(() => void this.#flush());
   }
 
-  /** One commit in flight at a time: what queues meanwhile goes in the next one. */
+  /** At most {@link MAX_IN_FLIGHT} commits under way: what queues meanwhile goes in the next one. */
   async #flush(): Promise<void> {
     this.#scheduled = false;
     const group = this.#queue.splice(0, MAX_GROUP);
     if (group.length === 0) return;
-    this.#flushing = true;
+    this.#inFlight += 1;
+    if (this.#queue.length) this.#schedule();
     try {
       await this.#commit(group);
     } finally {
-      this.#flushing = false;
+      this.#inFlight -= 1;
       if (this.#queue.length) this.#schedule();
     }
   }
 
   async #commit(group: readonly Pending[]): Promise<void> {
-    let head = this.#head;
+    const expected = this.#head;
+    let head = expected;
     const hashes = group.map((entry) => (head === undefined ? '' : (head = hashCanonical(entry.canonical, head))));
+    // The next group is chained to this one's last hash before Redis has answered.
+    this.#head = head;
+    const sequence = (this.#sent += 1);
     const writes = group.flatMap((entry) => entry.writes);
     const { keys, args } = encodeWrites(writes);
     try {
@@ -185,16 +229,17 @@ export class RedisAuditLog implements AuditLog {
         ...keys,
         GENESIS_HASH,
         String(Date.now()),
-        this.#head ?? '',
+        expected ?? '',
         String(group.length),
         String(writes.length),
         ...group.flatMap((entry, i) => [entry.canonical, hashes[i]!, String(entry.jobArgs.length / 2), ...entry.jobArgs]),
         ...args,
       );
-      this.#head = chained.at(-1);
-      group.forEach((entry, i) => entry.resolve({ ...entry.event, prev_hash: i === 0 ? prevHead! : chained[i - 1]!, hash: chained[i]! }));
+      // The chain as Redis holds it, unless a later group was sent meanwhile (its answer will say).
+      if (sequence === this.#sent) this.#head = chained.at(-1);
+      group.forEach((entry, i) => entry.resolve(i === 0 ? prevHead! : chained[i - 1]!, chained[i]!));
     } catch (err) {
-      this.#head = undefined;
+      if (sequence === this.#sent) this.#head = undefined;
       for (const entry of group) entry.reject(err);
     }
   }

@@ -191,9 +191,8 @@ export class ImpersonationStore {
   async noteEnded(records: readonly ImpersonationRecord[], rule: string, at: number): Promise<void> {
     const started = records.filter((r) => r.actors.length === 1);
     if (!started.length) return;
-    await this.backend.commit(
-      started.map((r) => ({ op: 'set' as const, key: this.keys.impersonationEnding(r.grantId), value: JSON.stringify({ at, rule }), ttlSeconds: HISTORY_RETENTION_SECONDS })),
-    );
+    const value = JSON.stringify({ at, rule });
+    await this.backend.commit(started.map((r) => ({ op: 'set' as const, key: this.keys.impersonationEnding(r.grantId), value, ttlSeconds: HISTORY_RETENTION_SECONDS })));
   }
 
   /**
