@@ -43,7 +43,7 @@ export function hashCanonical(canonicalEvent: string, prevHash: string): string 
 
 /** Links an event to the chain after `prevHash`. */
 export function chain(event: AuditEvent, prevHash: string): ChainedAuditRecord {
-  return { ...event, prev_hash: prevHash, hash: hashRecord(event, prevHash) };
+  return Object.assign({}, event, { prev_hash: prevHash, hash: hashRecord(event, prevHash) });
 }
 
 /** The outcome of verifying a sequence of records. */

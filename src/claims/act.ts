@@ -46,7 +46,7 @@ export function readActStrict(value: unknown, maxActors: number): StrictAct {
     chain.push({ sub, ...(iss !== undefined ? { iss: iss as string } : {}), ...(typeof profile === 'string' && ENTITY_PROFILE.test(profile) ? { sub_profile: profile } : {}) });
   }
   let act: ActClaim | undefined;
-  for (let i = chain.length - 1; i >= 0; i -= 1) act = { ...chain[i]!, ...(act ? { act } : {}) };
+  for (let i = chain.length - 1; i >= 0; i -= 1) act = Object.assign({}, chain[i]!, act ? { act } : undefined);
   return act ? { ok: true, act } : { ok: false, reason: 'malformed' };
 }
 

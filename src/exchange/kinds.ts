@@ -90,7 +90,7 @@ async function passOn(deps: DecideDeps, tokens: VerifiedTokens, context: Exchang
   const subjectAccount = assertSubjectActive(await deps.options.accounts.findAccount(subject.id), subject.id);
   // RFC 8693 §4.4: a subject token's may_act names who may act for it.
   assertMayAct(subject.token?.mayAct, { sub: acting.sub, iss: acting.iss ?? context.ownIssuer, clientId: context.clientId });
-  const act = wrapActor({ ...acting, sub_profile: await actingProfile(deps, context, actor, actorAccount) }, prior);
+  const act = wrapActor(Object.assign({}, acting, { sub_profile: await actingProfile(deps, context, actor, actorAccount) }), prior);
   assertChainLength(act, deps.options.policy);
   const rule = gateByProfile(deps, act, subjectAccount);
   const { impersonation, access } = passedOnAccess(deps.options.policy, request, subject.token?.impersonation, rule);

@@ -25,11 +25,14 @@ const epoch = () => Math.floor(Date.now() / 1000);
 
 /** The facts once the rules decided: who acts now (RFC 8693 §4.1, the outermost `act`) and the impersonation's reason. */
 export function decidedFacts(facts: AttemptFacts, decision: Decision): AttemptFacts {
-  return {
-    ...facts,
-    ...(decision.act ? { actor: decision.act.sub } : {}),
-    ...(decision.impersonation?.reason ? { reason: decision.impersonation.reason } : {}),
-  };
+  // Object.assign, not `{ ...facts, more }`: on V8 a spread followed by more properties costs some
+  // 2 µs a copy, ten times Object.assign's (docs/performance.md, "Spreads"); facts are copied per step.
+  return Object.assign(
+    {},
+    facts,
+    decision.act ? { actor: decision.act.sub } : undefined,
+    decision.impersonation?.reason ? { reason: decision.impersonation.reason } : undefined,
+  );
 }
 
 /**
@@ -92,9 +95,9 @@ function planOf(tokens: VerifiedTokens, decision: Decision, limits: { scopes: st
 export async function planToken(ctx: Ctx, tokens: VerifiedTokens, decision: Decision, facts: AttemptFacts, deps: PlanStepDeps): Promise<Planned> {
   const { policy } = deps.options;
   const target = resolveTarget(tokens.request.targets, tokens.request.requestedTokenType, deps.resourceServers, policy);
-  const targeted: AttemptFacts = target ? { ...facts, audience: [target.identifier] } : facts;
+  const targeted: AttemptFacts = target ? Object.assign({}, facts, { audience: [target.identifier] }) : facts;
   const scopes = await knowing(targeted, () => scopesOf(ctx, tokens, decision, target, deps));
-  const scoped: AttemptFacts = { ...targeted, scope: scopes.join(' ') };
+  const scoped: AttemptFacts = Object.assign({}, targeted, { scope: scopes.join(' ') });
   return knowing(scoped, async () => {
     await deps.rules.authorizeByHook({
       actor: decision.actorAccount,

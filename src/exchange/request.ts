@@ -148,11 +148,14 @@ function parseApprovalId(params: RawParams): string | undefined {
 
 /** Parses the grant's parameters; throws a refusal naming the first problem found. */
 export function parseExchangeRequest(params: RawParams): ExchangeRequest {
-  const subject = parseSubject(params);
-  const actor = parseActor(params, subject.subjectTokenType);
+  const { subjectToken, subjectTokenType } = parseSubject(params);
+  const { actorToken, actorTokenType } = parseActor(params, subjectTokenType);
+  // Named one by one: spreading the parts into the literal cost more than all the checks (a profile).
   return {
-    ...subject,
-    ...actor,
+    subjectToken,
+    subjectTokenType,
+    actorToken,
+    actorTokenType,
     requestedTokenType: parseRequestedTokenType(params),
     requestedExpiresIn: parseRequestedExpiresIn(params),
     reason: parseReason(params),

@@ -31,6 +31,7 @@ export interface RuleDependencies {
  */
 export function createImpersonationRules(deps: RuleDependencies) {
   const { policy } = deps.options;
+  const decideDeps = { ...deps, policy };
   return {
     actorKey,
     /** The local account id of a verified identity (`hooks.resolveSubject` for trusted issuers). */
@@ -56,7 +57,7 @@ export function createImpersonationRules(deps: RuleDependencies) {
     /** Spends the approval's single use; called last, so a refusal never costs it. */
     spendApproval: (approval: ApprovalRecord | undefined): Promise<void> => spendApproval(deps, approval),
     /** Decides a token exchange of verified tokens, whichever its kind (RFC 8693 §1.1). */
-    decide: (tokens: VerifiedTokens, context: ExchangeContext): Promise<Decision> => decide({ ...deps, policy }, tokens, context),
+    decide: (tokens: VerifiedTokens, context: ExchangeContext): Promise<Decision> => decide(decideDeps, tokens, context),
   };
 }
 

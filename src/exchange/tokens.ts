@@ -89,7 +89,7 @@ async function checkSubject(ctx: Ctx, token: VerifiedToken, actor: VerifiedToken
 async function verifySubject(ctx: Ctx, parsed: ParsedRequest, actor: VerifiedToken | undefined, proofKey: string | undefined, facts: AttemptFacts, deps: VerifyStepDeps): Promise<Subject> {
   const token = await parsed.reads.subject;
   if (token === undefined) return { id: parsed.request.subjectToken, token: undefined };
-  const id = await knowing({ ...facts, subject: token.sub }, () => checkSubject(ctx, token, actor, proofKey, deps));
+  const id = await knowing(Object.assign({}, facts, { subject: token.sub }), () => checkSubject(ctx, token, actor, proofKey, deps));
   return { id, token };
 }
 
@@ -100,8 +100,8 @@ async function verifySubject(ctx: Ctx, parsed: ParsedRequest, actor: VerifiedTok
 export async function verifyTokens(ctx: Ctx, parsed: ParsedRequest, deps: VerifyStepDeps): Promise<VerifiedTokens> {
   const proofKey = await parsed.reads.proofKey;
   const actor = await parsed.reads.actor;
-  const facts: AttemptFacts = actor ? { ...parsed.facts, actor: actor.sub } : parsed.facts;
+  const facts: AttemptFacts = actor ? Object.assign({}, parsed.facts, { actor: actor.sub }) : parsed.facts;
   if (actor) await knowing(facts, () => checkActor(ctx, actor, proofKey, deps));
   const subject = await knowing(facts, () => verifySubject(ctx, parsed, actor, proofKey, facts, deps));
-  return { request: parsed.request, proofKey, actor, subject, facts: { ...facts, subject: subject.id } };
+  return { request: parsed.request, proofKey, actor, subject, facts: Object.assign({}, facts, { subject: subject.id }) };
 }

@@ -163,7 +163,7 @@ export class RedisAuditLog implements AuditLog {
         canonical: canonicalJson(event),
         jobArgs: jobArgsOf(jobs),
         writes: joins ? batch.writes : [],
-        resolve: (prevHash, hash) => resolve({ ...event, prev_hash: prevHash, hash }),
+        resolve: (prevHash, hash) => resolve(Object.assign({}, event, { prev_hash: prevHash, hash })),
         reject,
       });
     });
