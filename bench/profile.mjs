@@ -25,7 +25,11 @@ import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
+import { FLOOR_GRANT } from './floor-grant.mjs';
 import { BILLING, CONSOLE_AUTH, FORM, ORDERS, basic, deleteKeys, impersonationBody, signInSupport } from './lib.mjs';
+
+/** The exchange's request, to its floor (bench/floor-grant.mjs). */
+const floorBody = (actor, resource) => impersonationBody(actor, resource).replace(encodeURIComponent('urn:ietf:params:oauth:grant-type:token-exchange'), encodeURIComponent(FLOOR_GRANT));
 
 const DIR = process.env.PROFILE_DIR ?? '/tmp/te-profiles';
 const CONNECTIONS = Number(process.env.PROFILE_CONNECTIONS ?? 2);
@@ -197,6 +201,7 @@ async function requests(n) {
     const tokens = {
       cc: (await post(server.base, '/token', { grant_type: 'client_credentials', resource: BILLING }, plain)).access_token,
       imp: (await post(server.base, '/token', Object.fromEntries(new URLSearchParams(impersonationBody(actor, BILLING))), CONSOLE_AUTH)).access_token,
+      floor: (await post(server.base, '/token', Object.fromEntries(new URLSearchParams(floorBody(actor, BILLING))), CONSOLE_AUTH)).access_token,
     };
     const api = basic('orders-api', 'orders-api-secret');
     const scenarios = {
@@ -204,8 +209,11 @@ async function requests(n) {
       'exchange jwt': { path: '/token', auth: CONSOLE_AUTH, body: impersonationBody(actor, ORDERS) },
       'client_credentials opaque': { path: '/token', auth: plain, body: cc(BILLING) },
       'exchange opaque': { path: '/token', auth: CONSOLE_AUTH, body: impersonationBody(actor, BILLING) },
+      'floor opaque': { path: '/token', auth: CONSOLE_AUTH, body: floorBody(actor, BILLING) },
+      'floor jwt': { path: '/token', auth: CONSOLE_AUTH, body: floorBody(actor, ORDERS) },
       'introspect client_credentials': { path: '/token/introspection', auth: api, body: new URLSearchParams({ token: tokens.cc }).toString() },
       'introspect impersonation': { path: '/token/introspection', auth: api, body: new URLSearchParams({ token: tokens.imp }).toString() },
+      'floor introspect': { path: '/token/introspection', auth: api, body: new URLSearchParams({ token: tokens.floor }).toString() },
     };
     const only = process.env.PROFILE_SCENARIOS?.split(',');
     const chosen = Object.entries(scenarios).filter(([name]) => !only || only.includes(name));
@@ -235,9 +243,10 @@ async function requests(n) {
     if (env.REDIS_PREFIX) deleteKeys(env.REDIS_URL, env.REDIS_PREFIX);
   }
   process.stdout.write(`CPU profile, ${n} requests per scenario, ${CONNECTIONS} connections, ${env.REDIS_PREFIX ? 'Redis' : 'memory'} store, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, ${new Date().toISOString()}\n`);
-  for (const [a, b] of [['exchange jwt', 'client_credentials jwt'], ['exchange opaque', 'client_credentials opaque'], ['introspect impersonation', 'introspect client_credentials']]) {
-    if (results[a] && results[b]) printPair(`${a} vs ${b}`, [results[a], results[b]]);
-    else for (const r of [results[a], results[b]].filter(Boolean)) printPair(r.name, [r]);
+  // The exchange, its floor (bench/floor-grant.mjs) and the provider's own grant, side by side.
+  for (const group of [['exchange jwt', 'floor jwt', 'client_credentials jwt'], ['exchange opaque', 'floor opaque', 'client_credentials opaque'], ['introspect impersonation', 'floor introspect', 'introspect client_credentials']]) {
+    const present = group.filter((name) => results[name]);
+    if (present.length) printPair(present.join(' vs '), present.map((name) => results[name]));
   }
   if (process.env.PROFILE_JSON) {
     writeFileSync(process.env.PROFILE_JSON, JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, r]) => [k, { cpu: r.cpu, cpuProfiled: r.cpuProfiled, requests: r.requests, busy: r.agg.busy, steps: Object.fromEntries(r.agg.steps) }])), null, 2));

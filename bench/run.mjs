@@ -14,7 +14,10 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
+import { FLOOR_GRANT } from './floor-grant.mjs';
 import { BILLING, CONSOLE_AUTH, FORM, ORDERS, basic, deleteKeys, impersonationBody, signInSupport } from './lib.mjs';
+
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
@@ -77,14 +80,20 @@ function scenarios(base, actor, tokens) {
   const plain = basic('plain-client', 'plain-client-secret');
   const api = basic('orders-api', 'orders-api-secret');
   const exchange = (resource) => impersonationBody(actor, resource);
+  // The same request to the exchange's floor (bench/floor-grant.mjs): the provider's share alone.
+  const floor = (resource) => exchange(resource).replace(encodeURIComponent(TOKEN_EXCHANGE), encodeURIComponent(FLOOR_GRANT));
   const cc = (resource) => new URLSearchParams({ grant_type: 'client_credentials', resource }).toString();
   return {
     'client_credentials jwt': { path: '/token', auth: plain, body: cc(ORDERS) },
     'exchange jwt': { path: '/token', auth: CONSOLE_AUTH, body: exchange(ORDERS), baseline: 'client_credentials jwt' },
+    'floor jwt': { path: '/token', auth: CONSOLE_AUTH, body: floor(ORDERS), baseline: 'client_credentials jwt' },
     'client_credentials opaque': { path: '/token', auth: plain, body: cc(BILLING) },
     'exchange opaque': { path: '/token', auth: CONSOLE_AUTH, body: exchange(BILLING), baseline: 'client_credentials opaque' },
+    'floor opaque': { path: '/token', auth: CONSOLE_AUTH, body: floor(BILLING), baseline: 'client_credentials opaque' },
     'introspect client_credentials': { path: '/token/introspection', auth: api, body: new URLSearchParams({ token: tokens.cc }).toString() },
     'introspect impersonation': { path: '/token/introspection', auth: api, body: new URLSearchParams({ token: tokens.imp }).toString(), baseline: 'introspect client_credentials' },
+    // A token of the floor grant: like the exchange's, it stands on a grant of its own, which the provider's introspection reads.
+    'floor introspect': { path: '/token/introspection', auth: api, body: new URLSearchParams({ token: tokens.floor }).toString(), baseline: 'introspect client_credentials' },
   };
 }
 
@@ -112,6 +121,8 @@ async function runConfiguration(name, env, only) {
     const tokens = { cc: (await post(server.base, '/token', { grant_type: 'client_credentials', resource: BILLING }, basic('plain-client', 'plain-client-secret'))).access_token };
     const exchangeOpaque = scenarios(server.base, actor, tokens)['exchange opaque'];
     tokens.imp = (await post(server.base, '/token', Object.fromEntries(new URLSearchParams(exchangeOpaque.body)), exchangeOpaque.auth)).access_token;
+    const floorOpaque = scenarios(server.base, actor, tokens)['floor opaque'];
+    tokens.floor = (await post(server.base, '/token', Object.fromEntries(new URLSearchParams(floorOpaque.body)), floorOpaque.auth)).access_token;
     const results = {};
     for (const [scenario, spec] of Object.entries(scenarios(server.base, actor, tokens))) {
       if (only && !only.includes(scenario)) continue;
@@ -220,6 +231,17 @@ console.log(`\nToken exchange benchmark — ${SECONDS} s per scenario (BENCH_SEC
 console.log('| configuration | scenario | req/s | p50 ms | p99 ms | CPU µs/req | ×baseline req/s | ×baseline p99 | ×baseline CPU | errors |');
 console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) console.log(`| ${r.configuration} | ${r.scenario} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.cpuUsPerRequest} | ${fmt(r.ratio)} | ${fmt(r.p99Ratio)} | ${fmt(r.cpuRatio)} | ${r.errors} |`);
+console.log('\n| the exchange against its floor (bench/floor-grant.mjs: actor token and its grant, account, Grant + AccessToken saved; nothing of ours) | floor ×baseline req/s | exchange ×floor req/s | CPU µs/req floor / exchange |\n| --- | ---: | ---: | ---: |');
+for (const run of runs) {
+  for (const [label, floorName, exchangeName, baseName] of [
+    ['jwt', 'floor jwt', 'exchange jwt', 'client_credentials jwt'],
+    ['opaque', 'floor opaque', 'exchange opaque', 'client_credentials opaque'],
+    ['introspection', 'floor introspect', 'introspect impersonation', 'introspect client_credentials'],
+  ]) {
+    const [floorRun, exchangeRun, base] = [run.results[floorName], run.results[exchangeName], run.results[baseName]];
+    if (floorRun && exchangeRun && base) console.log(`| ${run.name}, ${label} | ${fmt(floorRun.rps / base.rps)} | ${fmt(exchangeRun.rps / floorRun.rps)} | ${floorRun.cpuUsPerRequest} / ${exchangeRun.cpuUsPerRequest} |`);
+  }
+}
 console.log('\n| configuration | peak RSS (MB, all processes) |\n| --- | ---: |');
 for (const run of runs) console.log(`| ${run.name} | ${run.peakRssMb} |`);
 console.log('\n| durable audit (Redis Stream) vs audit in memory, Redis store | req/s durable | req/s memory | ratio | CPU µs durable | CPU µs memory |\n| --- | ---: | ---: | ---: | ---: | ---: |');
