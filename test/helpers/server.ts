@@ -139,14 +139,26 @@ function form(params: Record<string, string | string[]>): URLSearchParams {
   return body;
 }
 
-/** An audit log that also hands every appended record to `memory` (for auditSince()). */
+/**
+ * An audit log that also hands every appended record to `memory` (for auditSince()); a bulk
+ * action's records go through the log's own `appendAll`, as in production.
+ */
 function mirrored(log: AuditLog, memory: MemoryAuditSink): AuditLog {
+  const appendAll = log.appendAll?.bind(log);
   return {
     append: async (event, jobs, batch) => {
       const record = await log.append(event, jobs, batch);
       await memory.write(record);
       return record;
     },
+    ...(appendAll
+      ? {
+          appendAll: async (entries: Parameters<typeof appendAll>[0]) => {
+            await appendAll(entries);
+            for (const { event } of entries) await memory.write(event);
+          },
+        }
+      : {}),
     read: (after, count) => log.read(after, count),
     readBackwards: (before, count) => log.readBackwards(before, count),
     claimDue: (now, lease, max) => log.claimDue(now, lease, max),
