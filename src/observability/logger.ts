@@ -28,25 +28,12 @@ export function boundedLogger(logger: Logger): Logger {
   // Nothing to bound in a logger that writes nothing.
   if (bounded.has(logger) || logger === silentLogger) return logger;
   // A line the logger's level drops is not bounded first (a bulk revocation logs one per token).
-  const writes = (level: string) => logger.isLevelEnabled?.(level) !== false;
-  const wrapped: Logger = {
-    ...(logger.debug
-      ? {
-          debug: (fields: Record<string, unknown>, message: string) => {
-            if (writes('debug')) logger.debug!(boundFields(fields), message);
-          },
-        }
-      : {}),
-    info: (fields, message) => {
-      if (writes('info')) logger.info(boundFields(fields), message);
-    },
-    warn: (fields, message) => {
-      if (writes('warn')) logger.warn(boundFields(fields), message);
-    },
-    error: (fields, message) => {
-      if (writes('error')) logger.error(boundFields(fields), message);
-    },
-  };
+  const bound =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (fields: Record<string, unknown>, message: string): void => {
+      if (logger.isLevelEnabled?.(level) !== false) logger[level]!(boundFields(fields), message);
+    };
+  const wrapped: Logger = { ...(logger.debug ? { debug: bound('debug') } : {}), info: bound('info'), warn: bound('warn'), error: bound('error') };
   bounded.add(wrapped);
   return wrapped;
 }

@@ -20,10 +20,6 @@ export class MemoryAuditLog implements AuditLog {
     return record;
   }
 
-  async appendAll(entries: ReadonlyArray<{ readonly event: AuditEvent; readonly jobs: readonly OutboxJob[] }>): Promise<void> {
-    for (const { event, jobs } of entries) await this.append(event, jobs);
-  }
-
   /** Cursors are positions counted from 1. */
   #position(cursor: string): number {
     if (!/^\d{1,15}$/.test(cursor)) throw new InvalidCursorError();

@@ -97,11 +97,11 @@ interface Scripts {
 
 type Client = (Redis | Cluster) & Scripts;
 
-/** A record's jobs as the commit script takes them: (id, JSON) pairs. */
-function jobArgsOf(jobs: readonly OutboxJob[]): string[] {
-  const args: string[] = [];
-  for (const job of jobs) args.push(job.id, JSON.stringify(job));
-  return args;
+/** A record waiting for its group commit: its canonical JSON and its jobs as the script takes them. */
+function pendingOf(event: AuditEvent, jobs: readonly OutboxJob[], writes: readonly StoreWrite[], resolve: Pending['resolve'], reject: Pending['reject']): Pending {
+  const jobArgs: string[] = [];
+  for (const job of jobs) jobArgs.push(job.id, JSON.stringify(job));
+  return { event, canonical: canonicalJson(event), jobArgs, writes, resolve, reject };
 }
 
 /** A stream entry id (`<ms>-<seq>`), each part well inside Redis' 64-bit range. */
@@ -158,14 +158,8 @@ export class RedisAuditLog implements AuditLog {
   append(event: AuditEvent, jobs: readonly OutboxJob[], batch?: RecordWrites): Promise<ChainedAuditRecord> {
     const joins = batch instanceof WriteBatch && batch.backend === this.owner && !(this.#client instanceof Cluster);
     const record = new Promise<ChainedAuditRecord>((resolve, reject) => {
-      this.#queue.push({
-        event,
-        canonical: canonicalJson(event),
-        jobArgs: jobArgsOf(jobs),
-        writes: joins ? batch.writes : [],
-        resolve: (prevHash, hash) => resolve(Object.assign({}, event, { prev_hash: prevHash, hash })),
-        reject,
-      });
+      const stored: Pending['resolve'] = (prevHash, hash) => resolve(Object.assign({}, event, { prev_hash: prevHash, hash }));
+      this.#queue.push(pendingOf(event, jobs, joins ? batch.writes : [], stored, reject));
     });
     this.#schedule();
     if (!batch) return record;
@@ -185,7 +179,7 @@ export class RedisAuditLog implements AuditLog {
         left -= 1;
         if (left === 0) resolve();
       };
-      for (const { event, jobs } of entries) this.#queue.push({ event, canonical: canonicalJson(event), jobArgs: jobArgsOf(jobs), writes: [], resolve: stored, reject });
+      for (const { event, jobs } of entries) this.#queue.push(pendingOf(event, jobs, [], stored, reject));
       this.#schedule();
     });
   }

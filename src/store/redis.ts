@@ -80,6 +80,13 @@ const READ_CHUNK = 1000;
 /** Keys per UNLINK on a standalone server (a Cluster gets one UNLINK per key). */
 const DELETE_CHUNK = 1000;
 
+/** `keys` cut into runs of at most `size`, one command each. */
+function chunksOf(keys: readonly string[], size: number): string[][] {
+  const chunks: string[][] = [];
+  for (let i = 0; i < keys.length; i += size) chunks.push(keys.slice(i, i + size));
+  return chunks;
+}
+
 
 /**
  * The {@link Backend} on Redis, standalone or Cluster. Create it with {@link connectRedis} or
@@ -153,9 +160,7 @@ export class RedisBackend implements Backend {
       // Keys may sit on different slots: one GET each (auto-pipelined per node).
       return Promise.all(keys.map((key) => this.get(key)));
     }
-    const chunks: string[][] = [];
-    for (let i = 0; i < keys.length; i += READ_CHUNK) chunks.push(keys.slice(i, i + READ_CHUNK));
-    return (await Promise.all(chunks.map((chunk) => this.#client.mget(...chunk)))).flat().map((value) => value ?? undefined);
+    return (await Promise.all(chunksOf(keys, READ_CHUNK).map((chunk) => this.#client.mget(...chunk)))).flat().map((value) => value ?? undefined);
   }
 
   async readLinked(read: LinkedRead): Promise<LinkedValues> {
@@ -208,9 +213,7 @@ export class RedisBackend implements Backend {
       await Promise.all(keys.map((key) => this.#client.unlink(key)));
       return;
     }
-    const chunks: string[][] = [];
-    for (let i = 0; i < keys.length; i += DELETE_CHUNK) chunks.push(keys.slice(i, i + DELETE_CHUNK));
-    await Promise.all(chunks.map((chunk) => this.#client.unlink(...chunk)));
+    await Promise.all(chunksOf(keys, DELETE_CHUNK).map((chunk) => this.#client.unlink(...chunk)));
   }
 
   async addToSet(key: string, member: string, ttlSeconds: number | undefined): Promise<void> {
@@ -228,9 +231,7 @@ export class RedisBackend implements Backend {
   async membersOfEach(keys: readonly string[]): Promise<string[][]> {
     if (this.#client instanceof Cluster) return Promise.all(keys.map((key) => this.members(key)));
     // One script per chunk instead of one SMEMBERS each: a bulk revocation reads thousands of grant indexes.
-    const chunks: string[][] = [];
-    for (let i = 0; i < keys.length; i += READ_CHUNK) chunks.push(keys.slice(i, i + READ_CHUNK));
-    return (await Promise.all(chunks.map((chunk) => this.#client.storeMembersOfEach(chunk.length, ...chunk)))).flat();
+    return (await Promise.all(chunksOf(keys, READ_CHUNK).map((chunk) => this.#client.storeMembersOfEach(chunk.length, ...chunk)))).flat();
   }
 
   async addToTimeline(key: string, member: string, at: number, ttlSeconds: number): Promise<void> {

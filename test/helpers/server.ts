@@ -141,7 +141,7 @@ function form(params: Record<string, string | string[]>): URLSearchParams {
 
 /**
  * An audit log that also hands every appended record to `memory` (for auditSince()); a bulk
- * action's records go through the log's own `appendAll`, as in production.
+ * action's records go through the log's own `appendAll` when it has one (the Redis log), as in production.
  */
 function mirrored(log: AuditLog, memory: MemoryAuditSink): AuditLog {
   const appendAll = log.appendAll?.bind(log);
